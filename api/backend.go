@@ -1,0 +1,61 @@
+// Package api is the remote side of tagpay: the HTTP/JSON server (/v1), the Go client,
+// and the Backend interface that both the local ledger and the client implement, so the
+// command line never knows which one it talks to.
+package api
+
+import (
+	"context"
+
+	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/orders"
+	"github.com/tagpay/tagpay/store"
+)
+
+// Backend is every ledger operation of the command line. Local (a bbolt file) and Client
+// (a tagpay server) implement it with the same results and the same error kinds.
+// Mutating requests carry their idempotency key in the request struct.
+type Backend interface {
+	// Accounts and the ledger.
+	CreateAccount(ctx context.Context, req store.CreateAccountRequest) (store.Account, error)
+	ListAccounts(ctx context.Context) ([]store.Account, error)
+	GetAccount(ctx context.Context, id string) (store.Account, error)
+	FundAccount(ctx context.Context, req store.FundRequest) (store.Transfer, error)
+	Journal(ctx context.Context, limit int) ([]store.Transfer, error)
+	Verify(ctx context.Context) ([]store.Violation, error)
+
+	// Tags (flow 1).
+	RegisterTag(ctx context.Context, req orders.RegisterRequest) (orders.Tag, error)
+	ConfirmTag(ctx context.Context, req orders.ConfirmRequest) (orders.Tag, error)
+	FailTag(ctx context.Context, req orders.TagStateRequest) (orders.Tag, error)
+	RevokeTag(ctx context.Context, req orders.TagStateRequest) (orders.Tag, error)
+	ListTags(ctx context.Context, f orders.TagFilter) ([]orders.Tag, error)
+	GetTag(ctx context.Context, refOrUID string) (orders.Tag, error)
+
+	// Payments (flow 1).
+	ParseTag(ctx context.Context, req orders.ParseRequest) (orders.ParsingReply, error)
+	CreateOrder(ctx context.Context, req orders.CreateRequest) (orders.Order, error)
+	PayOrder(ctx context.Context, req orders.PayRequest) (orders.Order, error)
+	RefundOrder(ctx context.Context, req orders.RefundRequest) (orders.Order, error)
+	CancelOrder(ctx context.Context, req orders.CancelRequest) (orders.Order, error)
+	ListOrders(ctx context.Context, f orders.OrderFilter) ([]orders.Order, error)
+	GetOrder(ctx context.Context, id string) (orders.Order, error)
+
+	// Devices, cards and tokens (flows 2 and 3).
+	Login(ctx context.Context, req cards.LoginRequest) (cards.Login, error)
+	Logout(ctx context.Context, req cards.LogoutRequest) ([]cards.Login, error)
+	ListLogins(ctx context.Context, account string) ([]cards.Login, error)
+	AddCard(ctx context.Context, req cards.AddCardRequest) (cards.Card, error)
+	ListCards(ctx context.Context, account string) ([]cards.Card, error)
+	GetCard(ctx context.Context, id string) (cards.Card, error)
+	ActivateCard(ctx context.Context, req cards.ActivateRequest) (cards.Activation, error)
+	DeactivateCard(ctx context.Context, req cards.DeactivateRequest) ([]cards.Token, error)
+	MigrateCard(ctx context.Context, req cards.MigrateRequest) (cards.Migration, error)
+	ListTokens(ctx context.Context, card string) ([]cards.Token, error)
+	GetToken(ctx context.Context, idOrNumber string) (cards.Token, error)
+	ChangeToken(ctx context.Context, req cards.TokenStateRequest) (cards.Token, error)
+
+	// API keys (server only; the local backend answers with its own store).
+	CreateKey(ctx context.Context, req store.CreateKeyRequest) (store.CreatedKey, error)
+	ListKeys(ctx context.Context) ([]store.APIKey, error)
+	RevokeKey(ctx context.Context, id string) (store.APIKey, error)
+}

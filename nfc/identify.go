@@ -1,0 +1,305 @@
+package nfc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// pcscRID is the registered application provider of PC/SC; a contactless storage
+// card's ATR carries it followed by the standard and card name (PC/SC Part 3).
+var pcscRID = []byte{0xA0, 0x00, 0x00, 0x03, 0x06}
+
+// Standards (SS) of PC/SC Part 3 storage-card ATRs.
+const (
+	ssISO14443A3 = 0x03
+)
+
+// ATRInfo is what an ATR says about the tag behind it.
+type ATRInfo struct {
+	Raw        HexBytes `json:"raw"`
+	Historical HexBytes `json:"historical"`
+	// Storage is a PC/SC Part 3 storage card (memory tag behind READ/UPDATE BINARY);
+	// Standard and CardName come from its historical bytes.
+	Storage  bool   `json:"storage"`
+	Standard byte   `json:"standard,omitempty"`
+	CardName uint16 `json:"card_name,omitempty"`
+	// ISO14443_4 is a processor card (ISO 14443-4) that speaks APDUs itself.
+	ISO14443_4 bool `json:"iso14443_4"`
+}
+
+// Name is a readable name of what the ATR announces.
+func (a ATRInfo) Name() string {
+	if !a.Storage {
+		if a.ISO14443_4 {
+			return "ISO 14443-4 card"
+		}
+		return "unknown card"
+	}
+	if n, ok := cardNames[a.CardName]; ok {
+		return n.name
+	}
+	return fmt.Sprintf("storage card %04X", a.CardName)
+}
+
+// cardNames are the PC/SC Part 3 card names tagpay recognises.
+var cardNames = map[uint16]struct {
+	name    string
+	classic bool
+}{
+	0x0001: {"MIFARE Classic 1K", true},
+	0x0002: {"MIFARE Classic 4K", true},
+	0x0003: {"MIFARE Ultralight / NTAG", false},
+	0x0026: {"MIFARE Mini", true},
+	0x003A: {"MIFARE Ultralight C", false},
+	0x003D: {"MIFARE Ultralight EV1", false},
+}
+
+// ParseATR decodes an ATR (ISO 7816-3) and its historical bytes as PC/SC Part 3
+// lays them out for contactless cards.
+func ParseATR(atr []byte) (ATRInfo, error) {
+	info := ATRInfo{Raw: bytes.Clone(atr)}
+	if len(atr) < 2 {
+		return info, fmt.Errorf("ATR of %d bytes is too short", len(atr))
+	}
+	if atr[0] != 0x3B && atr[0] != 0x3F {
+		return info, fmt.Errorf("ATR starts with %02X, want 3B or 3F", atr[0])
+	}
+	k := int(atr[1] & 0x0F)
+	y := atr[1] >> 4
+	i := 2
+	needTCK := false
+	for {
+		// TAi, TBi, TCi are present when bits 1, 2, 3 of Y are set; TDi (bit 4) chains on.
+		i += int(y&1) + int(y>>1&1) + int(y>>2&1)
+		if y&8 == 0 {
+			break
+		}
+		if i >= len(atr) {
+			return info, fmt.Errorf("ATR ends inside its interface bytes (%d bytes)", len(atr))
+		}
+		td := atr[i]
+		i++
+		if td&0x0F != 0 {
+			needTCK = true
+		}
+		y = td >> 4
+	}
+	if i > len(atr) {
+		return info, fmt.Errorf("ATR ends inside its interface bytes (%d bytes)", len(atr))
+	}
+	if len(atr) < i+k {
+		return info, fmt.Errorf("ATR announces %d historical bytes, has %d", k, len(atr)-i)
+	}
+	info.Historical = bytes.Clone(atr[i : i+k])
+	rest := atr[i+k:]
+	switch {
+	case needTCK && len(rest) != 1:
+		return info, fmt.Errorf("ATR needs one check byte after its historical bytes, has %d", len(rest))
+	case !needTCK && len(rest) != 0:
+		return info, fmt.Errorf("ATR has %d stray bytes after its historical bytes", len(rest))
+	}
+	if needTCK {
+		var x byte
+		for _, b := range atr[1:] {
+			x ^= b
+		}
+		if x != 0 {
+			return info, fmt.Errorf("ATR check byte %02X is wrong", atr[len(atr)-1])
+		}
+	}
+	h := info.Historical
+	// 80 4F len RID(5) SS NN NN RFU(4): the storage-card layout of PC/SC Part 3.
+	if len(h) >= 11 && h[0] == 0x80 && h[1] == 0x4F && int(h[2]) >= 8 && len(h) >= 3+int(h[2]) && bytes.Equal(h[3:8], pcscRID) {
+		info.Storage = true
+		info.Standard = h[8]
+		info.CardName = uint16(h[9])<<8 | uint16(h[10])
+		return info, nil
+	}
+	info.ISO14443_4 = true
+	return info, nil
+}
+
+// icModel is one Type 2 IC as GET_VERSION names it.
+type icModel struct {
+	typ      TagType
+	name     string
+	prodType byte // GET_VERSION byte 2
+	storage  byte // GET_VERSION byte 6
+	fastRead bool
+}
+
+// type2Models are the ICs whose GET_VERSION tagpay knows. Byte 1 is the vendor
+// (04 NXP), byte 2 the product type (03 Ultralight, 04 NTAG), byte 6 the size.
+var type2Models = []icModel{
+	{TypeNTAG213, "NTAG213", 0x04, 0x0F, true},
+	{TypeNTAG215, "NTAG215", 0x04, 0x11, true},
+	{TypeNTAG216, "NTAG216", 0x04, 0x13, true},
+	{TypeUltralightEV1, "MIFARE Ultralight EV1 (MF0UL11)", 0x03, 0x0B, true},
+	{TypeUltralightEV1, "MIFARE Ultralight EV1 (MF0UL21)", 0x03, 0x0E, true},
+}
+
+// modelByVersion finds the IC a GET_VERSION reply names.
+func modelByVersion(v []byte) (icModel, bool) {
+	if len(v) != 8 || v[1] != 0x04 {
+		return icModel{}, false
+	}
+	for _, m := range type2Models {
+		if v[2] == m.prodType && v[6] == m.storage {
+			return m, true
+		}
+	}
+	return icModel{}, false
+}
+
+// modelByCC names a Type 2 IC that does not answer GET_VERSION (or a reader that
+// cannot ask) from the data-area size in its capability container.
+func modelByCC(atr ATRInfo, cc []byte) icModel {
+	if atr.CardName == 0x003A {
+		return icModel{typ: TypeUltralightC, name: "MIFARE Ultralight C"}
+	}
+	if len(cc) == 4 && cc[0] == 0xE1 {
+		switch cc[2] {
+		case 0x06:
+			return icModel{typ: TypeUltralight, name: "MIFARE Ultralight"}
+		case 0x12:
+			if atr.CardName == 0x0003 {
+				return icModel{typ: TypeNTAG213, name: "NTAG213 (from its CC)"}
+			}
+		case 0x3E:
+			return icModel{typ: TypeNTAG215, name: "NTAG215 (from its CC)"}
+		case 0x6D:
+			return icModel{typ: TypeNTAG216, name: "NTAG216 (from its CC)"}
+		}
+	}
+	return icModel{typ: TypeUnknown, name: "unknown Type 2 tag"}
+}
+
+// native Type 2 commands.
+var (
+	cmdGetVersion = []byte{0x60}
+	cmdReadSig    = []byte{0x3C, 0x00}
+)
+
+// Type 4 commands.
+var (
+	apduSelectNDEFApp = []byte{0x00, 0xA4, 0x04, 0x00, 0x07, 0xD2, 0x76, 0x00, 0x00, 0x85, 0x01, 0x01, 0x00}
+	apduGetVersion424 = []byte{0x90, 0x60, 0x00, 0x00, 0x00}
+	apduMoreFrames    = []byte{0x90, 0xAF, 0x00, 0x00, 0x00}
+	apduGetUID        = []byte{0xFF, 0xCA, 0x00, 0x00, 0x00}
+)
+
+// identify finds what t's card is: ATR first, then GET_VERSION through whatever
+// channel the reader offers. It fills t's identity and returns an error matching
+// ErrUnsupported for tags tagpay cannot work with.
+func (t *Tag) identify() error {
+	atr, err := ParseATR(t.card.ATR())
+	t.atr = atr
+	if err != nil {
+		t.Type, t.Name = TypeUnknown, "unknown"
+		return fmt.Errorf("%w: cannot read the ATR % X: %v", ErrUnsupported, t.card.ATR(), err)
+	}
+	switch {
+	case atr.Storage && cardNames[atr.CardName].classic:
+		t.Type, t.Name = TypeMifareClassic, atr.Name()
+		return fmt.Errorf("%w: %s is not an NFC Forum tag (it needs MIFARE Classic keys); use an NTAG21x or NTAG 424 DNA tag", ErrUnsupported, t.Name)
+	case atr.Storage && atr.Standard == ssISO14443A3:
+		return t.identifyType2()
+	case atr.Storage:
+		t.Type, t.Name = TypeUnknown, atr.Name()
+		return fmt.Errorf("%w: %s (standard %02X) is not an ISO 14443A tag", ErrUnsupported, t.Name, atr.Standard)
+	default:
+		return t.identifyType4()
+	}
+}
+
+func (t *Tag) identifyType2() error {
+	l, version, err := probe(t.card, cmdGetVersion)
+	var te *tagError
+	if err != nil && !errors.As(err, &te) {
+		return fmt.Errorf("identify the tag: %w", err)
+	}
+	t.link = l
+	t.family = familyType2
+	var m icModel
+	if len(version) == 8 {
+		t.Version = bytes.Clone(version)
+		var ok bool
+		if m, ok = modelByVersion(version); !ok {
+			m = icModel{typ: TypeUnknown, name: fmt.Sprintf("Type 2 tag (GET_VERSION % X)", version)}
+		}
+	}
+	t.fastRead = m.fastRead && l.p.NativeMax > 0
+	// The header pages give the UID and the CC; with FAST_READ the same exchange
+	// also brings the start of the NDEF TLV.
+	if err := t.mem.load(t, 0, t.firstReadPages()); err != nil {
+		return fmt.Errorf("read the tag header: %w", err)
+	}
+	hdr, _ := t.mem.get(0, 4)
+	t.UID = append(append([]byte{}, hdr[0:3]...), hdr[4:8]...)
+	if m.typ == "" {
+		m = modelByCC(t.atr, hdr[12:16])
+	}
+	t.Type, t.Name = m.typ, m.name
+	if lay, ok := LayoutOf(t.Type); ok {
+		t.layout = &lay
+		t.mem.limit(lay.Pages)
+	}
+	return nil
+}
+
+// firstReadPages is how many pages from page 0 the first read asks for: the header
+// alone through READ BINARY, or the header and twelve user pages (a typical payment
+// URL whole) through FAST_READ.
+func (t *Tag) firstReadPages() int {
+	if t.fastRead {
+		return 16
+	}
+	return t.link.p.ReadBinaryMax / 4
+}
+
+func (t *Tag) identifyType4() error {
+	t.link = &link{card: t.card, p: personalityNone}
+	t.family = familyType4
+	if _, err := t.link.transmit("select the NDEF application", apduSelectNDEFApp); err != nil {
+		t.Type, t.Name = TypeUnknown, t.atr.Name()
+		if errors.Is(err, ErrTagRemoved) {
+			return err
+		}
+		return fmt.Errorf("%w: %s without an NFC Forum NDEF application: %v", ErrUnsupported, t.Name, err)
+	}
+	t.Type, t.Name = TypeUnknown, "NFC Forum Type 4 tag"
+	// GET_VERSION of the NTAG 424 DNA comes in three frames; the last holds the UID.
+	v1, err := t.link.transmit4("get version", apduGetVersion424)
+	if err == nil && len(v1) == 7 && v1[0] == 0x04 && v1[1] == 0x04 && v1[3] == 0x30 {
+		v2, err2 := t.link.transmit4("get version (2/3)", apduMoreFrames)
+		v3, err3 := t.link.transmit4("get version (3/3)", apduMoreFrames)
+		if err2 == nil && err3 == nil && len(v2) == 7 && len(v3) >= 7 {
+			t.Type, t.Name = TypeNTAG424DNA, "NTAG 424 DNA"
+			t.Version = bytes.Clone(v1)
+			t.UID = bytes.Clone(v3[:7])
+			return nil
+		}
+	}
+	if uid, err := t.link.transmit("get UID", apduGetUID); err == nil {
+		t.UID = uid
+	}
+	return nil
+}
+
+// transmit4 sends a native ISO-wrapped DESFire command: 91 00 and 91 AF (more
+// frames follow) are its success words.
+func (l *link) transmit4(op string, apdu []byte) ([]byte, error) {
+	r, err := l.card.Transmit(apdu)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	body, sw, err := splitSW(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if sw != 0x9100 && sw != 0x91AF && sw != swOK {
+		return nil, &statusError{op: op, sw: sw}
+	}
+	return body, nil
+}

@@ -1,0 +1,9 @@
+//go:build !cgo || nopcsc
+
+package nfc
+
+// OpenPCSC would connect to the PC/SC service; this build has no PC/SC code (built
+// with CGO_ENABLED=0 or the nopcsc tag), so it always reports ErrNoPCSC.
+func OpenPCSC() (Bus, error) {
+	return nil, ErrNoPCSC
+}

@@ -1,0 +1,105 @@
+package store
+
+import (
+	"strings"
+	"time"
+)
+
+// AccountKind says who holds an account.
+type AccountKind string
+
+const (
+	KindPerson   AccountKind = "person"
+	KindMerchant AccountKind = "merchant"
+	KindWorld    AccountKind = "world" // one per currency: the outside world that funds top-ups
+)
+
+// Account is a balance in one currency.
+type Account struct {
+	ID        string      `json:"id"`
+	Name      string      `json:"name"`
+	Kind      AccountKind `json:"kind"`
+	Currency  string      `json:"currency"`
+	Balance   int64       `json:"balance"` // minor units
+	CreatedAt time.Time   `json:"created_at"`
+}
+
+// BalanceMoney is the balance with its currency.
+func (a Account) BalanceMoney() Money { return Money{Amount: a.Balance, Currency: a.Currency} }
+
+// NewAccount is what a caller supplies to create an account.
+type NewAccount struct {
+	Name     string      `json:"name"`
+	Kind     AccountKind `json:"kind"`
+	Currency string      `json:"currency"`
+}
+
+// CreateAccount adds a person or merchant account.
+func (tx *Tx) CreateAccount(n NewAccount) (Account, error) {
+	if err := tx.RequireRole(); err != nil { // only admins create accounts
+		return Account{}, err
+	}
+	name := strings.TrimSpace(n.Name)
+	if name == "" || len(name) > 200 {
+		return Account{}, Errorf(KindInvalid, "invalid_name", "an account needs a name of 1 to 200 characters").WithParam("name")
+	}
+	if n.Kind != KindPerson && n.Kind != KindMerchant {
+		return Account{}, Errorf(KindInvalid, "invalid_kind", "account kind %q is not person or merchant", n.Kind).WithParam("kind")
+	}
+	cur, err := NormalizeCurrency(n.Currency)
+	if err != nil {
+		return Account{}, err
+	}
+	a := Account{ID: NewID(PrefixAccount), Name: name, Kind: n.Kind, Currency: cur, CreatedAt: tx.now}
+	if err := tx.Put(BucketAccounts, a.ID, a); err != nil {
+		return Account{}, err
+	}
+	return a, tx.Audit("account.create", a.ID, map[string]string{"kind": string(a.Kind), "currency": cur})
+}
+
+// Account loads one account, checking the actor may see it.
+func (tx *Tx) Account(id string) (Account, error) {
+	if !ValidID(id, PrefixAccount) {
+		return Account{}, Errorf(KindNotFound, "account_not_found", "account %q not found", id).WithParam("account")
+	}
+	a, err := Load[Account](tx, BucketAccounts, id, "account")
+	if err != nil {
+		return a, err
+	}
+	return a, tx.RequireOwner(id)
+}
+
+// AccountUnchecked loads an account without checking ownership, for rules that need to
+// look at the other side of a payment (a payer must see which merchant it pays).
+func (tx *Tx) AccountUnchecked(id string) (Account, error) {
+	if !ValidID(id, PrefixAccount) {
+		return Account{}, Errorf(KindNotFound, "account_not_found", "account %q not found", id).WithParam("account")
+	}
+	return Load[Account](tx, BucketAccounts, id, "account")
+}
+
+// Accounts lists the accounts the actor may see, oldest first; world accounts only for
+// admins.
+func (tx *Tx) Accounts() ([]Account, error) {
+	var out []Account
+	actor := tx.Actor()
+	err := Each(tx, BucketAccounts, "", false, func(_ string, a Account) error {
+		if actor.Owns(a.ID) {
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// WorldAccount returns the world account of a currency, creating it on first use.
+func (tx *Tx) WorldAccount(currency string) (Account, error) {
+	if id := tx.GetRaw(BucketWorld, currency); id != nil {
+		return Load[Account](tx, BucketAccounts, string(id), "account")
+	}
+	a := Account{ID: NewID(PrefixAccount), Name: "world " + currency, Kind: KindWorld, Currency: currency, CreatedAt: tx.now}
+	if err := tx.Put(BucketAccounts, a.ID, a); err != nil {
+		return Account{}, err
+	}
+	return a, tx.PutRaw(BucketWorld, currency, []byte(a.ID))
+}

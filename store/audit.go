@@ -1,0 +1,35 @@
+package store
+
+import "time"
+
+// Event is one line of the audit trail: who did what to which thing.
+type Event struct {
+	ID      string            `json:"id"`
+	At      time.Time         `json:"at"`
+	Actor   string            `json:"actor"`
+	Action  string            `json:"action"`
+	Subject string            `json:"subject"`
+	Detail  map[string]string `json:"detail,omitempty"`
+}
+
+// Audit records an event in the same transaction as the change it describes.
+func (tx *Tx) Audit(action, subject string, detail map[string]string) error {
+	e := Event{ID: NewID(PrefixEvent), At: tx.now, Actor: tx.Actor().ID, Action: action, Subject: subject, Detail: detail}
+	return tx.Put(BucketAudit, e.ID, e)
+}
+
+// Events lists audit events newest first, at most limit (0: all); admins only.
+func (tx *Tx) Events(limit int) ([]Event, error) {
+	if err := tx.RequireRole(); err != nil {
+		return nil, err
+	}
+	var out []Event
+	err := Each(tx, BucketAudit, "", true, func(_ string, e Event) error {
+		out = append(out, e)
+		if limit > 0 && len(out) >= limit {
+			return ErrStop
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// IdempotencyRecord remembers the first result of a mutating request.
+type IdempotencyRecord struct {
+	Op        string          `json:"op"`
+	Hash      string          `json:"hash"` // of the request parameters
+	Result    json.RawMessage `json:"result"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// Idempotent runs fn once per (actor, key): the first result is stored in the same
+// transaction as the change; a repeat with the same operation and parameters returns
+// that result with replayed set, a repeat with anything else is a conflict. An empty key
+// runs fn every time.
+func Idempotent[T any](tx *Tx, key, op string, params any, fn func() (T, error)) (result T, replayed bool, err error) {
+	if key == "" {
+		result, err = fn()
+		return result, false, err
+	}
+	if len(key) > 255 {
+		return result, false, Errorf(KindInvalid, "invalid_idempotency_key", "idempotency key is longer than 255 characters").WithParam("idempotency_key")
+	}
+	p, err := json.Marshal(params)
+	if err != nil {
+		return result, false, fmt.Errorf("hashing request parameters: %w", err)
+	}
+	sum := sha256.Sum256(append([]byte(op+"\x00"), p...))
+	hash := hex.EncodeToString(sum[:])
+	slot := tx.Actor().ID + "/" + key
+
+	var rec IdempotencyRecord
+	found, err := tx.Get(BucketIdempotency, slot, &rec)
+	if err != nil {
+		return result, false, err
+	}
+	if found {
+		if rec.Op != op || rec.Hash != hash {
+			return result, false, Errorf(KindConflict, "idempotency_key_reused", "idempotency key %q was already used with different parameters", key).WithParam("idempotency_key")
+		}
+		if err := json.Unmarshal(rec.Result, &result); err != nil {
+			return result, false, Wrap(KindCorrupt, "ledger_corrupt", err, "stored result of idempotency key %q is damaged", key)
+		}
+		if flag, ok := tx.ctx.Value(replayKey{}).(*bool); ok {
+			*flag = true
+		}
+		return result, true, nil
+	}
+	result, err = fn()
+	if err != nil {
+		return result, false, err
+	}
+	raw, err := json.Marshal(result)
+	if err != nil {
+		return result, false, fmt.Errorf("storing result of idempotency key: %w", err)
+	}
+	rec = IdempotencyRecord{Op: op, Hash: hash, Result: raw, CreatedAt: tx.now}
+	return result, false, tx.Put(BucketIdempotency, slot, rec)
+}
+
+type replayKey struct{}
+
+// WithReplayFlag returns a ctx in which an idempotent replay sets *flag, so that a server
+// can mark a response as the stored one without every method returning the fact.
+func WithReplayFlag(ctx context.Context, flag *bool) context.Context {
+	return context.WithValue(ctx, replayKey{}, flag)
+}

@@ -1,0 +1,43 @@
+package store
+
+// Bucket names one bbolt bucket. Every bucket of the ledger is declared here, once, and
+// created when a ledger is created; domain packages use these names, never their own.
+type Bucket string
+
+const (
+	BucketMeta        Bucket = "meta"         // schema version, secrets
+	BucketAccounts    Bucket = "accounts"     // acct_id → Account
+	BucketWorld       Bucket = "world"        // currency → acct_id of that currency's world account
+	BucketTransfers   Bucket = "transfers"    // tr_id → Transfer (with its two postings)
+	BucketIdempotency Bucket = "idempotency"  // actor/key → IdempotencyRecord
+	BucketAudit       Bucket = "audit"        // evt_id → Event
+	BucketTags        Bucket = "tags"         // tag_id → orders.Tag
+	BucketTagIndex    Bucket = "tag_index"    // "uid:<HEX>", "ref:<tagref>" → tag_id
+	BucketReplies     Bucket = "replies"      // rep_id → orders.ParsingReply
+	BucketOrders      Bucket = "orders"       // ord_id → orders.Order
+	BucketDevices     Bucket = "devices"      // dev_id → cards.Device
+	BucketLogins      Bucket = "logins"       // acct_id/dev_id → cards.Login
+	BucketCards       Bucket = "cards"        // card_id → cards.Card
+	BucketTokens      Bucket = "tokens"       // tok_id → cards.Token
+	BucketTokenIndex  Bucket = "token_index"  // token number → tok_id
+	BucketKeys        Bucket = "keys"         // key_id → api key record (hash only)
+	BucketKeyIndex    Bucket = "key_index"    // key hash → key_id
+	BucketSUNCounters Bucket = "sun_counters" // tag_id → last SUN counter seen (big-endian uint32)
+)
+
+// allBuckets is created in every new ledger and checked on open.
+var allBuckets = []Bucket{
+	BucketMeta, BucketAccounts, BucketWorld, BucketTransfers, BucketIdempotency, BucketAudit,
+	BucketTags, BucketTagIndex, BucketReplies, BucketOrders, BucketDevices, BucketLogins,
+	BucketCards, BucketTokens, BucketTokenIndex, BucketKeys, BucketKeyIndex, BucketSUNCounters,
+}
+
+// SchemaVersion is the layout this code reads and writes. A ledger of another version is
+// refused rather than guessed at.
+const SchemaVersion = 1
+
+var (
+	metaSchema = []byte("schema_version")
+	metaMagic  = []byte("application")
+	magicValue = []byte("tagpay-ledger")
+)

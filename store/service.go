@@ -1,0 +1,83 @@
+package store
+
+import "context"
+
+// CreateAccountRequest asks for a person or merchant account.
+type CreateAccountRequest struct {
+	Name           string      `json:"name"`
+	Kind           AccountKind `json:"kind"`
+	Currency       string      `json:"currency"`
+	IdempotencyKey string      `json:"-"`
+}
+
+// FundRequest tops an account up from the world account; Amount is typed by a person
+// ("12.50", "12.50 EUR") and read in the account's currency.
+type FundRequest struct {
+	Account        string `json:"account"`
+	Amount         string `json:"amount"`
+	IdempotencyKey string `json:"-"`
+}
+
+// CreateAccount creates an account in one transaction.
+func (db *DB) CreateAccount(ctx context.Context, req CreateAccountRequest) (Account, error) {
+	var out Account
+	err := db.Batch(ctx, func(tx *Tx) error {
+		a, _, err := Idempotent(tx, req.IdempotencyKey, "account.create", req, func() (Account, error) {
+			return tx.CreateAccount(NewAccount{Name: req.Name, Kind: req.Kind, Currency: req.Currency})
+		})
+		out = a
+		return err
+	})
+	return out, err
+}
+
+// ListAccounts lists the accounts the caller may see.
+func (db *DB) ListAccounts(ctx context.Context) ([]Account, error) {
+	var out []Account
+	err := db.View(ctx, func(tx *Tx) (err error) {
+		out, err = tx.Accounts()
+		return err
+	})
+	return out, err
+}
+
+// GetAccount loads one account.
+func (db *DB) GetAccount(ctx context.Context, id string) (Account, error) {
+	var out Account
+	err := db.View(ctx, func(tx *Tx) (err error) {
+		out, err = tx.Account(id)
+		return err
+	})
+	return out, err
+}
+
+// FundAccount moves money from the world into an account.
+func (db *DB) FundAccount(ctx context.Context, req FundRequest) (Transfer, error) {
+	var out Transfer
+	err := db.Batch(ctx, func(tx *Tx) error {
+		t, _, err := Idempotent(tx, req.IdempotencyKey, "account.fund", req, func() (Transfer, error) {
+			acct, err := tx.Account(req.Account)
+			if err != nil {
+				return Transfer{}, err
+			}
+			amount, err := ParseAmount(req.Amount, acct.Currency)
+			if err != nil {
+				return Transfer{}, err
+			}
+			return tx.Fund(acct.ID, amount)
+		})
+		out = t
+		return err
+	})
+	return out, err
+}
+
+// Journal lists transfers newest first.
+func (db *DB) Journal(ctx context.Context, limit int) ([]Transfer, error) {
+	var out []Transfer
+	err := db.View(ctx, func(tx *Tx) (err error) {
+		out, err = tx.Journal(limit)
+		return err
+	})
+	return out, err
+}
