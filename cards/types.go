@@ -99,6 +99,7 @@ const (
 	ReasonFraud    Reason = "fraud"
 	ReasonUser     Reason = "user"
 	ReasonMigrated Reason = "device_migrated"
+	ReasonExpired  Reason = "expired" // set by activation when it replaces an expired token
 )
 
 // Token is a target payment identifier: one per card, device and function.

@@ -120,59 +120,42 @@ func ParseATR(atr []byte) (ATRInfo, error) {
 	return info, nil
 }
 
-// icModel is one Type 2 IC as GET_VERSION names it.
-type icModel struct {
-	typ      TagType
-	name     string
-	prodType byte // GET_VERSION byte 2
-	storage  byte // GET_VERSION byte 6
-	fastRead bool
-}
-
-// type2Models are the ICs whose GET_VERSION tagpay knows. Byte 1 is the vendor
-// (04 NXP), byte 2 the product type (03 Ultralight, 04 NTAG), byte 6 the size.
-var type2Models = []icModel{
-	{TypeNTAG213, "NTAG213", 0x04, 0x0F, true},
-	{TypeNTAG215, "NTAG215", 0x04, 0x11, true},
-	{TypeNTAG216, "NTAG216", 0x04, 0x13, true},
-	{TypeUltralightEV1, "MIFARE Ultralight EV1 (MF0UL11)", 0x03, 0x0B, true},
-	{TypeUltralightEV1, "MIFARE Ultralight EV1 (MF0UL21)", 0x03, 0x0E, true},
-}
-
-// modelByVersion finds the IC a GET_VERSION reply names.
-func modelByVersion(v []byte) (icModel, bool) {
+// layoutByVersion finds the IC a GET_VERSION reply names. Byte 1 is the vendor (04
+// NXP), byte 2 the product type (03 Ultralight, 04 NTAG), byte 6 the memory size; the
+// other bytes vary between production variants of the same IC.
+func layoutByVersion(v []byte) (Layout, bool) {
 	if len(v) != 8 || v[1] != 0x04 {
-		return icModel{}, false
+		return Layout{}, false
 	}
-	for _, m := range type2Models {
-		if v[2] == m.prodType && v[6] == m.storage {
-			return m, true
+	for _, l := range Layouts() {
+		if len(l.Version) == 8 && l.Version[2] == v[2] && l.Version[6] == v[6] {
+			return l, true
 		}
 	}
-	return icModel{}, false
+	return Layout{}, false
 }
 
-// modelByCC names a Type 2 IC that does not answer GET_VERSION (or a reader that
-// cannot ask) from the data-area size in its capability container.
-func modelByCC(atr ATRInfo, cc []byte) icModel {
+// layoutByCC names a Type 2 IC that did not answer GET_VERSION from its ATR card name
+// and the data-area size in its CC. asked says GET_VERSION went out through a native
+// channel and met silence: that rules out NTAG21x and Ultralight EV1, which always
+// answer, and leaves the Ultralight C for a 144-byte area. Without a native channel an
+// NTAG213 and an Ultralight C look alike; the NTAG213 is by far the commoner.
+func layoutByCC(atr ATRInfo, cc []byte, asked bool) (Layout, bool) {
 	if atr.CardName == 0x003A {
-		return icModel{typ: TypeUltralightC, name: "MIFARE Ultralight C"}
+		return LayoutOf(TypeUltralightC)
 	}
-	if len(cc) == 4 && cc[0] == 0xE1 {
-		switch cc[2] {
-		case 0x06:
-			return icModel{typ: TypeUltralight, name: "MIFARE Ultralight"}
-		case 0x12:
-			if atr.CardName == 0x0003 {
-				return icModel{typ: TypeNTAG213, name: "NTAG213 (from its CC)"}
-			}
-		case 0x3E:
-			return icModel{typ: TypeNTAG215, name: "NTAG215 (from its CC)"}
-		case 0x6D:
-			return icModel{typ: TypeNTAG216, name: "NTAG216 (from its CC)"}
+	if len(cc) != 4 || cc[0] != ccMagic {
+		return Layout{}, false
+	}
+	for _, l := range Layouts() {
+		if l.CC[2] != cc[2] || l.Type == TypeUltralightEV1 {
+			continue
+		}
+		if !asked || l.Version == nil {
+			return l, true
 		}
 	}
-	return icModel{typ: TypeUnknown, name: "unknown Type 2 tag"}
+	return Layout{}, false
 }
 
 // native Type 2 commands.
@@ -221,41 +204,56 @@ func (t *Tag) identifyType2() error {
 	}
 	t.link = l
 	t.family = familyType2
-	var m icModel
+	var lay Layout
+	known := false
 	if len(version) == 8 {
 		t.Version = bytes.Clone(version)
-		var ok bool
-		if m, ok = modelByVersion(version); !ok {
-			m = icModel{typ: TypeUnknown, name: fmt.Sprintf("Type 2 tag (GET_VERSION % X)", version)}
-		}
+		lay, known = layoutByVersion(version)
+		// Every IC that answers GET_VERSION also knows FAST_READ and READ_SIG.
+		t.fastRead = l.p.NativeMax > 0
 	}
-	t.fastRead = m.fastRead && l.p.NativeMax > 0
-	// The header pages give the UID and the CC; with FAST_READ the same exchange
-	// also brings the start of the NDEF TLV.
-	if err := t.mem.load(t, 0, t.firstReadPages()); err != nil {
+	if known {
+		t.layout = &lay
+		t.mem.limit(lay.Pages)
+	}
+	// The header pages give the UID and the CC; with a multi-page read the same
+	// exchange also brings the start of the NDEF TLV.
+	first := t.firstReadPages()
+	err = t.mem.load(t, 0, first)
+	if err != nil && first > 4 && !errors.Is(err, ErrTagRemoved) {
+		// User pages may be read-protected by a password; the header never is.
+		err = t.mem.load(t, 0, 4)
+	}
+	if err != nil {
 		return fmt.Errorf("read the tag header: %w", err)
 	}
 	hdr, _ := t.mem.get(0, 4)
 	t.UID = append(append([]byte{}, hdr[0:3]...), hdr[4:8]...)
-	if m.typ == "" {
-		m = modelByCC(t.atr, hdr[12:16])
+	if !known && t.Version == nil {
+		lay, known = layoutByCC(t.atr, hdr[12:16], l.p.NativeMax > 0)
 	}
-	t.Type, t.Name = m.typ, m.name
-	if lay, ok := LayoutOf(t.Type); ok {
+	switch {
+	case known:
 		t.layout = &lay
 		t.mem.limit(lay.Pages)
+		t.Type, t.Name = lay.Type, lay.Name
+	case t.Version != nil:
+		t.Type, t.Name = TypeUnknown, fmt.Sprintf("Type 2 tag (GET_VERSION % X)", t.Version)
+	default:
+		t.Type, t.Name = TypeUnknown, "Type 2 tag"
 	}
 	return nil
 }
 
-// firstReadPages is how many pages from page 0 the first read asks for: the header
-// alone through READ BINARY, or the header and twelve user pages (a typical payment
-// URL whole) through FAST_READ.
+// firstReadPages is how many pages from page 0 the first read asks for. One
+// exchange of 24 pages carries the header and 80 bytes of NDEF TLV, a payment URL
+// whole; a reader limited to 16 bytes per read, or an IC of unknown size, gets the
+// header alone.
 func (t *Tag) firstReadPages() int {
-	if t.fastRead {
-		return 16
+	if t.layout == nil || (!t.fastRead && t.link.p.ReadBinaryMax < 96) {
+		return 4 // the IC's size is unknown yet: stay inside the smallest
 	}
-	return t.link.p.ReadBinaryMax / 4
+	return min(24, t.layout.Pages)
 }
 
 func (t *Tag) identifyType4() error {
@@ -268,6 +266,7 @@ func (t *Tag) identifyType4() error {
 		}
 		return fmt.Errorf("%w: %s without an NFC Forum NDEF application: %v", ErrUnsupported, t.Name, err)
 	}
+	t.t4App = true
 	t.Type, t.Name = TypeUnknown, "NFC Forum Type 4 tag"
 	// GET_VERSION of the NTAG 424 DNA comes in three frames; the last holds the UID.
 	v1, err := t.link.transmit4("get version", apduGetVersion424)
@@ -276,7 +275,7 @@ func (t *Tag) identifyType4() error {
 		v3, err3 := t.link.transmit4("get version (3/3)", apduMoreFrames)
 		if err2 == nil && err3 == nil && len(v2) == 7 && len(v3) >= 7 {
 			t.Type, t.Name = TypeNTAG424DNA, "NTAG 424 DNA"
-			t.Version = bytes.Clone(v1)
+			t.Version = append(bytes.Clone(v1), v2...)
 			t.UID = bytes.Clone(v3[:7])
 			return nil
 		}

@@ -28,12 +28,12 @@ const (
 // error for an IC without originality signature or input of the wrong length.
 func VerifyOriginality(t TagType, uid, sig []byte) (bool, error) {
 	if len(uid) != 7 {
-		return false, fmt.Errorf("originality check: UID is %d bytes, a %s has 7", len(uid), t)
+		return false, fmt.Errorf("originality check: UID is %d bytes, want 7", len(uid))
 	}
 	switch t {
 	case TypeNTAG213, TypeNTAG215, TypeNTAG216, TypeUltralightEV1:
 		if len(sig) != 32 {
-			return false, fmt.Errorf("originality check: signature is %d bytes, a %s signs with 32", len(sig), t)
+			return false, fmt.Errorf("originality check: signature is %d bytes, want 32 for %s", len(sig), t)
 		}
 		key := keyNTAG21x
 		if t == TypeUltralightEV1 {
@@ -63,7 +63,7 @@ func VerifyOriginality(t TagType, uid, sig []byte) (bool, error) {
 		// The UID is shorter than the curve order, so ECDSA uses it whole as the digest.
 		return ecdsa.Verify(pub, uid, r, s), nil
 	default:
-		return false, fmt.Errorf("%w: a %s has no originality signature to check", ErrUnsupported, t)
+		return false, fmt.Errorf("%w: %s %s has no originality signature to check", ErrUnsupported, article(string(t)), t)
 	}
 }
 

@@ -55,7 +55,7 @@ func TestVerifyOriginalityErrors(t *testing.T) {
 		unsupported bool
 	}{
 		{"short UID", TypeNTAG213, 4, 32, "UID is 4 bytes", false},
-		{"NTAG short signature", TypeNTAG215, 7, 31, "signature is 31 bytes, a ntag215 signs with 32", false},
+		{"NTAG short signature", TypeNTAG215, 7, 31, "signature is 31 bytes, want 32 for ntag215", false},
 		{"424 DNA NTAG-sized signature", TypeNTAG424DNA, 7, 32, "signature is 32 bytes, an NTAG 424 DNA signs with 56", false},
 		{"Ultralight has none", TypeUltralight, 7, 32, "has no originality signature", true},
 		{"Ultralight C has none", TypeUltralightC, 7, 32, "has no originality signature", true},

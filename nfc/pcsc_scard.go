@@ -1,4 +1,7 @@
-//go:build cgo && !nopcsc
+//go:build (cgo || windows) && !nopcsc
+
+// On Linux and macOS ebfe/scard links libpcsclite through cgo; on Windows it calls
+// winscard.dll directly, so release builds for Windows keep PC/SC without cgo.
 
 package nfc
 
@@ -243,9 +246,34 @@ func (c *pcscCard) Transmit(apdu []byte) ([]byte, error) {
 	}
 	r, err := c.card.Transmit(apdu)
 	if err != nil {
+		if errors.Is(err, scard.ErrNotTransacted) || errors.Is(err, scard.ErrCommError) {
+			if gone := c.removedSince(); gone != nil {
+				return nil, pcscError("transmit", c.reader, gone)
+			}
+		}
 		return nil, pcscError("transmit", c.reader, err)
 	}
 	return r, nil
+}
+
+// removedSince tells a tag pulled away mid-exchange from a tag that failed: the
+// reader answers "transaction failed" at once and reports the removal only at its
+// next poll, a few hundred milliseconds later. It returns the removal error, or nil
+// when the tag is still there after a second.
+func (c *pcscCard) removedSince() error {
+	for range 20 {
+		st, err := c.card.Status()
+		switch {
+		case errors.Is(err, scard.ErrRemovedCard), errors.Is(err, scard.ErrNoSmartcard), errors.Is(err, scard.ErrResetCard):
+			return err
+		case err != nil:
+			return nil
+		case st.State&scard.Present == 0:
+			return scard.ErrRemovedCard
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
 }
 
 func (c *pcscCard) Close() error {

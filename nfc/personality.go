@@ -13,9 +13,9 @@ const (
 	swNotSupported = 0x6A81
 )
 
-// Personality is how a reader lets a program reach a Type 2 tag's own command set
+// personality is how a reader lets a program reach a Type 2 tag's own command set
 // (GET_VERSION, FAST_READ, READ_SIG, PWD_AUTH) beyond PC/SC's READ/UPDATE BINARY.
-type Personality struct {
+type personality struct {
 	// Name is what reports show: "acr122", "part3" or "none".
 	Name string
 	// ReadBinaryMax is how many bytes one READ BINARY (FF B0) returns.
@@ -37,7 +37,7 @@ var errNotSpoken = errors.New("reader does not speak this personality")
 
 // personalities are tried in order; the first the reader understands wins. "none" is
 // the fallback: storage-card READ/UPDATE BINARY only.
-var personalities = []*Personality{
+var personalities = []*personality{
 	{
 		// ACR122U and other PN532 readers: Direct Transmit carrying InCommunicateThru.
 		// The PN532 frame holds 255 bytes; 240 keeps FAST_READ to whole pages with room
@@ -47,8 +47,9 @@ var personalities = []*Personality{
 		unwrap: acr122Unwrap,
 	},
 	{
-		// PC/SC Part 3 transparent session (ACR1252U, Identiv, HID).
-		Name: "part3", ReadBinaryMax: 16, NativeMax: 240,
+		// PC/SC Part 3 transparent session (ACR1252U and the like), whose READ BINARY
+		// also reads up to 60 pages at once.
+		Name: "part3", ReadBinaryMax: 240, NativeMax: 240,
 		start:  []byte{0xFF, 0xC2, 0x00, 0x00, 0x02, 0x81, 0x00},
 		stop:   []byte{0xFF, 0xC2, 0x00, 0x00, 0x02, 0x82, 0x00},
 		wrap:   part3Wrap,
@@ -57,7 +58,7 @@ var personalities = []*Personality{
 }
 
 // personalityNone is a reader with READ/UPDATE BINARY only.
-var personalityNone = &Personality{Name: "none", ReadBinaryMax: 16}
+var personalityNone = &personality{Name: "none", ReadBinaryMax: 16}
 
 func acr122Wrap(cmd []byte) []byte {
 	apdu := []byte{0xFF, 0x00, 0x00, 0x00, byte(len(cmd) + 2), 0xD4, 0x42}
@@ -87,11 +88,14 @@ func part3Wrap(cmd []byte) []byte {
 }
 
 func part3Unwrap(r []byte) ([]byte, error) {
-	body, sw, err := splitSW(r)
+	body, _, err := splitSW(r)
 	if err != nil {
 		return nil, err
 	}
-	if sw != swOK {
+	// Every transparent-exchange answer opens with the generic status object C0; its
+	// SW mirrors the outcome (64 01 when the tag stayed silent), so the SW alone does
+	// not tell a reader that understood from one that did not.
+	if len(body) < 5 || body[0] != 0xC0 || body[1] != 0x03 {
 		return nil, errNotSpoken
 	}
 	var data []byte
@@ -103,13 +107,16 @@ func part3Unwrap(r []byte) ([]byte, error) {
 		}
 		body = rest
 		switch tag {
-		case 0xC0: // generic error status: index, SW1, SW2
+		case 0xC0: // generic error status: failing object, SW1, SW2
 			if len(val) == 3 && (val[1] != 0x90 || val[2] != 0x00) {
+				if val[1] == 0x64 {
+					return nil, &tagError{detail: "the tag did not answer"}
+				}
 				return nil, &tagError{detail: fmt.Sprintf("the reader reported transparent-session error %02X %02X", val[1], val[2])}
 			}
 		case 0x96: // ICC status: 00 00 when the tag answered correctly
 			if !allZero(val) {
-				return nil, &tagError{detail: fmt.Sprintf("the tag did not answer (status % X)", val)}
+				return nil, &tagError{detail: fmt.Sprintf("the tag answered with an error (status % X)", val)}
 			}
 		case 0x97:
 			data, seen = val, true
@@ -227,7 +234,7 @@ func (e *statusError) Is(target error) bool {
 // for ordering: one goroutine at a time, like Card.
 type link struct {
 	card    Card
-	p       *Personality
+	p       *personality
 	started bool // the personality's session is open
 }
 

@@ -98,8 +98,6 @@ func parseSUNURL(rawURL string) (sunParams, error) {
 		return p, errors.New("SUN URL: both encrypted PICC data and plain uid/ctr given")
 	case seen["uid"] != "" && seen["ctr"] == "":
 		return p, fmt.Errorf("%w: uid without ctr", ErrNotSUN)
-	case seen["picc"] == "" && seen["ctr"] != "" && seen["uid"] == "":
-		return p, fmt.Errorf("%w: ctr without uid", ErrNotSUN)
 	case p.hasEnc && p.encStart > p.macStart:
 		return p, errors.New("SUN URL: the enc parameter must come before the MAC it is covered by")
 	}

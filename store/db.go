@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -30,13 +32,16 @@ type DB struct {
 	path string
 }
 
+// batchDelay is how long a Batch waits for more writers before it commits.
+const batchDelay = time.Millisecond
+
 // bbolt's meta page: a 16-byte page header, then the meta's magic number.
 const boltMagic = 0xED0CDAED
 
 // Open opens the ledger at path, creating it (and its folder) when it does not exist.
 // A file that is not a tagpay ledger, or of another schema version, is refused without
 // being modified.
-func Open(path string, opts Options) (db *DB, err error) {
+func Open(path string, opts Options) (*DB, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
 	}
@@ -48,25 +53,30 @@ func Open(path string, opts Options) (db *DB, err error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, Wrap(KindInternal, "ledger_unwritable", err, "cannot create the folder of ledger %s", path)
 		}
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %v", path, r)
+	} else {
+		// Look read-only first: bbolt may write while opening a file read-write (it
+		// rewrites a freelist that an etcd-style file does not keep), and a file that is
+		// not ours must not be touched at all.
+		b, err := openBolt(path, opts, true)
+		if err != nil {
+			return nil, err
 		}
-	}()
-	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync})
+		err = (&DB{bolt: b, path: path}).checkSchema()
+		b.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	b, err := openBolt(path, opts, false)
 	if err != nil {
-		switch {
-		case errors.Is(err, bolterrors.ErrTimeout):
-			return nil, Errorf(KindUnavailable, "ledger_in_use", "ledger %s is in use by another process; use --server or stop it", path)
-		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
-			return nil, Wrap(KindCorrupt, "ledger_corrupt", err, "ledger %s is damaged or not a tagpay ledger", path)
-		case errors.Is(err, fs.ErrPermission):
-			return nil, Wrap(KindUnavailable, "ledger_unwritable", err, "cannot open ledger %s for writing", path)
-		}
-		return nil, Wrap(KindCorrupt, "ledger_corrupt", err, "cannot open ledger %s", path)
+		return nil, err
 	}
-	db = &DB{bolt: b, path: path}
+	// bbolt waits up to 10ms to gather a batch; with a fast fsync that wait, not the
+	// disk, bounds 16 concurrent writers below one writer committing alone. Writers
+	// released by one commit arrive within microseconds, so a short window still
+	// gathers them.
+	b.MaxBatchDelay = batchDelay
+	db := &DB{bolt: b, path: path}
 	if fresh {
 		err = db.initialize()
 	} else {
@@ -77,6 +87,50 @@ func Open(path string, opts Options) (db *DB, err error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// openBolt opens the bbolt file and names each way that can fail. A damaged file can
+// make bbolt panic or fault on its memory map while opening; both become a corrupt-ledger
+// error, and the file it opened is closed so its lock does not outlive the failure.
+func openBolt(path string, opts Options, readOnly bool) (b *bolt.DB, err error) {
+	var file *os.File
+	defer guardFaults()()
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil {
+				file.Close()
+			}
+			b, err = nil, Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %v", path, r)
+		}
+	}()
+	b, err = bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: opts.LockTimeout, NoSync: opts.NoSync, ReadOnly: readOnly,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
+	})
+	if err != nil {
+		switch {
+		case errors.Is(err, bolterrors.ErrTimeout):
+			return nil, Errorf(KindUnavailable, "ledger_in_use", "ledger %s is in use by another process; use --server or stop it", path)
+		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+			return nil, Wrap(KindCorrupt, "ledger_corrupt", err, "ledger %s is damaged or not a tagpay ledger", path)
+		case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+			return nil, Wrap(KindUnavailable, "ledger_unwritable", err, "cannot open ledger %s for writing", path)
+		}
+		return nil, Wrap(KindCorrupt, "ledger_corrupt", err, "cannot open ledger %s", path)
+	}
+	return b, nil
+}
+
+// guardFaults turns a fault on the memory-mapped file (a truncated or damaged ledger)
+// into a panic that the caller recovers, instead of a crash of the whole process. It
+// returns the function that restores the previous setting.
+func guardFaults() func() {
+	old := debug.SetPanicOnFault(true)
+	return func() { debug.SetPanicOnFault(old) }
 }
 
 // checkFile looks at the file before bbolt does: bbolt would happily initialize an empty
@@ -114,6 +168,13 @@ func (db *DB) initialize() error {
 
 func (db *DB) checkSchema() error {
 	return db.view(func(tx *bolt.Tx) error {
+		// A file shorter than its own high-water mark lost its tail: reading the pages
+		// past the end would fault, so refuse it before reading any.
+		if info, err := os.Stat(db.path); err != nil {
+			return Wrap(KindUnavailable, "ledger_unreadable", err, "cannot read ledger %s", db.path)
+		} else if info.Size() < tx.Size() {
+			return Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: the file holds %d bytes but its pages reach %d (truncated?)", db.path, info.Size(), tx.Size())
+		}
 		meta := tx.Bucket([]byte(BucketMeta))
 		if meta == nil || string(meta.Get(metaMagic)) != string(magicValue) {
 			return Errorf(KindCorrupt, "not_a_ledger", "%s is a bbolt file but not a tagpay ledger; refusing to touch it", db.path)
@@ -136,6 +197,7 @@ func (db *DB) checkSchema() error {
 
 // view runs fn and turns a bbolt panic on a damaged page into an error.
 func (db *DB) view(fn func(*bolt.Tx) error) (err error) {
+	defer guardFaults()()
 	defer func() {
 		if r := recover(); r != nil {
 			err = Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %v", db.path, r)
@@ -162,6 +224,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer guardFaults()()
 	defer func() {
 		if r := recover(); r != nil {
 			err = Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %v", db.path, r)
@@ -182,6 +245,7 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	defer guardFaults()()
 	defer func() {
 		if r := recover(); r != nil {
 			err = Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %v", db.path, r)
@@ -189,6 +253,8 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) (err error) {
 	}()
 	var rejection error
 	err = db.bolt.Batch(func(btx *bolt.Tx) error {
+		// fn runs on whichever goroutine leads the batch: guard that one too.
+		defer guardFaults()()
 		rejection = nil
 		tx := newTx(ctx, btx)
 		ferr := fn(tx)

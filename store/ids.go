@@ -31,9 +31,10 @@ var (
 	idLast uint64
 )
 
-// NewID returns prefix_ followed by 26 characters: 48 bits of milliseconds-or-later
-// (monotonic within this process) and 80 random bits, so ids sort by creation and are
-// usable directly as bbolt keys.
+// NewID returns prefix_ followed by 26 characters: 48 bits of milliseconds and a 16-bit
+// counter for ids made within the same millisecond (together monotonic within this
+// process), then 64 random bits, so ids sort by creation and are usable directly as
+// bbolt keys.
 func NewID(prefix string) string {
 	idMu.Lock()
 	ms := uint64(time.Now().UnixMilli()) << 16

@@ -23,6 +23,7 @@ const (
 	BucketKeys        Bucket = "keys"         // key_id → api key record (hash only)
 	BucketKeyIndex    Bucket = "key_index"    // key hash → key_id
 	BucketSUNCounters Bucket = "sun_counters" // tag_id → last SUN counter seen (big-endian uint32)
+	BucketSUNKeys     Bucket = "sun_keys"     // tag_id → the SUN tag's meta and file keys; never returned
 )
 
 // allBuckets is created in every new ledger and checked on open.
@@ -30,6 +31,7 @@ var allBuckets = []Bucket{
 	BucketMeta, BucketAccounts, BucketWorld, BucketTransfers, BucketIdempotency, BucketAudit,
 	BucketTags, BucketTagIndex, BucketReplies, BucketOrders, BucketDevices, BucketLogins,
 	BucketCards, BucketTokens, BucketTokenIndex, BucketKeys, BucketKeyIndex, BucketSUNCounters,
+	BucketSUNKeys,
 }
 
 // SchemaVersion is the layout this code reads and writes. A ledger of another version is

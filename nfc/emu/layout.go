@@ -6,39 +6,46 @@ import (
 	"github.com/tagpay/tagpay/nfc"
 )
 
-// t2Layout is what the emulator needs to know of a Type 2 IC's memory map.
+// t2Layout is what the emulator needs to know of a Type 2 IC's memory map: the data
+// sheet facts of nfc.Layout plus the behaviour only an emulator cares about.
 type t2Layout struct {
-	pages      int    // pages in total, configuration included
-	dynLock    int    // page of the dynamic lock bytes, -1 when the IC has none
-	cfg0       int    // page of CFG0 (CFG1, PWD, PACK follow), -1 when the IC has none
-	lockChunk  int    // pages covered by one dynamic lock bit
-	version    []byte // GET_VERSION answer; nil when the IC does not know the command
-	nfcCounter bool   // NTAG21x: counter 2 counts reads (NFC_CNT_EN)
-	counters   bool   // Ultralight EV1: three counters moved by INCR_CNT
+	pages                 int
+	dynLock               int // -1 when the IC has none
+	cfg0, cfg1, pwd, pack int // -1 when the IC has none
+	lockChunk             int // pages covered by one dynamic lock bit
+	version               []byte
+	nfcCounter            bool // NTAG21x: counter 2 counts reads (NFC_CNT_EN)
+	counters              bool // Ultralight EV1: three counters moved by INCR_CNT
 }
 
 // type2Layout picks the memory map for an image. Ultralight EV1 comes in two sizes
 // (MF0UL11, 20 pages; MF0UL21, 41 pages); the image's page count tells which.
 func type2Layout(img *nfc.Image) (t2Layout, error) {
 	switch img.Type {
-	case nfc.TypeNTAG213:
-		return t2Layout{pages: 45, dynLock: 40, cfg0: 41, lockChunk: 2, nfcCounter: true,
-			version: []byte{0x00, 0x04, 0x04, 0x02, 0x01, 0x00, 0x0F, 0x03}}, nil
-	case nfc.TypeNTAG215:
-		return t2Layout{pages: 135, dynLock: 130, cfg0: 131, lockChunk: 16, nfcCounter: true,
-			version: []byte{0x00, 0x04, 0x04, 0x02, 0x01, 0x00, 0x11, 0x03}}, nil
-	case nfc.TypeNTAG216:
-		return t2Layout{pages: 231, dynLock: 226, cfg0: 227, lockChunk: 16, nfcCounter: true,
-			version: []byte{0x00, 0x04, 0x04, 0x02, 0x01, 0x00, 0x13, 0x03}}, nil
-	case nfc.TypeUltralight:
-		return t2Layout{pages: 16, dynLock: -1, cfg0: -1}, nil
-	case nfc.TypeUltralightEV1:
-		if len(img.Pages) > 20 {
-			return t2Layout{pages: 41, dynLock: 36, cfg0: 37, lockChunk: 2, counters: true,
-				version: []byte{0x00, 0x04, 0x03, 0x01, 0x01, 0x00, 0x0E, 0x03}}, nil
-		}
-		return t2Layout{pages: 20, dynLock: -1, cfg0: 16, counters: true,
-			version: []byte{0x00, 0x04, 0x03, 0x01, 0x01, 0x00, 0x0B, 0x03}}, nil
+	case nfc.TypeNTAG213, nfc.TypeNTAG215, nfc.TypeNTAG216, nfc.TypeUltralight, nfc.TypeUltralightEV1:
+	default:
+		return t2Layout{}, fmt.Errorf("emu: cannot emulate a %q tag (want ntag213, ntag215, ntag216, ultralight, ultralight_ev1 or ntag424dna)", img.Type)
 	}
-	return t2Layout{}, fmt.Errorf("emu: %q is not a Type 2 tag the emulator knows", img.Type)
+	l, ok := nfc.LayoutOf(img.Type)
+	if !ok {
+		return t2Layout{}, fmt.Errorf("emu: no memory map for %q", img.Type)
+	}
+	if len(img.Pages) > l.Pages {
+		if bigger, ok := nfc.LayoutByPages(img.Type, len(img.Pages)); ok {
+			l = bigger
+		}
+	}
+	lay := t2Layout{
+		pages: l.Pages, dynLock: l.DynLock,
+		cfg0: l.CFG0, cfg1: l.CFG1, pwd: l.PWD, pack: l.PACK,
+		lockChunk:  2,
+		version:    l.Version,
+		nfcCounter: img.Type != nfc.TypeUltralight && img.Type != nfc.TypeUltralightEV1,
+		counters:   img.Type == nfc.TypeUltralightEV1,
+	}
+	// NTAG215/216 dynamic lock bits each cover 16 pages; NTAG213 and MF0UL21 use 2.
+	if img.Type == nfc.TypeNTAG215 || img.Type == nfc.TypeNTAG216 {
+		lay.lockChunk = 16
+	}
+	return lay, nil
 }

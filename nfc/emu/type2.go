@@ -155,7 +155,7 @@ func (t *type2) access() byte {
 	if t.lay.cfg0 < 0 {
 		return 0
 	}
-	return t.page(t.lay.cfg0 + 1)[0]
+	return t.page(t.lay.cfg1)[0]
 }
 
 func (t *type2) readable(p int) bool {
@@ -164,7 +164,7 @@ func (t *type2) readable(p int) bool {
 
 // readPage is a page as the IC returns it: PWD and PACK always read as zero.
 func (t *type2) readPage(p int) []byte {
-	if t.lay.cfg0 >= 0 && (p == t.lay.cfg0+2 || p == t.lay.cfg0+3) {
+	if t.lay.cfg0 >= 0 && (p == t.lay.pwd || p == t.lay.pack) {
 		return make([]byte, 4)
 	}
 	return t.page(p)
@@ -299,13 +299,13 @@ func (t *type2) pwdAuth(pwd []byte) answer {
 	if limit > 0 && t.failed >= limit {
 		return nakAnswer(nakAuthOverflow)
 	}
-	if !bytes.Equal(pwd, t.page(t.lay.cfg0+2)) {
+	if !bytes.Equal(pwd, t.page(t.lay.pwd)) {
 		t.failed++
 		return nakAnswer(nakInvalidArg)
 	}
 	t.failed = 0
 	t.authed = true
-	return answer{data: bytes.Clone(t.page(t.lay.cfg0 + 3)[:2])}
+	return answer{data: bytes.Clone(t.page(t.lay.pack)[:2])}
 }
 
 // writable tells whether page p may be written now: inside memory, past the UID,
@@ -323,7 +323,7 @@ func (t *type2) writable(p int) bool {
 	case t.lay.dynLock >= 0 && p >= 16 && p < t.lay.dynLock:
 		bit := (p - 16) / t.lay.lockChunk
 		return t.page(t.lay.dynLock)[bit/8]&(1<<(bit%8)) == 0
-	case t.lay.cfg0 >= 0 && (p == t.lay.cfg0 || p == t.lay.cfg0+1):
+	case t.lay.cfg0 >= 0 && (p == t.lay.cfg0 || p == t.lay.cfg1):
 		return t.access()&accessCFGLCK == 0
 	}
 	return true

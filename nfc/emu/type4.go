@@ -20,7 +20,10 @@ import (
 //     the stored file (it shows in Image) but reads keep serving the SUN record, as the
 //     real tag's mirror overlays its file;
 //   - native commands come ISO-wrapped (CLA 90: GET_VERSION 60 then AF, AF; READ_SIG 3C
-//     00) or raw through a reader's native channel, where the status byte comes first.
+//     00) or raw through a reader's native channel, where the status byte comes first;
+//   - GET_VERSION answers 04 04 02 30 00 11 05, then 04 04 02 01 02 11 05, then the UID
+//     and production data; an image's Version of 7 bytes replaces the first frame, of 14
+//     the first two. READ_SIG answers the image's 56-byte signature, zeros without one.
 const (
 	fileCC       = 0xE103
 	fileNDEF     = 0xE104
@@ -44,25 +47,26 @@ var (
 
 // Native 424 DNA status bytes (the SW2 of ISO-wrapped answers, with SW1 91).
 const (
-	st424OK           = 0x00
-	st424More         = 0xAF
-	st424IllegalCmd   = 0x1C
-	st424LengthError  = 0x7E
-	st424ParamError   = 0x9E
-	cmd424AdditFrame  = 0xAF
-	cmd424GetVersion  = 0x60
-	cmd424ReadSig     = 0x3C
-	iso7816CLA        = 0x00
-	nativeWrappedCLA  = 0x90
-	insSelect         = 0xA4
-	insReadBinary     = 0xB0
-	insUpdateBinary   = 0xD6
-	sunCounterMaximum = 0xFFFFFF
+	st424OK          = 0x00
+	st424More        = 0xAF
+	st424IllegalCmd  = 0x1C
+	st424LengthError = 0x7E
+	st424ParamError  = 0x9E
+	cmd424AdditFrame = 0xAF
+	cmd424GetVersion = 0x60
+	cmd424ReadSig    = 0x3C
+	iso7816CLA       = 0x00
+	nativeWrappedCLA = 0x90
+	insSelect        = 0xA4
+	insReadBinary    = 0xB0
+	insUpdateBinary  = 0xD6
 )
 
 type type4 struct {
 	uid     []byte
-	hw, sw  []byte
+	hwVer   []byte // GET_VERSION, first frame
+	swVer   []byte // GET_VERSION, second frame
+	version []byte // the image's version, given back as it came
 	sig     []byte
 	file    []byte // the NDEF file: NLEN then the message, zero padded
 	sun     *nfc.SUNConfig
@@ -82,23 +86,24 @@ func newType4(img *nfc.Image) (*type4, error) {
 	if 2+len(img.NDEF) > ndefFileSize {
 		return nil, fmt.Errorf("emu: NDEF message of %d bytes does not fit the %d-byte NDEF file", len(img.NDEF), ndefFileSize)
 	}
-	if img.Counter > sunCounterMaximum {
+	if img.Counter > maxCounter {
 		return nil, fmt.Errorf("emu: counter %d does not fit 24 bits", img.Counter)
 	}
 	t := &type4{
 		uid:     bytes.Clone(img.UID),
-		hw:      hw424,
-		sw:      sw424,
+		hwVer:   hw424,
+		swVer:   sw424,
 		sig:     make([]byte, 56),
 		file:    make([]byte, ndefFileSize),
 		counter: img.Counter,
 	}
+	t.version = bytes.Clone(img.Version)
 	switch len(img.Version) {
 	case 0:
 	case 7, 14:
-		t.hw = bytes.Clone(img.Version[:7])
+		t.hwVer = bytes.Clone(img.Version[:7])
 		if len(img.Version) == 14 {
-			t.sw = bytes.Clone(img.Version[7:])
+			t.swVer = bytes.Clone(img.Version[7:])
 		}
 	default:
 		return nil, fmt.Errorf("emu: %s version has %d bytes, want 7 (hardware) or 14 (hardware and software)", img.Type, len(img.Version))
@@ -118,7 +123,7 @@ func newType4(img *nfc.Image) (*type4, error) {
 		t.sun = &sun
 		// Build the largest URL once so that a bad key or an oversized base URL fails
 		// here, not on some later tap.
-		if _, err := t.sunFile(sunCounterMaximum); err != nil {
+		if _, err := t.sunFile(maxCounter); err != nil {
 			return nil, err
 		}
 	}
@@ -214,7 +219,7 @@ func (t *type4) readBinary(c command) []byte {
 		content = t.file
 		if t.sun != nil {
 			if t.snapshot == nil {
-				if t.counter >= sunCounterMaximum {
+				if t.counter >= maxCounter {
 					return sw(0x69, 0x82) // the real tag stops mirroring at the end of its counter
 				}
 				f, err := t.sunFile(t.counter + 1)
@@ -278,12 +283,12 @@ func (t *type4) native(frame []byte) []byte {
 			return []byte{st424LengthError}
 		}
 		t.versionStep = 1
-		return append([]byte{st424More}, t.hw...)
+		return append([]byte{st424More}, t.hwVer...)
 	case cmd424AdditFrame:
 		switch step {
 		case 1:
 			t.versionStep = 2
-			return append([]byte{st424More}, t.sw...)
+			return append([]byte{st424More}, t.swVer...)
 		case 2:
 			out := append([]byte{st424OK}, t.uid...)
 			// Batch number, then batch/fab key, calendar week and year of production.
@@ -311,7 +316,7 @@ func (t *type4) image() *nfc.Image {
 	img := &nfc.Image{
 		Type:      nfc.TypeNTAG424DNA,
 		UID:       bytes.Clone(t.uid),
-		Version:   append(bytes.Clone(t.hw), t.sw...),
+		Version:   bytes.Clone(t.version),
 		Signature: bytes.Clone(t.sig),
 		Counter:   t.counter,
 	}

@@ -1,0 +1,108 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tagpay/tagpay/store"
+)
+
+// DefaultMaxBodyBytes bounds a request body; the largest request (a tag registration
+// with SUN keys) is well under 1 KiB.
+const DefaultMaxBodyBytes = 64 << 10
+
+// readBody reads a whole request body, refusing one above limit bytes, one of another
+// media type, and one that a slow client does not finish in time.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return nil, newHTTPError(http.StatusUnsupportedMediaType, store.KindInvalid, "unsupported_media_type", "request bodies are JSON (Content-Type: application/json), not %q", ct)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		var netErr interface{ Timeout() bool }
+		switch {
+		case errors.As(err, &tooBig):
+			return nil, newHTTPError(http.StatusRequestEntityTooLarge, store.KindInvalid, "request_too_large", "request body is larger than %d bytes", limit)
+		case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+			return nil, newHTTPError(http.StatusRequestTimeout, store.KindInvalid, "request_timeout", "request body was not received in time")
+		}
+		return nil, newHTTPError(http.StatusBadRequest, store.KindInvalid, "unreadable_body", "cannot read the request body: %v", err)
+	}
+	return body, nil
+}
+
+// decodeBody reads one JSON object into v, strictly: unknown fields, wrong types,
+// trailing data and invalid UTF-8 are refused with an error naming the problem (and the
+// field, where there is one). An empty body is an empty object.
+func decodeBody(body []byte, v any) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil
+	}
+	if !utf8.Valid(trimmed) {
+		return store.Errorf(store.KindInvalid, "malformed_json", "request body is not valid UTF-8")
+	}
+	if trimmed[0] != '{' {
+		return store.Errorf(store.KindInvalid, "malformed_json", "request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return store.Errorf(store.KindInvalid, "malformed_json", "request body has data after the JSON object")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return store.Errorf(store.KindInvalid, "malformed_json", "request body is not valid JSON (at byte %d)", syntax.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return store.Errorf(store.KindInvalid, "malformed_json", "request body ends in the middle of the JSON")
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return store.Errorf(store.KindInvalid, "invalid_type", "request body must be a JSON object, not %s", typeErr.Value)
+		}
+		return store.Errorf(store.KindInvalid, "invalid_type", "field %q must be %s, not %s", field, jsonTypeName(typeErr.Type.Kind().String()), typeErr.Value).WithParam(field)
+	}
+	// encoding/json reports unknown fields only as text: `json: unknown field "x"`.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		name = strings.Trim(name, `"`)
+		return store.Errorf(store.KindInvalid, "unknown_field", "field %q is not part of this request", name).WithParam(name)
+	}
+	return store.Errorf(store.KindInvalid, "malformed_json", "request body is not valid JSON: %v", err)
+}
+
+// jsonTypeName says which JSON type a Go kind is decoded from.
+func jsonTypeName(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice", "array":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		return "a number"
+	}
+	return "of another type"
+}

@@ -1,0 +1,396 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/orders"
+	"github.com/tagpay/tagpay/store"
+)
+
+// MaxJournalLimit bounds one journal page.
+const MaxJournalLimit = 10000
+
+// routes registers every Backend method under /v1 (api/openapi.yaml describes them; a
+// test keeps the two in step).
+func (s *Server) routes() {
+	be := s.be
+	const get, post = http.MethodGet, http.MethodPost
+
+	s.handlePublic(get, "/healthz", s.healthz)
+
+	// Accounts and the ledger.
+	s.handle(post, "/v1/accounts", func(c *call) (any, error) {
+		var req store.CreateAccountRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.CreateAccount(c.ctx, req)
+	})
+	s.handle(get, "/v1/accounts", func(c *call) (any, error) {
+		if _, err := c.query(); err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListAccounts(c.ctx))
+	})
+	s.handle(get, "/v1/accounts/{id}", func(c *call) (any, error) {
+		id, err := c.id("id", store.PrefixAccount, "account")
+		if err != nil {
+			return nil, err
+		}
+		return be.GetAccount(c.ctx, id)
+	})
+	s.handle(post, "/v1/accounts/{id}/fund", func(c *call) (any, error) {
+		id, err := c.id("id", store.PrefixAccount, "account")
+		if err != nil {
+			return nil, err
+		}
+		var req store.FundRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		if err := bind(&req.Account, "account", id); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.FundAccount(c.ctx, req)
+	})
+	s.handle(get, "/v1/journal", func(c *call) (any, error) {
+		q, err := c.query("limit")
+		if err != nil {
+			return nil, err
+		}
+		limit := 0
+		if v, ok := q["limit"]; ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > MaxJournalLimit {
+				return nil, store.Errorf(store.KindInvalid, "invalid_limit", "limit %q is not a whole number from 0 to %d", v, MaxJournalLimit).WithParam("limit")
+			}
+			limit = n
+		}
+		return orEmpty(be.Journal(c.ctx, limit))
+	})
+	s.handle(get, "/v1/verify", func(c *call) (any, error) {
+		if _, err := c.query(); err != nil {
+			return nil, err
+		}
+		return orEmpty(be.Verify(c.ctx))
+	})
+
+	// Tags.
+	s.handle(post, "/v1/tags", func(c *call) (any, error) {
+		var req orders.RegisterRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.RegisterTag(c.ctx, req)
+	})
+	s.handle(get, "/v1/tags", func(c *call) (any, error) {
+		q, err := c.query("merchant")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListTags(c.ctx, orders.TagFilter{Merchant: q["merchant"]}))
+	})
+	s.handle(get, "/v1/tags/{tag}", func(c *call) (any, error) {
+		tag, err := c.segment("tag", "tag")
+		if err != nil {
+			return nil, err
+		}
+		return be.GetTag(c.ctx, tag)
+	})
+	s.handle(post, "/v1/tags/{tag}/confirm", func(c *call) (any, error) {
+		tag, err := c.segment("tag", "tag")
+		if err != nil {
+			return nil, err
+		}
+		var req orders.ConfirmRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		if err := bind(&req.Tag, "tag", tag); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.ConfirmTag(c.ctx, req)
+	})
+	tagState := func(change func(*call, orders.TagStateRequest) (orders.Tag, error)) handler {
+		return func(c *call) (any, error) {
+			tag, err := c.segment("tag", "tag")
+			if err != nil {
+				return nil, err
+			}
+			var req orders.TagStateRequest
+			if err := c.decode(&req); err != nil {
+				return nil, err
+			}
+			if err := bind(&req.Tag, "tag", tag); err != nil {
+				return nil, err
+			}
+			req.IdempotencyKey = c.idemKey
+			return change(c, req)
+		}
+	}
+	s.handle(post, "/v1/tags/{tag}/fail", tagState(func(c *call, req orders.TagStateRequest) (orders.Tag, error) {
+		return be.FailTag(c.ctx, req)
+	}))
+	s.handle(post, "/v1/tags/{tag}/revoke", tagState(func(c *call, req orders.TagStateRequest) (orders.Tag, error) {
+		return be.RevokeTag(c.ctx, req)
+	}))
+
+	// Payments.
+	s.handle(post, "/v1/payment-requests", func(c *call) (any, error) {
+		var req orders.ParseRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.ParseTag(c.ctx, req)
+	})
+	s.handle(post, "/v1/orders", func(c *call) (any, error) {
+		var req orders.CreateRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.CreateOrder(c.ctx, req)
+	})
+	s.handle(get, "/v1/orders", func(c *call) (any, error) {
+		q, err := c.query("payer", "payee", "status")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListOrders(c.ctx, orders.OrderFilter{Payer: q["payer"], Payee: q["payee"], Status: orders.OrderStatus(q["status"])}))
+	})
+	s.handle(get, "/v1/orders/{id}", func(c *call) (any, error) {
+		id, err := c.id("id", store.PrefixOrder, "order")
+		if err != nil {
+			return nil, err
+		}
+		return be.GetOrder(c.ctx, id)
+	})
+	s.handle(post, "/v1/orders/{id}/pay", func(c *call) (any, error) {
+		id, err := c.id("id", store.PrefixOrder, "order")
+		if err != nil {
+			return nil, err
+		}
+		var req orders.PayRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		if err := bind(&req.Order, "order", id); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.PayOrder(c.ctx, req)
+	})
+	s.handle(post, "/v1/orders/{id}/refund", func(c *call) (any, error) {
+		id, err := c.id("id", store.PrefixOrder, "order")
+		if err != nil {
+			return nil, err
+		}
+		var req orders.RefundRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		if err := bind(&req.Order, "order", id); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.RefundOrder(c.ctx, req)
+	})
+	s.handle(post, "/v1/orders/{id}/cancel", func(c *call) (any, error) {
+		id, err := c.id("id", store.PrefixOrder, "order")
+		if err != nil {
+			return nil, err
+		}
+		var req orders.CancelRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		if err := bind(&req.Order, "order", id); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.CancelOrder(c.ctx, req)
+	})
+
+	// Devices and logins.
+	s.handle(post, "/v1/devices/{device}/login", func(c *call) (any, error) {
+		dev, err := c.segment("device", "device")
+		if err != nil {
+			return nil, err
+		}
+		var req cards.LoginRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		if err := bind(&req.Device, "device", dev); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.Login(c.ctx, req)
+	})
+	s.handle(post, "/v1/devices/{device}/logout", func(c *call) (any, error) {
+		dev, err := c.segment("device", "device")
+		if err != nil {
+			return nil, err
+		}
+		var req cards.LogoutRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		if err := bind(&req.Device, "device", dev); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return orEmpty(be.Logout(c.ctx, req))
+	})
+	s.handle(get, "/v1/logins", func(c *call) (any, error) {
+		q, err := c.query("account")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListLogins(c.ctx, q["account"]))
+	})
+
+	// Cards, activation and migration.
+	s.handle(post, "/v1/cards", func(c *call) (any, error) {
+		var req cards.AddCardRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.AddCard(c.ctx, req)
+	})
+	s.handle(get, "/v1/cards", func(c *call) (any, error) {
+		q, err := c.query("account")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListCards(c.ctx, q["account"]))
+	})
+	s.handle(get, "/v1/cards/{id}", func(c *call) (any, error) {
+		id, err := c.id("id", store.PrefixCard, "card")
+		if err != nil {
+			return nil, err
+		}
+		return be.GetCard(c.ctx, id)
+	})
+	s.handle(post, "/v1/cards/{id}/activate", func(c *call) (any, error) {
+		id, err := c.id("id", store.PrefixCard, "card")
+		if err != nil {
+			return nil, err
+		}
+		var req cards.ActivateRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		if err := bind(&req.Card, "card", id); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.ActivateCard(c.ctx, req)
+	})
+	s.handle(post, "/v1/cards/{id}/deactivate", func(c *call) (any, error) {
+		id, err := c.id("id", store.PrefixCard, "card")
+		if err != nil {
+			return nil, err
+		}
+		var req cards.DeactivateRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		if err := bind(&req.Card, "card", id); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return orEmpty(be.DeactivateCard(c.ctx, req))
+	})
+	s.handle(post, "/v1/migrations", func(c *call) (any, error) {
+		var req cards.MigrateRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.MigrateCard(c.ctx, req)
+	})
+
+	// Tokens.
+	s.handle(get, "/v1/tokens", func(c *call) (any, error) {
+		q, err := c.query("card")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListTokens(c.ctx, q["card"]))
+	})
+	s.handle(get, "/v1/tokens/{token}", func(c *call) (any, error) {
+		tok, err := c.segment("token", "token")
+		if err != nil {
+			return nil, err
+		}
+		return be.GetToken(c.ctx, tok)
+	})
+	for _, action := range []cards.TokenAction{cards.ActionSuspend, cards.ActionResume, cards.ActionDelete} {
+		s.handle(post, "/v1/tokens/{token}/"+string(action), func(c *call) (any, error) {
+			tok, err := c.segment("token", "token")
+			if err != nil {
+				return nil, err
+			}
+			var req cards.TokenStateRequest
+			if err := c.decode(&req); err != nil {
+				return nil, err
+			}
+			if err := bind(&req.Token, "token", tok); err != nil {
+				return nil, err
+			}
+			a := string(req.Action)
+			if err := bind(&a, "action", string(action)); err != nil {
+				return nil, err
+			}
+			req.Action = action
+			req.IdempotencyKey = c.idemKey
+			return be.ChangeToken(c.ctx, req)
+		})
+	}
+
+	// API keys.
+	s.handle(post, "/v1/keys", func(c *call) (any, error) {
+		var req store.CreateKeyRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.CreateKey(c.ctx, req)
+	})
+	s.handle(get, "/v1/keys", func(c *call) (any, error) {
+		if _, err := c.query(); err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListKeys(c.ctx))
+	})
+	s.handle(post, "/v1/keys/{id}/revoke", func(c *call) (any, error) {
+		id, err := c.id("id", store.PrefixKey, "key")
+		if err != nil {
+			return nil, err
+		}
+		var none struct{}
+		if err := c.decode(&none); err != nil {
+			return nil, err
+		}
+		return be.RevokeKey(c.ctx, id)
+	})
+}
+
+// healthz answers 200 while the ledger can be read, 503 otherwise; it needs no key, so
+// it says nothing about the ledger's contents.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.be.DB.View(r.Context(), func(*store.Tx) error { return nil }); err != nil {
+		s.writeError(w, r, store.Wrap(store.KindUnavailable, "ledger_unavailable", err, "the ledger cannot be read"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

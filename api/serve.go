@@ -1,0 +1,176 @@
+package api
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/tagpay/tagpay/store"
+)
+
+// DefaultAddr is where tagpay serve listens unless told otherwise: loopback only.
+const DefaultAddr = "127.0.0.1:7433"
+
+// ServeConfig says how Serve listens.
+type ServeConfig struct {
+	Addr        string // host:port; port 0 picks a free one
+	TLSCertFile string // with TLSKeyFile: serve HTTPS
+	TLSKeyFile  string
+	Logger      *slog.Logger
+	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Timeouts; zero values take the defaults of DefaultTimeouts.
+	Timeouts Timeouts
+	// Ready, when set, is called with the base URL once the server accepts connections
+	// (with port 0 it is the only way to learn the port).
+	Ready func(baseURL string)
+}
+
+// Timeouts cut off slow or idle clients.
+type Timeouts struct {
+	ReadHeader time.Duration // to read a request's headers
+	Read       time.Duration // to read a whole request
+	Write      time.Duration // from the end of the headers to the end of the response
+	Idle       time.Duration // between requests on a kept-alive connection
+	Shutdown   time.Duration // for in-flight requests to finish after a stop
+}
+
+// DefaultTimeouts are generous for a person's CLI and short for a slowloris.
+var DefaultTimeouts = Timeouts{
+	ReadHeader: 5 * time.Second,
+	Read:       15 * time.Second,
+	Write:      30 * time.Second,
+	Idle:       60 * time.Second,
+	Shutdown:   30 * time.Second,
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	d := DefaultTimeouts
+	for _, p := range []struct{ v, def *time.Duration }{
+		{&t.ReadHeader, &d.ReadHeader}, {&t.Read, &d.Read}, {&t.Write, &d.Write},
+		{&t.Idle, &d.Idle}, {&t.Shutdown, &d.Shutdown},
+	} {
+		if *p.v <= 0 {
+			*p.v = *p.def
+		}
+	}
+	return t
+}
+
+// NewHTTPServer wraps h in an http.Server with the timeouts set.
+func NewHTTPServer(h http.Handler, t Timeouts, log *slog.Logger) *http.Server {
+	t = t.withDefaults()
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    16 << 10,
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	if log != nil {
+		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	}
+	return srv
+}
+
+// Serve runs the server on backend until ctx is cancelled, then stops accepting
+// connections and lets in-flight requests finish (up to Timeouts.Shutdown) before it
+// returns; every request either completes its ledger transaction or never starts it.
+func Serve(ctx context.Context, backend *Local, cfg ServeConfig) error {
+	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
+		return store.Errorf(store.KindInvalid, "invalid_tls", "TLS needs both a certificate and a key file").WithParam("tls-cert")
+	}
+	addr := cfg.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := cfg.Timeouts.withDefaults()
+	srv := NewHTTPServer(NewServer(backend, ServerOptions{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}), t, log)
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return store.Wrap(store.KindInvalid, "invalid_tls", err, "cannot load the TLS certificate %s and key %s", cfg.TLSCertFile, cfg.TLSKeyFile)
+		}
+		srv.TLSConfig.Certificates = []tls.Certificate{cert}
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return store.Wrap(store.KindUnavailable, "address_in_use", err, "cannot listen on %s: the address is in use", addr)
+		}
+		return store.Wrap(store.KindUnavailable, "cannot_listen", err, "cannot listen on %s", addr)
+	}
+	scheme := "http"
+	if cfg.TLSCertFile != "" {
+		scheme = "https"
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	baseURL := scheme + "://" + ln.Addr().String()
+	log.Info("serving", slog.String("url", baseURL), slog.String("ledger", backend.Path()))
+	if cfg.Ready != nil {
+		cfg.Ready(baseURL)
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return store.Wrap(store.KindUnavailable, "server_failed", err, "serving on %s failed", addr)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", slog.Duration("grace", t.Shutdown))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.Shutdown)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("stopping the server: in-flight requests did not finish within %s: %w", t.Shutdown, err)
+	}
+	<-served
+	return nil
+}
+
+// BootstrapAdminKey writes a first admin key's secret to file (mode 0600) when the ledger
+// has no API key at all, and reports whether it did. The file is created before the key,
+// so that a file that cannot be written never leaves a key nobody knows.
+func BootstrapAdminKey(ctx context.Context, backend *Local, file string) (store.APIKey, bool, error) {
+	// A ledger with keys leaves the file alone: it may hold the secret of an earlier start.
+	keys, err := backend.DB.ListKeys(store.WithActor(ctx, store.LocalActor))
+	if err != nil || len(keys) > 0 {
+		return store.APIKey{}, false, err
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return store.APIKey{}, false, store.Wrap(store.KindInvalid, "bootstrap_key_file", err, "cannot write the admin key file %s", file)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil { // the file may have existed with a wider mode
+		return store.APIKey{}, false, store.Wrap(store.KindInvalid, "bootstrap_key_file", err, "cannot restrict the admin key file %s", file)
+	}
+	key, created, err := backend.DB.BootstrapAdminKey(ctx)
+	if err != nil || !created {
+		return store.APIKey{}, false, err
+	}
+	if _, err := f.WriteString(key.Secret + "\n"); err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		// Nobody can learn this secret now: take the key out of service again.
+		_, _ = backend.DB.RevokeKey(store.WithActor(ctx, store.LocalActor), key.ID)
+		return store.APIKey{}, false, store.Wrap(store.KindInternal, "bootstrap_key_file", err, "writing the admin key file %s failed; the key %s was revoked", file, key.ID)
+	}
+	return key.APIKey, true, nil
+}

@@ -1,0 +1,31 @@
+package cmd
+
+import (
+	"context"
+
+	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/orders"
+)
+
+// openLocal opens the ledger file with the domain settings of the configuration.
+func (f *Factory) openLocal(_ context.Context, path string) (api.Backend, func() error, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := api.OpenLocal(path, api.LocalOptions{
+		Orders: orders.Config{BaseURL: cfg.BaseURL},
+		Cards:  cards.Config{BIN: cfg.TokenBIN},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, l.Close, nil
+}
+
+// dialServer returns a client of the tagpay server at url; every ledger command then
+// runs there, with the same results and exit codes.
+func (f *Factory) dialServer(url, token string) (api.Backend, error) {
+	return api.NewClient(url, token, api.WithUserAgent("tagpay/"+f.Build.Version)), nil
+}

@@ -1,0 +1,230 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the effective configuration of one invocation: flag > TAGPAY_* environment >
+// config file > default, resolved by one viper instance.
+type Config struct {
+	DB     string       `mapstructure:"db"`
+	Server string       `mapstructure:"server"`
+	Token  string       `mapstructure:"token"`
+	Output string       `mapstructure:"output"`
+	Reader string       `mapstructure:"reader"`
+	Device DeviceConfig `mapstructure:"device"`
+
+	// Domain settings of the local ledger (a server has its own).
+	BaseURL  string `mapstructure:"base_url"`
+	TokenBIN string `mapstructure:"token_bin"`
+
+	// File is the config file that was (or would have been) read.
+	File string `mapstructure:"-"`
+}
+
+// DeviceConfig is this installation's identity as a payer's device.
+type DeviceConfig struct {
+	ID string `mapstructure:"id"`
+}
+
+// Output formats.
+const (
+	FormatTable = "table"
+	FormatJSON  = "json"
+)
+
+// Setting describes one configuration key: where it can come from and how `config show`
+// prints it. A new key is one more entry in settings and one more field in Config.
+type Setting struct {
+	Key    string // viper key, dotted for nesting (device.id); also the config file path
+	Flag   string // global flag that sets it, if any
+	Secret bool   // masked by config show
+	Help   string
+}
+
+// Env is the environment variable of a setting: TAGPAY_ and the key in upper case, dots
+// and dashes as underscores (device.id → TAGPAY_DEVICE_ID).
+func (s Setting) Env() string { return envName(s.Key) }
+
+func envName(key string) string {
+	return "TAGPAY_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+var settings = []Setting{
+	{Key: "db", Flag: "db", Help: "ledger file"},
+	{Key: "server", Flag: "server", Help: "URL of a tagpay server; ledger commands then run there"},
+	{Key: "token", Flag: "token", Secret: true, Help: "API key for the server"},
+	{Key: "output", Flag: "output", Help: "output format: table or json"},
+	{Key: "reader", Flag: "reader", Help: "reader name or index"},
+	{Key: "device.id", Flag: "device", Help: "this installation's device id"},
+	{Key: "base_url", Help: "base URL of the content of newly registered tags (local ledger)"},
+	{Key: "token_bin", Help: "six-digit prefix of new payment tokens (local ledger)"},
+}
+
+// Source says where an effective value came from.
+type Source string
+
+const (
+	SourceFlag    Source = "flag"
+	SourceEnv     Source = "env"
+	SourceFile    Source = "file"
+	SourceDefault Source = "default"
+)
+
+// configLoader resolves the configuration from the global flags, the environment and
+// the config file.
+type configLoader struct {
+	flags *pflag.FlagSet
+	v     *viper.Viper
+	file  string
+}
+
+// defaultConfigFile is $XDG_CONFIG_HOME/tagpay/config.yaml, else ~/.config/tagpay/config.yaml.
+func defaultConfigFile() string {
+	return filepath.Join(xdgDir("XDG_CONFIG_HOME", ".config"), "tagpay", "config.yaml")
+}
+
+// defaultDBFile is $XDG_DATA_HOME/tagpay/ledger.db, else ~/.local/share/tagpay/ledger.db.
+func defaultDBFile() string {
+	return filepath.Join(xdgDir("XDG_DATA_HOME", filepath.Join(".local", "share")), "tagpay", "ledger.db")
+}
+
+// xdgDir follows the XDG base directory rule: the variable when it holds an absolute
+// path, else a folder under the home directory.
+func xdgDir(variable, underHome string) string {
+	if d := os.Getenv(variable); filepath.IsAbs(d) {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "."
+	}
+	return filepath.Join(home, underHome)
+}
+
+func defaults() map[string]any {
+	return map[string]any{"db": defaultDBFile(), "output": FormatTable}
+}
+
+// loadConfig reads the configuration. flags holds the global flags after parsing.
+func loadConfig(flags *pflag.FlagSet) (*configLoader, *Config, error) {
+	l := &configLoader{flags: flags, v: viper.New()}
+	l.file = defaultConfigFile()
+	if env := os.Getenv("TAGPAY_CONFIG"); env != "" {
+		l.file = env
+	}
+	if f := flags.Lookup("config"); f != nil && f.Changed {
+		l.file = f.Value.String()
+	}
+	for k, d := range defaults() {
+		l.v.SetDefault(k, d)
+	}
+	for _, s := range settings {
+		if err := l.v.BindEnv(s.Key, s.Env()); err != nil {
+			return nil, nil, fmt.Errorf("config key %s: %w", s.Key, err)
+		}
+		if s.Flag == "" {
+			continue
+		}
+		if f := flags.Lookup(s.Flag); f != nil {
+			if err := l.v.BindPFlag(s.Key, f); err != nil {
+				return nil, nil, fmt.Errorf("config key %s: %w", s.Key, err)
+			}
+		}
+	}
+	l.v.SetConfigFile(l.file)
+	l.v.SetConfigType("yaml")
+	if err := l.v.ReadInConfig(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, Usagef("config file %s: %v", l.file, err)
+	}
+	var cfg Config
+	if err := l.v.Unmarshal(&cfg); err != nil {
+		return nil, nil, Usagef("config file %s: %v", l.file, err)
+	}
+	cfg.File = l.file
+	cfg.Output = strings.ToLower(strings.TrimSpace(cfg.Output))
+	if cfg.Output != FormatTable && cfg.Output != FormatJSON {
+		return nil, nil, Usagef("output format %q is not table or json", cfg.Output)
+	}
+	cfg.Server = strings.TrimRight(strings.TrimSpace(cfg.Server), "/")
+	return l, &cfg, nil
+}
+
+// source says where the effective value of key came from.
+func (l *configLoader) source(s Setting) Source {
+	if s.Flag != "" {
+		if f := l.flags.Lookup(s.Flag); f != nil && f.Changed {
+			return SourceFlag
+		}
+	}
+	if os.Getenv(s.Env()) != "" {
+		return SourceEnv
+	}
+	if l.v.InConfig(s.Key) {
+		return SourceFile
+	}
+	return SourceDefault
+}
+
+// saveConfigValue writes one key into the config file, keeping everything else in it,
+// creating the file (mode 0600: it may hold a token) and its folder when missing.
+func saveConfigValue(file, key string, value any) error {
+	doc := map[string]any{}
+	raw, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("reading config file: %w", err)
+	default:
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			return fmt.Errorf("config file %s: %w", file, err)
+		}
+		if doc == nil {
+			doc = map[string]any{}
+		}
+	}
+	parts := strings.Split(key, ".")
+	node := doc
+	for _, p := range parts[:len(parts)-1] {
+		child, ok := node[p].(map[string]any)
+		if !ok {
+			child = map[string]any{}
+			node[p] = child
+		}
+		node = child
+	}
+	node[parts[len(parts)-1]] = value
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("encoding config file: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return fmt.Errorf("creating the folder of config file %s: %w", file, err)
+	}
+	// Write beside it and rename, so an interrupted write never leaves half a file.
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".config-*.yaml")
+	if err != nil {
+		return fmt.Errorf("writing config file %s: %w", file, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(out); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing config file %s: %w", file, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing config file %s: %w", file, err)
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return fmt.Errorf("writing config file %s: %w", file, err)
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/spf13/pflag"
+
+	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/store"
+)
+
+// BuildInfo is what the release build stamped into the binary.
+type BuildInfo struct {
+	Version string `json:"version"`
+	Commit  string `json:"commit"`
+	Date    string `json:"date"`
+}
+
+// BackendFunc opens the ledger backend; the returned func releases it. Commands hold one
+// in their options so that tests can hand them a fake.
+type BackendFunc func(ctx context.Context) (api.Backend, func() error, error)
+
+// Factory hands commands what they share: streams, configuration, the backend. Everything
+// is built lazily, so `tagpay version` never opens a ledger.
+type Factory struct {
+	IO    *IOStreams
+	Build BuildInfo
+
+	// OpenLocal opens a ledger file; Dial makes a client of a tagpay server.
+	OpenLocal func(ctx context.Context, path string) (api.Backend, func() error, error)
+	Dial      func(server, token string) (api.Backend, error)
+
+	flags *pflag.FlagSet // the root's persistent flags, bound into the configuration
+
+	cfgOnce sync.Once
+	loader  *configLoader
+	cfg     *Config
+	cfgErr  error
+
+	mu      sync.Mutex
+	backend api.Backend
+	release func() error
+}
+
+// NewFactory returns a Factory with the real local ledger and server client.
+func NewFactory(streams *IOStreams, build BuildInfo) *Factory {
+	f := &Factory{IO: streams, Build: build}
+	f.OpenLocal, f.Dial = f.openLocal, f.dialServer
+	return f
+}
+
+// Config returns the effective configuration, loading it on first use.
+func (f *Factory) Config() (*Config, error) {
+	f.cfgOnce.Do(func() {
+		flags := f.flags
+		if flags == nil {
+			flags = pflag.NewFlagSet("tagpay", pflag.ContinueOnError)
+		}
+		f.loader, f.cfg, f.cfgErr = loadConfig(flags)
+	})
+	return f.cfg, f.cfgErr
+}
+
+// Printer renders command output in the configured format.
+func (f *Factory) Printer() (*Printer, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return NewPrinter(f.IO, cfg.Output), nil
+}
+
+// Backend opens the ledger: the server's when --server is set, else the local file. It
+// is opened once per invocation; the release func is safe to call more than once, and
+// Close releases it at exit in any case.
+func (f *Factory) Backend(ctx context.Context) (api.Backend, func() error, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.backend != nil {
+		return f.backend, f.Close, nil
+	}
+	if cfg.Server != "" {
+		if f.Dial == nil {
+			return nil, nil, errors.New("this build cannot reach a tagpay server")
+		}
+		be, err := f.Dial(cfg.Server, cfg.Token)
+		if err != nil {
+			return nil, nil, err
+		}
+		f.backend, f.release = be, func() error { return nil }
+		return be, f.Close, nil
+	}
+	be, release, err := f.OpenLocal(ctx, cfg.DB)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.backend, f.release = be, release
+	return be, f.Close, nil
+}
+
+// BackendFunc is Backend as a value for command options.
+func (f *Factory) BackendFunc() BackendFunc { return f.Backend }
+
+// Close releases the backend if one was opened.
+func (f *Factory) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.release == nil {
+		return nil
+	}
+	err := f.release()
+	f.backend, f.release = nil, nil
+	return err
+}
+
+// DeviceID is this installation's device id: --device, TAGPAY_DEVICE_ID or the config
+// file's device.id; on first use a new id is made and saved in the config file.
+func (f *Factory) DeviceID() (string, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return "", err
+	}
+	if cfg.Device.ID != "" {
+		if !store.ValidID(cfg.Device.ID, store.PrefixDevice) {
+			return "", Usagef("device id %q is not a device id (dev_…)", cfg.Device.ID)
+		}
+		return cfg.Device.ID, nil
+	}
+	id := store.NewID(store.PrefixDevice)
+	if err := saveConfigValue(cfg.File, "device.id", id); err != nil {
+		return "", err
+	}
+	cfg.Device.ID = id
+	return id, nil
+}
+
+// Env is what every run function receives besides its own flags: the streams, the
+// printer of the configured format, and the backend opener. Tests build one by hand.
+type Env struct {
+	IO      *IOStreams
+	Out     *Printer
+	Backend BackendFunc
+}
+
+// Env resolves the configuration and returns the Env of a command.
+func (f *Factory) Env() (Env, error) {
+	p, err := f.Printer()
+	if err != nil {
+		return Env{}, err
+	}
+	return Env{IO: f.IO, Out: p, Backend: f.Backend}, nil
+}

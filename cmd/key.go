@@ -1,0 +1,146 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/store"
+)
+
+// newKeyCmd is the `key` noun: the API keys of a server (admins only).
+func newKeyCmd(f *Factory) *cobra.Command {
+	c := newGroupCmd("key", "Create, list and revoke the API keys of a tagpay server")
+	c.AddCommand(newKeyCreateCmd(f), newKeyListCmd(f), newKeyRevokeCmd(f))
+	return c
+}
+
+func keyFields(k store.APIKey) []Field {
+	fs := []Field{{"id", k.ID}, {"role", string(k.Role)}}
+	if k.Account != "" {
+		fs = append(fs, Field{"account", k.Account})
+	}
+	fs = append(fs, Field{"prefix", k.Prefix}, Field{"created", fmtTime(k.CreatedAt)})
+	if k.RevokedAt != nil {
+		fs = append(fs, Field{"revoked", fmtTimePtr(k.RevokedAt)})
+	}
+	return fs
+}
+
+// KeyCreateOptions are the flags of `key create`.
+type KeyCreateOptions struct {
+	Env
+	Role, Account, IdempotencyKey string
+}
+
+func newKeyCreateCmd(f *Factory) *cobra.Command {
+	opts := &KeyCreateOptions{}
+	c := &cobra.Command{
+		Use:   "create --role admin|merchant|payer [--account ACCOUNT]",
+		Short: "Create an API key and print its secret, the only time it is shown",
+		Long: `Create an API key. An admin key reaches everything; a merchant key its merchant
+account, that account's tags and the orders paid to it; a payer key its person account
+and that account's devices, cards, tokens and payments. The secret is printed once:
+only its hash is kept.`,
+		Example: "  tagpay key create --role merchant --account acct_…\n  tagpay key create --role admin -o json",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) (err error) {
+			if err := requireFlags(c, "role"); err != nil {
+				return err
+			}
+			if opts.Env, err = f.Env(); err != nil {
+				return err
+			}
+			return runKeyCreate(c.Context(), opts)
+		},
+	}
+	c.Flags().StringVar(&opts.Role, "role", "", "admin, merchant or payer")
+	c.Flags().StringVar(&opts.Account, "account", "", "the account a merchant or payer key acts for")
+	idempotencyFlag(c, &opts.IdempotencyKey)
+	return c
+}
+
+func runKeyCreate(ctx context.Context, opts *KeyCreateOptions) error {
+	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+		k, err := be.CreateKey(ctx, store.CreateKeyRequest{Role: store.Role(opts.Role), Account: opts.Account, IdempotencyKey: opts.IdempotencyKey})
+		if err != nil {
+			return err
+		}
+		if k.Secret == "" {
+			fmt.Fprintf(opts.IO.ErrOut, "tagpay: key %s was made by an earlier call with this idempotency key; its secret was shown then and cannot be shown again\n", k.ID)
+		} else if !opts.Out.JSONOutput() {
+			fmt.Fprintln(opts.IO.ErrOut, "tagpay: store the secret now; it is not shown again")
+		}
+		fields := keyFields(k.APIKey)
+		if k.Secret != "" {
+			fields = append(fields, Field{"secret", k.Secret})
+		}
+		return opts.Out.Record(k, fields)
+	})
+}
+
+// KeyListOptions are the flags of `key list`.
+type KeyListOptions struct{ Env }
+
+func newKeyListCmd(f *Factory) *cobra.Command {
+	opts := &KeyListOptions{}
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List API keys (never their secrets)",
+		Args:  exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) (err error) {
+			if opts.Env, err = f.Env(); err != nil {
+				return err
+			}
+			return runKeyList(c.Context(), opts)
+		},
+	}
+}
+
+func runKeyList(ctx context.Context, opts *KeyListOptions) error {
+	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+		keys, err := be.ListKeys(ctx)
+		if err != nil {
+			return err
+		}
+		t := Table{Header: []string{"ID", "ROLE", "ACCOUNT", "PREFIX", "CREATED", "REVOKED"}}
+		for _, k := range keys {
+			t.Rows = append(t.Rows, []string{k.ID, string(k.Role), k.Account, k.Prefix, fmtTime(k.CreatedAt), fmtTimePtr(k.RevokedAt)})
+		}
+		return opts.Out.List(orEmpty(keys), t)
+	})
+}
+
+// KeyRevokeOptions are the arguments of `key revoke`.
+type KeyRevokeOptions struct {
+	Env
+	ID string
+}
+
+func newKeyRevokeCmd(f *Factory) *cobra.Command {
+	opts := &KeyRevokeOptions{}
+	return &cobra.Command{
+		Use:   "revoke KEY",
+		Short: "Revoke an API key; it fails from the next request on",
+		Args:  exactArgs(1, "one key id"),
+		RunE: func(c *cobra.Command, args []string) (err error) {
+			opts.ID = args[0]
+			if opts.Env, err = f.Env(); err != nil {
+				return err
+			}
+			return runKeyRevoke(c.Context(), opts)
+		},
+	}
+}
+
+func runKeyRevoke(ctx context.Context, opts *KeyRevokeOptions) error {
+	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+		k, err := be.RevokeKey(ctx, opts.ID)
+		if err != nil {
+			return err
+		}
+		return opts.Out.Record(k, keyFields(k))
+	})
+}

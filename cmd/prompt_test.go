@@ -1,0 +1,155 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/orders"
+	"github.com/tagpay/tagpay/store"
+)
+
+// fakeBackend answers the few calls a test makes and records them; any other call
+// panics through the nil embedded interface, which fails the test loudly.
+type fakeBackend struct {
+	api.Backend
+	reply    orders.ParsingReply
+	calls    []string
+	logins   []cards.Login
+	migrated cards.MigrateRequest
+}
+
+func (b *fakeBackend) ParseTag(_ context.Context, req orders.ParseRequest) (orders.ParsingReply, error) {
+	b.calls = append(b.calls, "parse")
+	return b.reply, nil
+}
+
+func (b *fakeBackend) CreateOrder(_ context.Context, req orders.CreateRequest) (orders.Order, error) {
+	b.calls = append(b.calls, "create "+req.Amount)
+	return orders.Order{ID: "ord_1", Payer: req.Payer, Status: orders.OrderCreated}, nil
+}
+
+func (b *fakeBackend) PayOrder(_ context.Context, req orders.PayRequest) (orders.Order, error) {
+	b.calls = append(b.calls, "pay "+req.Order)
+	return orders.Order{ID: req.Order, Status: orders.OrderPaid, Amount: store.Money{Amount: 350, Currency: "EUR"}}, nil
+}
+
+func (b *fakeBackend) ListLogins(_ context.Context, account string) ([]cards.Login, error) {
+	return b.logins, nil
+}
+
+func (b *fakeBackend) MigrateCard(_ context.Context, req cards.MigrateRequest) (cards.Migration, error) {
+	b.migrated = req
+	return cards.Migration{Card: "card_1", From: req.From, To: req.To}, nil
+}
+
+// testEnv is the Env of a command run with be, stdin as typed input, and stdin and
+// stdout terminals or not; it returns the buffer of stderr, where prompts go.
+func testEnv(be api.Backend, stdin string, tty bool) (Env, *bytes.Buffer) {
+	ios, in, _, errOut := Test()
+	in.WriteString(stdin)
+	ios.SetTTY(tty, tty)
+	return Env{IO: ios, Out: NewPrinter(ios, FormatJSON), Backend: func(context.Context) (api.Backend, func() error, error) {
+		return be, func() error { return nil }, nil
+	}}, errOut
+}
+
+func TestPayConfirmation(t *testing.T) {
+	fixed := &store.Money{Amount: 350, Currency: "EUR"}
+	tests := []struct {
+		name      string
+		stdin     string
+		tty, yes  bool
+		amount    string
+		fixed     *store.Money
+		wantCalls string
+		wantUsage bool
+		wantErr   string
+	}{
+		{name: "confirmed on a terminal", stdin: "y\n", tty: true, fixed: fixed, wantCalls: "parse,create ,pay ord_1"},
+		{name: "refused on a terminal", stdin: "n\n", tty: true, fixed: fixed, wantCalls: "parse", wantErr: "not confirmed"},
+		{name: "empty answer means no", stdin: "\n", tty: true, fixed: fixed, wantCalls: "parse", wantErr: "not confirmed"},
+		{name: "amount asked, then confirmed", stdin: "2.00\nyes\n", tty: true, wantCalls: "parse,create 2.00,pay ord_1"},
+		{name: "--yes needs no terminal", yes: true, amount: "1", wantCalls: "parse,create 1,pay ord_1"},
+		{name: "no terminal and no --yes: usage error before any call", wantUsage: true},
+		{name: "--yes but no amount for an open tag: usage error", yes: true, wantCalls: "parse", wantUsage: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			be := &fakeBackend{reply: orders.ParsingReply{ID: "rep_1", Payee: "acct_m", PayeeName: "Cafe", Amount: tt.fixed, Currency: "EUR"}}
+			env, log := testEnv(be, tt.stdin, tt.tty)
+			err := runPay(context.Background(), &PayOptions{Env: env, Payer: "acct_p", UID: "04AA", Content: "https://x/t/R?s=1", Yes: tt.yes, Amount: tt.amount})
+			if got := strings.Join(be.calls, ","); got != tt.wantCalls {
+				t.Errorf("backend calls = %q, want %q", got, tt.wantCalls)
+			}
+			switch {
+			case tt.wantUsage:
+				if ExitCode(err) != ExitUsage {
+					t.Errorf("err = %v (exit %d), want a usage error", err, ExitCode(err))
+				}
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("err = %v, want %q", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Errorf("err = %v; prompts:\n%s", err, log)
+			}
+			if tt.tty && !tt.yes && !strings.Contains(log.String(), "Cafe") {
+				t.Errorf("the prompt does not name the payee:\n%s", log)
+			}
+		})
+	}
+}
+
+func TestMigratePicksTheOldDevice(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	logins := []cards.Login{
+		{Account: "acct_c", Device: "dev_new", DeviceName: "laptop", LoggedIn: true, LastLogin: now},
+		{Account: "acct_c", Device: "dev_old", DeviceName: "old phone", LastLogin: now.Add(-time.Hour)},
+		{Account: "acct_c", Device: "dev_tab", DeviceName: "tablet", LastLogin: now.Add(-2 * time.Hour)},
+	}
+	t.Run("on a terminal, the list leaves out the new device", func(t *testing.T) {
+		be := &fakeBackend{logins: logins}
+		env, log := testEnv(be, "2\n", true)
+		err := runCardMigrate(context.Background(), &CardMigrateOptions{Env: env, Account: "acct_c", To: "dev_new"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if be.migrated.From != "dev_tab" || be.migrated.To != "dev_new" {
+			t.Errorf("migrated %+v, want from dev_tab (second choice) to dev_new", be.migrated)
+		}
+		if strings.Contains(log.String(), "laptop") || !strings.Contains(log.String(), "old phone") {
+			t.Errorf("choices shown:\n%s", log)
+		}
+	})
+	t.Run("a bad answer is asked again", func(t *testing.T) {
+		be := &fakeBackend{logins: logins}
+		env, _ := testEnv(be, "9\nold\n1\n", true)
+		if err := runCardMigrate(context.Background(), &CardMigrateOptions{Env: env, Account: "acct_c", To: "dev_new"}); err != nil {
+			t.Fatal(err)
+		}
+		if be.migrated.From != "dev_old" {
+			t.Errorf("migrated from %q, want dev_old", be.migrated.From)
+		}
+	})
+	t.Run("without a terminal --from is required", func(t *testing.T) {
+		be := &fakeBackend{logins: logins}
+		env, _ := testEnv(be, "1\n", false)
+		err := runCardMigrate(context.Background(), &CardMigrateOptions{Env: env, Account: "acct_c", To: "dev_new"})
+		if ExitCode(err) != ExitUsage || be.migrated.From != "" {
+			t.Errorf("err = %v, migrated %+v; want a usage error and nothing migrated", err, be.migrated)
+		}
+	})
+	t.Run("no other device to pick", func(t *testing.T) {
+		be := &fakeBackend{logins: logins[:1]}
+		env, _ := testEnv(be, "1\n", true)
+		err := runCardMigrate(context.Background(), &CardMigrateOptions{Env: env, Account: "acct_c", To: "dev_new"})
+		if err == nil || !strings.Contains(err.Error(), "no other device") {
+			t.Errorf("err = %v, want one saying there is no other device", err)
+		}
+	})
+}

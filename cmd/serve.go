@@ -1,0 +1,102 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/orders"
+)
+
+// ServeOptions are the flags of `serve`.
+type ServeOptions struct {
+	IO               *IOStreams
+	DB               string
+	Addr             string
+	TLSCert, TLSKey  string
+	BootstrapKeyFile string
+	AddrFile         string // hidden: where to write the base URL once listening
+	Local            api.LocalOptions
+}
+
+func newServeCmd(f *Factory) *cobra.Command {
+	opts := &ServeOptions{}
+	c := &cobra.Command{
+		Use:   "serve [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE] [--bootstrap-admin-key FILE]",
+		Short: "Serve the ledger over HTTP/JSON to tagpay clients holding API keys",
+		Long: `Serve the ledger file over HTTP/JSON (/v1, described in api/openapi.yaml) until
+interrupted. Requests need an API key (tagpay key create); on SIGINT or SIGTERM the
+server stops accepting connections and lets running requests finish.
+
+--bootstrap-admin-key FILE writes a first admin key to FILE (mode 0600) when the ledger
+has no key yet; an existing FILE is left alone once the ledger has keys.
+One JSON log line per request goes to stderr.`,
+		Example: `  tagpay serve --bootstrap-admin-key admin.key
+  tagpay serve --addr 0.0.0.0:7433 --tls-cert cert.pem --tls-key key.pem`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			if (opts.TLSCert == "") != (opts.TLSKey == "") {
+				return Usagef("--tls-cert and --tls-key go together")
+			}
+			opts.IO, opts.DB = f.IO, cfg.DB
+			opts.Local = api.LocalOptions{
+				Orders: orders.Config{BaseURL: cfg.BaseURL},
+				Cards:  cards.Config{BIN: cfg.TokenBIN},
+			}
+			return runServe(c.Context(), opts)
+		},
+	}
+	c.Flags().StringVar(&opts.Addr, "addr", api.DefaultAddr, "address to listen on (port 0: any free port)")
+	c.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	c.Flags().StringVar(&opts.TLSKey, "tls-key", "", "private key of --tls-cert (PEM)")
+	c.Flags().StringVar(&opts.BootstrapKeyFile, "bootstrap-admin-key", "", "write a first admin key to this file when the ledger has none")
+	c.Flags().StringVar(&opts.AddrFile, "addr-file", "", "write the server's base URL to this file once it listens")
+	_ = c.Flags().MarkHidden("addr-file")
+	return c
+}
+
+func runServe(ctx context.Context, opts *ServeOptions) error {
+	local, err := api.OpenLocal(opts.DB, opts.Local)
+	if err != nil {
+		return err
+	}
+	defer local.Close()
+	log := slog.New(slog.NewJSONHandler(opts.IO.ErrOut, nil))
+	if opts.BootstrapKeyFile != "" {
+		k, created, err := api.BootstrapAdminKey(ctx, local, opts.BootstrapKeyFile)
+		if err != nil {
+			return err
+		}
+		if created {
+			log.Info("bootstrap admin key written", slog.String("key", k.ID), slog.String("file", opts.BootstrapKeyFile))
+		}
+	}
+	return api.Serve(ctx, local, api.ServeConfig{
+		Addr:        opts.Addr,
+		TLSCertFile: opts.TLSCert,
+		TLSKeyFile:  opts.TLSKey,
+		Logger:      log,
+		Ready: func(baseURL string) {
+			fmt.Fprintf(opts.IO.ErrOut, "tagpay: serving %s on %s\n", opts.DB, baseURL)
+			if opts.AddrFile != "" {
+				// Written whole, then renamed: a reader never sees half a URL.
+				tmp := opts.AddrFile + ".tmp"
+				if err := os.WriteFile(tmp, []byte(baseURL+"\n"), 0o600); err == nil {
+					err = os.Rename(tmp, opts.AddrFile)
+					if err != nil {
+						log.Error("cannot write the address file", slog.String("error", err.Error()))
+					}
+				}
+			}
+		},
+	})
+}

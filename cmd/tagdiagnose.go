@@ -1,0 +1,173 @@
+package cmd
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tagpay/tagpay/nfc"
+)
+
+// TagDiagnoseOptions are the flags of `tag diagnose`.
+type TagDiagnoseOptions struct {
+	IO     *IOStreams
+	Out    *Printer
+	Access TagAccess
+	Watch  bool
+
+	MetaKey, FileKey []byte
+}
+
+// Diagnosis is `tag diagnose -o json`: the reader, and each check in order.
+type Diagnosis struct {
+	Reader string      `json:"reader"`
+	Checks []nfc.Check `json:"checks"`
+	Failed int         `json:"failed"`
+	Warned int         `json:"warned"`
+}
+
+func newTagDiagnoseCmd(f *Factory) *cobra.Command {
+	opts := &TagDiagnoseOptions{}
+	var wait time.Duration
+	var metaKey, fileKey string
+	c := &cobra.Command{
+		Use:   "diagnose [--watch] [--meta-key HEX --file-key HEX]",
+		Short: "Check a tag: readable, genuine, intact, locked? One line per check",
+		Long: `Examine the reader and the tag on it, check by check: reader, ATR, IC (GET_VERSION),
+UID and its check bytes, capability container against the IC's capacity, NDEF message,
+lock state, password protection, NXP originality signature, and the SUN message of an
+NTAG 424 DNA when its keys are given. Each check is PASS, WARN or FAIL with one line
+of explanation.
+
+Exits 0 when no check fails and 5 when one does. --watch diagnoses tag after tag until
+interrupted.`,
+		Args: exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) (err error) {
+			if (metaKey == "") != (fileKey == "") {
+				return Usagef("--meta-key and --file-key go together")
+			}
+			if metaKey != "" {
+				if opts.MetaKey, err = aesKeyFlag("--meta-key", metaKey); err != nil {
+					return err
+				}
+				if opts.FileKey, err = aesKeyFlag("--file-key", fileKey); err != nil {
+					return err
+				}
+			}
+			opts.IO = f.IO
+			if opts.Out, err = f.Printer(); err != nil {
+				return err
+			}
+			if opts.Watch {
+				wait = 0
+			}
+			if opts.Access, err = tagAccess(f, wait); err != nil {
+				return err
+			}
+			return runTagDiagnose(c.Context(), opts)
+		},
+	}
+	c.Flags().BoolVar(&opts.Watch, "watch", false, "diagnose tag after tag until interrupted")
+	c.Flags().StringVar(&metaKey, "meta-key", "", "SUN meta read key of an NTAG 424 DNA (AES-128, hex)")
+	c.Flags().StringVar(&fileKey, "file-key", "", "SUN file read key of an NTAG 424 DNA (AES-128, hex)")
+	waitFlag(c, &wait)
+	return c
+}
+
+// aesKeyFlag reads a 16-byte AES key given in hex; a bad key is never echoed.
+func aesKeyFlag(flag, v string) ([]byte, error) {
+	k, err := hex.DecodeString(strings.TrimSpace(v))
+	if err != nil || len(k) != 16 {
+		return nil, Usagef("%s must be 16 bytes of hex (32 digits)", flag)
+	}
+	return k, nil
+}
+
+func runTagDiagnose(ctx context.Context, opts *TagDiagnoseOptions) error {
+	bus, err := opts.Access.OpenBus()
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+	if !opts.Watch {
+		d, err := diagnoseOnce(ctx, bus, opts)
+		if err != nil {
+			return err
+		}
+		return diagnosisVerdict(d)
+	}
+	failed := 0
+	for {
+		d, err := diagnoseOnce(ctx, bus, opts)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if d.Failed > 0 {
+			failed++
+		}
+		fmt.Fprintln(opts.IO.ErrOut, "Remove the tag to diagnose the next one.")
+		if err := waitGone(ctx, bus, d.Reader); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+	}
+	if failed > 0 {
+		return &ExitFailure{Code: ExitDeclined, Message: fmt.Sprintf("%d tag(s) failed a check", failed)}
+	}
+	return nil
+}
+
+// diagnoseOnce waits for a tag, runs every check and prints the result.
+func diagnoseOnce(ctx context.Context, bus nfc.Bus, opts *TagDiagnoseOptions) (*Diagnosis, error) {
+	r, err := opts.Access.waitFor(ctx, bus)
+	if err != nil {
+		return nil, err
+	}
+	checks := nfc.Diagnose(ctx, bus, nfc.DiagnoseOptions{Reader: r.Name, MetaKey: opts.MetaKey, FileKey: opts.FileKey})
+	d := &Diagnosis{Reader: r.Name, Checks: checks}
+	cs := opts.IO.Colors()
+	t := Table{Header: []string{"CHECK", "STATUS", "DETAIL"}}
+	for _, c := range checks {
+		st := string(c.Status)
+		switch c.Status {
+		case nfc.StatusFail:
+			d.Failed++
+			st = cs.Red(st)
+		case nfc.StatusWarn:
+			d.Warned++
+			st = cs.Yellow(st)
+		default:
+			st = cs.Green(st)
+		}
+		t.Rows = append(t.Rows, []string{c.Name, st, c.Detail})
+	}
+	if opts.Out.JSONOutput() {
+		err = opts.Out.JSON(d)
+	} else {
+		err = opts.Out.Table(t)
+	}
+	return d, err
+}
+
+// diagnosisVerdict turns failed checks into exit 5, naming them.
+func diagnosisVerdict(d *Diagnosis) error {
+	if d.Failed == 0 {
+		return nil
+	}
+	var names []string
+	for _, c := range d.Checks {
+		if c.Status == nfc.StatusFail {
+			names = append(names, c.Name)
+		}
+	}
+	return &ExitFailure{Code: ExitDeclined, Message: fmt.Sprintf("the tag failed %d check(s): %s", d.Failed, strings.Join(names, ", "))}
+}

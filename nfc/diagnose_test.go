@@ -1,0 +1,171 @@
+package nfc_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/tagpay/tagpay/nfc"
+	"github.com/tagpay/tagpay/nfc/emu"
+)
+
+func diagnose(t *testing.T, p emu.Personality, img *nfc.Image, opts nfc.DiagnoseOptions) []nfc.Check {
+	t.Helper()
+	b := newBench(t, p, img, emu.Faults{})
+	return nfc.Diagnose(context.Background(), b.bus, opts)
+}
+
+func genuine(t *testing.T, msg []byte) *nfc.Image {
+	t.Helper()
+	img := image(t, nfc.TypeNTAG215, msg)
+	img.Signature = unhex(t, genuineSig)
+	return img
+}
+
+func TestDiagnoseHealthyTag(t *testing.T) {
+	for _, p := range personalities {
+		t.Run(string(p), func(t *testing.T) {
+			checks := diagnose(t, p, genuine(t, uriMessage(t, paymentURL)), nfc.DiagnoseOptions{})
+			var names []string
+			for _, c := range checks {
+				names = append(names, c.Name)
+				if c.Status != nfc.StatusPass {
+					t.Errorf("%s: %s %s", c.Name, c.Status, c.Detail)
+				}
+			}
+			want := []string{nfc.CheckReader, nfc.CheckATR, nfc.CheckIC, nfc.CheckUID, nfc.CheckCC, nfc.CheckNDEF, nfc.CheckLock, nfc.CheckPassword, nfc.CheckSignature}
+			if fmt.Sprint(names) != fmt.Sprint(want) {
+				t.Errorf("checks %v, want %v", names, want)
+			}
+		})
+	}
+}
+
+// Each case spoils one thing on an otherwise genuine tag and expects exactly that
+// check to turn.
+func TestDiagnoseFindsProblems(t *testing.T) {
+	msg := uriMessage(t, paymentURL)
+	cases := []struct {
+		name  string
+		spoil func(img *nfc.Image)
+		check string
+		want  nfc.Status
+	}{
+		{"forged signature", func(img *nfc.Image) { img.Signature[0] ^= 1 }, nfc.CheckSignature, nfc.StatusFail},
+		{"CC larger than the IC", func(img *nfc.Image) { img.Pages[3][2] = 0x6D }, nfc.CheckCC, nfc.StatusFail},
+		{"CC smaller than the IC", func(img *nfc.Image) { img.Pages[3][2] = 0x12 }, nfc.CheckCC, nfc.StatusWarn},
+		{"TLV length past the data area", func(img *nfc.Image) { img.Pages[4][1] = 0xFF; img.Pages[4][2] = 0x02 }, nfc.CheckNDEF, nfc.StatusFail},
+		{"no terminator after the message", func(img *nfc.Image) {
+			end := 16 + 2 + len(msg) // byte offset of the terminator: data area, TLV header, message
+			img.Pages[end/4][end%4] = 0x00
+		}, nfc.CheckNDEF, nfc.StatusFail},
+		{"message cut short", func(img *nfc.Image) { img.Pages[4][1] = byte(len(msg) - 4) }, nfc.CheckNDEF, nfc.StatusFail},
+		{"not a TLV", func(img *nfc.Image) { img.Pages[4][0] = 0x42 }, nfc.CheckNDEF, nfc.StatusFail},
+		{"empty message", func(img *nfc.Image) { copy(img.Pages[4], []byte{0x03, 0x00, 0xFE, 0x00}) }, nfc.CheckNDEF, nfc.StatusWarn},
+		{"partially locked", func(img *nfc.Image) { img.Pages[2][2] = 0xF0 }, nfc.CheckLock, nfc.StatusWarn},
+		{"locked", func(img *nfc.Image) {
+			img.Pages[2][2], img.Pages[2][3], img.Pages[3][3] = 0xFF, 0xFF, 0x0F
+			copy(img.Pages[130], []byte{0xFF, 0xFF, 0xFF, 0xBD})
+		}, nfc.CheckLock, nfc.StatusPass},
+		{"unformatted", func(img *nfc.Image) { img.Pages[3] = nfc.HexBytes{0, 0, 0, 0} }, nfc.CheckCC, nfc.StatusWarn},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			img := genuine(t, msg)
+			c.spoil(img)
+			checks := diagnose(t, emu.ACR122, img, nfc.DiagnoseOptions{})
+			if got := find(t, checks, c.check); got.Status != c.want {
+				t.Errorf("%s: %s (%s), want %s", c.check, got.Status, got.Detail, c.want)
+			}
+			for _, other := range checks {
+				if other.Name != c.check && other.Status == nfc.StatusFail {
+					t.Errorf("unexpected failure of %s: %s", other.Name, other.Detail)
+				}
+			}
+		})
+	}
+}
+
+func TestDiagnosePasswordProtectedTag(t *testing.T) {
+	img := genuine(t, uriMessage(t, paymentURL))
+	img.Pages[131][3] = 0x04 // AUTH0: from page 4
+	img.Pages[132][0] = 0x80 // PROT: reads too
+	checks := diagnose(t, emu.ACR122, img, nfc.DiagnoseOptions{})
+	if c := find(t, checks, nfc.CheckPassword); c.Status != nfc.StatusPass {
+		t.Errorf("password: %s %s", c.Status, c.Detail)
+	}
+	if c := find(t, checks, nfc.CheckNDEF); c.Status != nfc.StatusWarn {
+		t.Errorf("a read-protected message: %s %s, want WARN", c.Status, c.Detail)
+	}
+}
+
+func TestDiagnoseNoReaderNoTag(t *testing.T) {
+	checks := nfc.Diagnose(context.Background(), emu.NewBus(), nfc.DiagnoseOptions{})
+	if len(checks) != 1 || checks[0].Name != nfc.CheckReader || checks[0].Status != nfc.StatusFail {
+		t.Errorf("no reader: %+v", checks)
+	}
+	bus, _ := shelf(t)
+	checks = nfc.Diagnose(context.Background(), bus, nfc.DiagnoseOptions{})
+	if len(checks) != 1 || checks[0].Status != nfc.StatusFail {
+		t.Errorf("no tag: %+v", checks)
+	}
+}
+
+func TestDiagnoseSUN(t *testing.T) {
+	zero := make([]byte, 16)
+	other := make([]byte, 16)
+	other[0] = 1
+	cases := []struct {
+		name string
+		keys []byte
+		want nfc.Status
+	}{
+		{"right keys", zero, nfc.StatusPass},
+		{"wrong keys", other, nfc.StatusFail},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			img := image(t, nfc.TypeNTAG424DNA, nil)
+			img.SUN = &nfc.SUNConfig{BaseURL: "https://pay.example.com/s", MetaKey: zero, FileKey: zero}
+			checks := diagnose(t, emu.Part3, img, nfc.DiagnoseOptions{MetaKey: c.keys, FileKey: c.keys})
+			if got := find(t, checks, nfc.CheckSUN); got.Status != c.want {
+				t.Errorf("SUN: %s (%s), want %s", got.Status, got.Detail, c.want)
+			}
+			for _, name := range []string{nfc.CheckIC, nfc.CheckUID, nfc.CheckCC, nfc.CheckNDEF, nfc.CheckLock} {
+				if got := find(t, checks, name); got.Status != nfc.StatusPass {
+					t.Errorf("%s: %s %s", name, got.Status, got.Detail)
+				}
+			}
+		})
+	}
+	t.Run("no keys, no SUN check", func(t *testing.T) {
+		checks := diagnose(t, emu.ACR122, image(t, nfc.TypeNTAG424DNA, uriMessage(t, paymentURL)), nfc.DiagnoseOptions{})
+		for _, c := range checks {
+			if c.Name == nfc.CheckSUN {
+				t.Errorf("SUN checked without keys: %+v", c)
+			}
+		}
+	})
+}
+
+func TestDiagnoseUnsupportedTag(t *testing.T) {
+	// A MIFARE Classic through a card that refuses everything but its ATR.
+	bus := &oneCardBus{card: fakeCard{atr: withTCK(unhex(t, "3B8F8001804F0CA00000030603000100000000"))}}
+	checks := nfc.Diagnose(context.Background(), bus, nfc.DiagnoseOptions{})
+	if c := find(t, checks, nfc.CheckIC); c.Status != nfc.StatusFail {
+		t.Errorf("IC: %s %s", c.Status, c.Detail)
+	}
+}
+
+// oneCardBus is a single reader holding card.
+type oneCardBus struct{ card nfc.Card }
+
+func (b *oneCardBus) Readers(context.Context) ([]nfc.ReaderState, error) {
+	return []nfc.ReaderState{{Name: "Fake", Present: true, ATR: b.card.ATR()}}, nil
+}
+func (b *oneCardBus) Connect(context.Context, string) (nfc.Card, error) { return b.card, nil }
+func (b *oneCardBus) Wait(ctx context.Context, _ []nfc.ReaderState) ([]nfc.ReaderState, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+func (b *oneCardBus) Close() error { return nil }

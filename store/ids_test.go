@@ -1,0 +1,97 @@
+package store
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestNewIDShape(t *testing.T) {
+	for _, prefix := range []string{PrefixAccount, PrefixTransfer, PrefixOrder, PrefixToken} {
+		id := NewID(prefix)
+		if !strings.HasPrefix(id, prefix+"_") || len(id) != len(prefix)+1+26 {
+			t.Errorf("NewID(%q) = %q, want %s_ and 26 characters", prefix, id, prefix)
+		}
+		if !ValidID(id, prefix) {
+			t.Errorf("ValidID(%q, %q) = false for a fresh id", id, prefix)
+		}
+	}
+}
+
+// Ids made in a tight loop, many within one millisecond, must still sort by creation:
+// bbolt keys are ids, and "newest first" walks them backwards.
+func TestNewIDSortsByCreation(t *testing.T) {
+	const n = 20000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = NewID(PrefixTransfer)
+	}
+	if !slices.IsSorted(ids) {
+		for i := 1; i < n; i++ {
+			if ids[i] <= ids[i-1] {
+				t.Fatalf("id %d %s sorts before id %d %s", i, ids[i], i-1, ids[i-1])
+			}
+		}
+	}
+	if len(slices.Compact(slices.Clone(ids))) != n {
+		t.Fatal("duplicate ids")
+	}
+}
+
+func TestNewIDUniqueAcrossGoroutines(t *testing.T) {
+	const workers, each = 8, 2000
+	var mu sync.Mutex
+	seen := make(map[string]bool, workers*each)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			local := make([]string, each)
+			for i := range local {
+				local[i] = NewID(PrefixEvent)
+			}
+			if !slices.IsSorted(local) {
+				t.Error("ids of one goroutine are not in creation order")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, id := range local {
+				if seen[id] {
+					t.Errorf("duplicate id %s", id)
+				}
+				seen[id] = true
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestValidID(t *testing.T) {
+	good := NewID(PrefixAccount)
+	tests := []struct {
+		id, prefix string
+		want       bool
+	}{
+		{good, PrefixAccount, true},
+		{good, PrefixOrder, false},
+		{"acct_" + strings.Repeat("0", 26), PrefixAccount, true},
+		{"acct_../../x", PrefixAccount, false},
+		{"acct_../../" + strings.Repeat("0", 21), PrefixAccount, false},
+		{"acct_" + strings.Repeat("0", 25) + "/", PrefixAccount, false},
+		{"acct_" + strings.Repeat("0", 25) + "\x00", PrefixAccount, false},
+		{"acct_" + strings.Repeat("0", 25) + "\n", PrefixAccount, false},
+		{"acct_" + strings.Repeat("0", 25), PrefixAccount, false},
+		{"acct_" + strings.Repeat("0", 27), PrefixAccount, false},
+		{"acct_" + strings.ToUpper(good[5:]), PrefixAccount, false},
+		{"acct_" + strings.Repeat("u", 26), PrefixAccount, false}, // not in Crockford's alphabet
+		{"acct" + good[4:], "acc", false},
+		{good[5:], PrefixAccount, false},
+		{"", PrefixAccount, false},
+		{"acct_", PrefixAccount, false},
+	}
+	for _, tt := range tests {
+		if got := ValidID(tt.id, tt.prefix); got != tt.want {
+			t.Errorf("ValidID(%q, %q) = %v, want %v", tt.id, tt.prefix, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"strings"
+)
+
+// SecretPrefix starts every API key secret, so that a leaked key is recognisable (secret
+// scanners, logs) and a token of another kind is refused before any lookup.
+const SecretPrefix = "tpk_"
+
+// secretBytes of randomness: 256 bits, beyond any guessing.
+const secretBytes = 32
+
+// secretEncoding writes secrets in the alphabet of ids: lower case, no padding, no
+// characters that need quoting in a shell or a header.
+var secretEncoding = base32.NewEncoding(idAlphabet).WithPadding(base32.NoPadding)
+
+var secretLen = len(SecretPrefix) + secretEncoding.EncodedLen(secretBytes)
+
+// keyRecord is what BucketKeys holds: the key's description and the SHA-256 of its
+// secret. The secret itself is never written anywhere.
+type keyRecord struct {
+	APIKey
+	Hash string `json:"hash"`
+}
+
+// newSecret draws a fresh API key secret.
+func newSecret() string {
+	var raw [secretBytes]byte
+	rand.Read(raw[:]) // never fails since Go 1.24
+	return SecretPrefix + secretEncoding.EncodeToString(raw[:])
+}
+
+// hashSecret is the only form in which a secret is stored (a fast hash suffices: the
+// secret has 256 random bits, so there is nothing to brute-force).
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// wellFormedSecret reports whether s could be a secret made by newSecret.
+func wellFormedSecret(s string) bool {
+	rest, ok := strings.CutPrefix(s, SecretPrefix)
+	if !ok || len(s) != secretLen {
+		return false
+	}
+	for _, r := range rest {
+		if !strings.ContainsRune(idAlphabet, r) {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateKey makes an API key (admins only) and returns its secret, the only time the
+// secret is ever seen. The idempotency record keeps the key's description without the
+// secret, so a replay answers with the same key and an empty Secret.
+func (db *DB) CreateKey(ctx context.Context, req CreateKeyRequest) (CreatedKey, error) {
+	var out CreatedKey
+	// Update, not Batch: a key is made rarely, and a single run keeps the secret drawn in
+	// this call the one whose hash is stored.
+	err := db.Update(ctx, func(tx *Tx) error {
+		secret := ""
+		k, _, err := Idempotent(tx, req.IdempotencyKey, "key.create", req, func() (APIKey, error) {
+			var (
+				k   APIKey
+				err error
+			)
+			k, secret, err = tx.createKey(req)
+			return k, err
+		})
+		out = CreatedKey{APIKey: k, Secret: secret}
+		return err
+	})
+	if err != nil {
+		return CreatedKey{}, err
+	}
+	return out, nil
+}
+
+func (tx *Tx) createKey(req CreateKeyRequest) (APIKey, string, error) {
+	if err := tx.RequireRole(); err != nil { // key management: admins only
+		return APIKey{}, "", err
+	}
+	if !ValidRole(req.Role) {
+		return APIKey{}, "", Errorf(KindInvalid, "invalid_role", "role %q is not admin, merchant or payer", req.Role).WithParam("role")
+	}
+	switch req.Role {
+	case RoleAdmin:
+		if req.Account != "" {
+			return APIKey{}, "", Errorf(KindInvalid, "invalid_account", "an admin key acts for every account; give no account").WithParam("account")
+		}
+	default:
+		want := KindMerchant
+		if req.Role == RolePayer {
+			want = KindPerson
+		}
+		if req.Account == "" {
+			return APIKey{}, "", Errorf(KindInvalid, "missing_account", "a %s key needs the %s account it acts for", req.Role, want).WithParam("account")
+		}
+		acct, err := tx.AccountUnchecked(req.Account)
+		if err != nil {
+			return APIKey{}, "", err
+		}
+		if acct.Kind != want {
+			return APIKey{}, "", Errorf(KindInvalid, "invalid_account", "a %s key acts for a %s account; %s is a %s account", req.Role, want, acct.ID, acct.Kind).WithParam("account")
+		}
+	}
+	secret := newSecret()
+	rec := keyRecord{
+		APIKey: APIKey{
+			ID:        NewID(PrefixKey),
+			Role:      req.Role,
+			Account:   req.Account,
+			Prefix:    secret[:len(SecretPrefix)+8],
+			CreatedAt: tx.now,
+		},
+		Hash: hashSecret(secret),
+	}
+	if err := tx.Put(BucketKeys, rec.ID, rec); err != nil {
+		return APIKey{}, "", err
+	}
+	if err := tx.PutRaw(BucketKeyIndex, rec.Hash, []byte(rec.ID)); err != nil {
+		return APIKey{}, "", err
+	}
+	detail := map[string]string{"role": string(rec.Role)}
+	if rec.Account != "" {
+		detail["account"] = rec.Account
+	}
+	return rec.APIKey, secret, tx.Audit("key.create", rec.ID, detail)
+}
+
+// ListKeys lists every API key, oldest first, without secrets (admins only).
+func (db *DB) ListKeys(ctx context.Context) ([]APIKey, error) {
+	var out []APIKey
+	err := db.View(ctx, func(tx *Tx) error {
+		if err := tx.RequireRole(); err != nil {
+			return err
+		}
+		return Each(tx, BucketKeys, "", false, func(_ string, r keyRecord) error {
+			out = append(out, r.APIKey)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// RevokeKey stops a key from authenticating, from the next request on (admins only).
+// Revoking a revoked key changes nothing and returns it as it is.
+func (db *DB) RevokeKey(ctx context.Context, id string) (APIKey, error) {
+	var out APIKey
+	err := db.Update(ctx, func(tx *Tx) error {
+		if err := tx.RequireRole(); err != nil {
+			return err
+		}
+		if !ValidID(id, PrefixKey) {
+			return Errorf(KindNotFound, "key_not_found", "API key %q not found", id).WithParam("id")
+		}
+		rec, err := Load[keyRecord](tx, BucketKeys, id, "key")
+		if err != nil {
+			return err
+		}
+		out = rec.APIKey
+		if rec.RevokedAt != nil {
+			return nil
+		}
+		now := tx.now
+		rec.RevokedAt = &now
+		if err := tx.Put(BucketKeys, rec.ID, rec); err != nil {
+			return err
+		}
+		out = rec.APIKey
+		return tx.Audit("key.revoke", rec.ID, nil)
+	})
+	return out, err
+}
+
+// Authenticate finds the actor holding secret. Missing, malformed, unknown and revoked
+// keys are all unauthorized, each with its own code and a message that never repeats the
+// secret.
+func (db *DB) Authenticate(ctx context.Context, secret string) (Actor, error) {
+	if secret == "" {
+		return Actor{}, Errorf(KindUnauthorized, "missing_api_key", "no API key given; pass --token or set TAGPAY_TOKEN")
+	}
+	if !wellFormedSecret(secret) {
+		return Actor{}, Errorf(KindUnauthorized, "malformed_api_key", "the API key is malformed; tagpay keys start with %q", SecretPrefix)
+	}
+	var actor Actor
+	err := db.View(ctx, func(tx *Tx) error {
+		id := tx.GetRaw(BucketKeyIndex, hashSecret(secret))
+		if id == nil {
+			return Errorf(KindUnauthorized, "unknown_api_key", "the API key is not known to this server")
+		}
+		rec, err := Load[keyRecord](tx, BucketKeys, string(id), "key")
+		if err != nil {
+			return err
+		}
+		if rec.RevokedAt != nil {
+			return Errorf(KindUnauthorized, "revoked_api_key", "API key %s was revoked at %s", rec.ID, rec.RevokedAt.Format("2006-01-02T15:04:05Z07:00"))
+		}
+		actor = Actor{ID: rec.ID, Role: rec.Role}
+		if rec.Account != "" {
+			actor.Accounts = []string{rec.Account}
+		}
+		return nil
+	})
+	return actor, err
+}
+
+// BootstrapAdminKey makes a first admin key when the ledger has no key at all, for a
+// server's first start; created is false (and nothing changes) when any key exists.
+func (db *DB) BootstrapAdminKey(ctx context.Context) (key CreatedKey, created bool, err error) {
+	ctx = WithActor(ctx, LocalActor)
+	err = db.Update(ctx, func(tx *Tx) error {
+		exists := false
+		if err := tx.ForEach(BucketKeys, "", false, func(string, []byte) error {
+			exists = true
+			return ErrStop
+		}); err != nil {
+			return err
+		}
+		if exists {
+			return nil
+		}
+		k, secret, err := tx.createKey(CreateKeyRequest{Role: RoleAdmin})
+		if err != nil {
+			return err
+		}
+		key, created = CreatedKey{APIKey: k, Secret: secret}, true
+		return nil
+	})
+	if err != nil {
+		return CreatedKey{}, false, err
+	}
+	return key, created, nil
+}
