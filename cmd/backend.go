@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"github.com/tagpay/tagpay/api"
-	"github.com/tagpay/tagpay/cards"
-	"github.com/tagpay/tagpay/orders"
 )
 
 // openLocal opens the ledger file with the domain settings of the configuration.
@@ -14,10 +12,7 @@ func (f *Factory) openLocal(_ context.Context, path string) (api.Backend, func()
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := api.OpenLocal(path, api.LocalOptions{
-		Orders: orders.Config{BaseURL: cfg.BaseURL},
-		Cards:  cards.Config{BIN: cfg.TokenBIN},
-	})
+	l, err := api.OpenLocal(path, localOptions(cfg))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -239,12 +240,18 @@ func runCardActivate(ctx context.Context, opts *CardActivateOptions) error {
 		}
 		for _, tk := range act.Identifiers {
 			if tk.Function == cards.FunctionQR {
-				fmt.Fprintf(opts.IO.Out, "\nQR payment code %s:\n", tk.Number)
-				qrterminal.GenerateHalfBlock(tk.Number, qrterminal.M, opts.IO.Out)
+				fmt.Fprintln(opts.IO.Out)
+				drawQR(opts.IO.Out, tk.Number)
 			}
 		}
 		return nil
 	})
+}
+
+// drawQR draws a QR payment code as text, in half blocks that a terminal shows square.
+func drawQR(w io.Writer, code string) {
+	fmt.Fprintf(w, "QR payment code %s:\n", code)
+	qrterminal.GenerateHalfBlock(code, qrterminal.M, w)
 }
 
 // CardDeactivateOptions are the flags of `card deactivate`.

@@ -110,48 +110,85 @@ func runPay(ctx context.Context, opts *PayOptions) error {
 			return err
 		}
 	}
+	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+		payment := tapPayment{Payer: opts.Payer, Memo: opts.Memo, Card: opts.Card, Token: opts.Token, Device: device, IdempotencyKey: opts.IdempotencyKey}
+		r, err := payTap(ctx, be, tap, payment, func(reply orders.ParsingReply) (string, error) {
+			return confirmPayment(opts, reply)
+		})
+		if err != nil {
+			return err
+		}
+		return opts.Out.Record(r, orderFields(r.Order))
+	})
+}
+
+// confirmPayment asks for the amount when neither --amount nor the tag gives one, and
+// for confirmation unless --yes, then returns the amount to request.
+func confirmPayment(opts *PayOptions, reply orders.ParsingReply) (string, error) {
+	amount := opts.Amount
+	if amount == "" && reply.Amount == nil {
+		var err error
+		if amount, err = ask(opts.IO, fmt.Sprintf("Amount to pay %s (%s)", reply.PayeeName, reply.Currency), "--amount"); err != nil {
+			return "", err
+		}
+	}
+	if !opts.Yes {
+		shown := amount
+		if shown == "" {
+			shown = reply.Amount.String()
+		} else if reply.Amount == nil {
+			shown += " " + reply.Currency
+		}
+		ok, err := confirm(opts.IO, fmt.Sprintf("Pay %s to %s (%s)?", shown, reply.PayeeName, reply.Payee), "--yes")
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", fmt.Errorf("payment not confirmed; nothing was paid")
+		}
+	}
+	return amount, nil
+}
+
+// tapPayment is who pays for a tap and with what: the payer's balance, or a card's
+// token (Card with the paying Device, or Token).
+type tapPayment struct {
+	Payer, Memo, Card, Token, Device string
+	// IdempotencyKey, when set, keys each step with a suffix, so that a retry never
+	// pays twice.
+	IdempotencyKey string
+}
+
+// payTap runs flow 1 from a tap: the NFC tag payment request (parse), the order
+// generation request built from the parsing reply (first account, transaction
+// information, second account), and the payment step. decide sees the parsing reply and
+// returns the amount to request ("" takes the tag's fixed amount); its error stops the
+// flow before any order exists. On error the receipt holds the steps that completed.
+func payTap(ctx context.Context, be api.Backend, tap Tap, p tapPayment, decide func(orders.ParsingReply) (string, error)) (Receipt, error) {
 	key := func(step string) string {
-		if opts.IdempotencyKey == "" {
+		if p.IdempotencyKey == "" {
 			return ""
 		}
-		return opts.IdempotencyKey + ":" + step
+		return p.IdempotencyKey + ":" + step
 	}
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
-		reply, err := be.ParseTag(ctx, orders.ParseRequest{UID: tap.UID, Content: tap.Content, IdempotencyKey: key("parse")})
-		if err != nil {
-			return err
-		}
-		amount := opts.Amount
-		if amount == "" && reply.Amount == nil {
-			if amount, err = ask(opts.IO, fmt.Sprintf("Amount to pay %s (%s)", reply.PayeeName, reply.Currency), "--amount"); err != nil {
-				return err
-			}
-		}
-		if !opts.Yes {
-			shown := amount
-			if shown == "" {
-				shown = reply.Amount.String()
-			} else if reply.Amount == nil {
-				shown += " " + reply.Currency
-			}
-			ok, err := confirm(opts.IO, fmt.Sprintf("Pay %s to %s (%s)?", shown, reply.PayeeName, reply.Payee), "--yes")
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("payment not confirmed; nothing was paid")
-			}
-		}
-		created, err := be.CreateOrder(ctx, orders.CreateRequest{Reply: reply.ID, Payer: opts.Payer, Amount: amount, Memo: opts.Memo, IdempotencyKey: key("create")})
-		if err != nil {
-			return err
-		}
-		order, err := be.PayOrder(ctx, orders.PayRequest{Order: created.ID, Card: opts.Card, Token: opts.Token, Device: device, IdempotencyKey: key("pay")})
-		if err != nil {
-			return fmt.Errorf("order %s: %w", created.ID, err)
-		}
-		return opts.Out.Record(Receipt{Tap: tap, Reply: reply, Order: order}, orderFields(order))
-	})
+	r := Receipt{Tap: tap}
+	var err error
+	if r.Reply, err = be.ParseTag(ctx, orders.ParseRequest{UID: tap.UID, Content: tap.Content, IdempotencyKey: key("parse")}); err != nil {
+		return r, err
+	}
+	amount, err := decide(r.Reply)
+	if err != nil {
+		return r, err
+	}
+	if r.Order, err = be.CreateOrder(ctx, orders.CreateRequest{Reply: r.Reply.ID, Payer: p.Payer, Amount: amount, Memo: p.Memo, IdempotencyKey: key("create")}); err != nil {
+		return r, err
+	}
+	paid, err := be.PayOrder(ctx, orders.PayRequest{Order: r.Order.ID, Card: p.Card, Token: p.Token, Device: p.Device, IdempotencyKey: key("pay")})
+	if err != nil {
+		return r, fmt.Errorf("order %s: %w", r.Order.ID, err)
+	}
+	r.Order = paid
+	return r, nil
 }
 
 func readTap(ctx context.Context, opts *PayOptions) (Tap, error) {

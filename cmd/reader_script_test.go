@@ -76,9 +76,17 @@ func pcscCondition() (bool, error) {
 	return false, nil
 }
 
-// pcscScenario is held by one scenario at a time: the vpcd readers are shared by the
-// whole machine, and a scenario must read the tag it put there.
-var pcscScenario sync.Mutex
+// holdReaders gives one test or scenario at a time, in any process, the vpcd readers:
+// they are shared by the whole machine, and a scenario must read the tag it put there.
+func holdReaders(fatalf func(string, ...any)) func() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	release, err := emu.LockReaders(ctx)
+	if err != nil {
+		fatalf("waiting for the vpcd readers: %v", err)
+	}
+	return release
+}
 
 // scriptEmu is the emulator state of one scenario.
 type scriptEmu struct {
@@ -102,7 +110,7 @@ func scenarioEmu(ts *testscript.TestScript) *scriptEmu {
 	}
 	scriptEmusMu.Unlock()
 	if !s.held {
-		pcscScenario.Lock()
+		release := holdReaders(ts.Fatalf)
 		s.held = true
 		ts.Defer(func() {
 			for _, e := range s.emus {
@@ -112,7 +120,7 @@ func scenarioEmu(ts *testscript.TestScript) *scriptEmu {
 			scriptEmusMu.Lock()
 			delete(scriptEmus, ts)
 			scriptEmusMu.Unlock()
-			pcscScenario.Unlock()
+			release()
 		})
 	}
 	return s

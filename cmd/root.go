@@ -80,7 +80,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 declined,
 		newDeviceCmd(f),
 		newCardCmd(f),
 		newTokenCmd(f),
-		newServeCmd(f), newKeyCmd(f), newBenchCmd(f),
+		newServeCmd(f), newKeyCmd(f), newBenchCmd(f), newDemoCmd(f),
 		newReaderCmd(f), newNDEFCmd(f),
 	)
 	markRunErrors(root)

@@ -22,6 +22,9 @@ type ServeOptions struct {
 	BootstrapKeyFile string
 	AddrFile         string // hidden: where to write the base URL once listening
 	Local            api.LocalOptions
+	// Ready, when set, hears the base URL once the server listens (the demo serves
+	// in-process on a free port).
+	Ready func(baseURL string)
 }
 
 func newServeCmd(f *Factory) *cobra.Command {
@@ -48,10 +51,7 @@ One JSON log line per request goes to stderr.`,
 				return Usagef("--tls-cert and --tls-key go together")
 			}
 			opts.IO, opts.DB = f.IO, cfg.DB
-			opts.Local = api.LocalOptions{
-				Orders: orders.Config{BaseURL: cfg.BaseURL},
-				Cards:  cards.Config{BIN: cfg.TokenBIN},
-			}
+			opts.Local = localOptions(cfg)
 			return runServe(c.Context(), opts)
 		},
 	}
@@ -62,6 +62,14 @@ One JSON log line per request goes to stderr.`,
 	c.Flags().StringVar(&opts.AddrFile, "addr-file", "", "write the server's base URL to this file once it listens")
 	_ = c.Flags().MarkHidden("addr-file")
 	return c
+}
+
+// localOptions are the domain settings of a ledger served from this configuration.
+func localOptions(cfg *Config) api.LocalOptions {
+	return api.LocalOptions{
+		Orders: orders.Config{BaseURL: cfg.BaseURL},
+		Cards:  cards.Config{BIN: cfg.TokenBIN},
+	}
 }
 
 func runServe(ctx context.Context, opts *ServeOptions) error {
@@ -87,6 +95,9 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		Logger:      log,
 		Ready: func(baseURL string) {
 			fmt.Fprintf(opts.IO.ErrOut, "tagpay: serving %s on %s\n", opts.DB, baseURL)
+			if opts.Ready != nil {
+				opts.Ready(baseURL)
+			}
 			if opts.AddrFile != "" {
 				// Written whole, then renamed: a reader never sees half a URL.
 				tmp := opts.AddrFile + ".tmp"

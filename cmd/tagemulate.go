@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -197,33 +195,14 @@ func (e *emulator) Stop() error {
 	return err
 }
 
-// lockSlot takes a lock file per slot in the temporary folder, so that two emulators
-// never serve one slot: vpcd would queue the second and hand its tag over silently when
-// the first leaves.
+// lockSlot takes the machine-wide lock of a slot, so that two emulators never serve one
+// slot, waiting at most wait.
 func lockSlot(ctx context.Context, slot int, wait time.Duration) (func(), error) {
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("tagpay-vpcd-%d.lock", vpcdBasePort+slot))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o666)
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	release, err := emu.LockSlot(wctx, vpcdBasePort+slot)
 	if err != nil {
-		return nil, fmt.Errorf("locking vpcd slot %d: %w", slot, err)
+		return nil, fmt.Errorf("%w: vpcd slot %d is in use by another tag emulator: %w", nfc.ErrReaderFault, slot, errSlotOccupied)
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		err := tryLockFile(f)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			f.Close()
-			return nil, fmt.Errorf("%w: vpcd slot %d is in use by another tag emulator (%v)", nfc.ErrReaderFault, slot, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	released := false
-	return func() {
-		if !released {
-			released = true
-			unlockFile(f)
-			f.Close()
-		}
-	}, nil
+	return release, nil
 }

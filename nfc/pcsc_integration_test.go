@@ -68,7 +68,7 @@ type vpcdBench struct {
 func newVPCDBench(t testing.TB, p emu.Personality, img *nfc.Image, f emu.Faults) *vpcdBench {
 	t.Helper()
 	bus := openPCSC(t)
-	lockVPCD(t)
+	holdReaders(t)
 	v := vpcdReaders[vpcdSlot]
 	tag, err := emu.NewTag(img)
 	if err != nil {
@@ -337,4 +337,17 @@ func BenchmarkPCSCTagRead(b *testing.B) {
 			b.ReportMetric(float64(apdus)/float64(ops), "APDUs/op")
 		})
 	}
+}
+
+// holdReaders keeps the vpcd readers to this test until it ends, across processes: go
+// test runs packages in parallel, and other packages' tests use the same readers.
+func holdReaders(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	release, err := emu.LockReaders(ctx)
+	if err != nil {
+		tb.Fatalf("waiting for the vpcd readers: %v", err)
+	}
+	tb.Cleanup(release)
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"testing"
@@ -23,8 +24,10 @@ var pcscUID = mustHex("04E10CDA993C80")
 // The first reader vpcd gives pcscd, and where its card side listens.
 const (
 	vpcdReader = "Virtual PCD 00 00"
-	vpcdAddr   = "127.0.0.1:35963"
+	vpcdPort   = 35963
 )
+
+var vpcdAddr = fmt.Sprintf("127.0.0.1:%d", vpcdPort)
 
 // pcscContext connects to the running pcscd, or skips the test when there is none with
 // the vpcd readers (fails instead under CI=true, where scripts/pcscd must have run).
@@ -34,6 +37,13 @@ func pcscContext(tb testing.TB) *scard.Context {
 	if os.Getenv("CI") == "true" {
 		skip = tb.Fatalf
 	}
+	lockCtx, cancelLock := context.WithTimeout(context.Background(), 5*time.Minute)
+	release, err := LockReaders(lockCtx)
+	cancelLock()
+	if err != nil {
+		tb.Fatalf("waiting for the vpcd readers: %v", err)
+	}
+	tb.Cleanup(release)
 	ctx, err := scard.EstablishContext()
 	if err != nil {
 		skip("no pcscd (run scripts/pcscd start): %v", err)

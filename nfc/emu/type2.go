@@ -59,7 +59,7 @@ type type2 struct {
 	uid     []byte
 	mem     []byte // every page, 4 bytes each, configuration pages included
 	version []byte
-	sig     []byte
+	sig     []byte    // READ_SIG answer: zeros (an unsigned clone) unless the image has one
 	cnt     [3]uint32 // one-way counters; NTAG21x has only #2, the NFC counter
 	failed  int       // PWD_AUTH failures since the last success (kept like the IC does)
 
@@ -86,7 +86,6 @@ func newType2(img *nfc.Image) (*type2, error) {
 		uid:         bytes.Clone(img.UID),
 		mem:         make([]byte, lay.pages*4),
 		version:     bytes.Clone(lay.version),
-		sig:         make([]byte, 32),
 		compatWrite: -1,
 	}
 	for i, p := range img.Pages {
@@ -114,7 +113,10 @@ func newType2(img *nfc.Image) (*type2, error) {
 		if len(img.Signature) != 32 {
 			return nil, fmt.Errorf("emu: signature has %d bytes, want 32", len(img.Signature))
 		}
-		copy(t.sig, img.Signature)
+		t.sig = bytes.Clone(img.Signature)
+	}
+	if t.sig == nil && lay.version != nil {
+		t.sig = make([]byte, 32)
 	}
 	if img.Counter > maxCounter {
 		return nil, fmt.Errorf("emu: counter %d does not fit 24 bits", img.Counter)
@@ -193,7 +195,7 @@ func (t *type2) exchange(frame []byte) answer {
 	if len(frame) == 0 {
 		return silentAnswer
 	}
-	ev1 := t.lay.version != nil // MF0ICU1 knows only READ, WRITE and COMPAT_WRITE
+	getVersionIC := t.lay.version != nil // MF0ICU1 knows only READ, WRITE and COMPAT_WRITE
 	switch cmd := frame[0]; {
 	case cmd == cmdRead && len(frame) == 2:
 		return t.read(int(frame[1]))
@@ -206,7 +208,7 @@ func (t *type2) exchange(frame []byte) answer {
 		}
 		t.compatWrite = p
 		return ackAnswer
-	case !ev1:
+	case !getVersionIC:
 		return silentAnswer
 	case cmd == cmdGetVersion && len(frame) == 1:
 		return answer{data: bytes.Clone(t.version)}

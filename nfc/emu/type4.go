@@ -67,7 +67,7 @@ type type4 struct {
 	hwVer   []byte // GET_VERSION, first frame
 	swVer   []byte // GET_VERSION, second frame
 	version []byte // the image's version, given back as it came
-	sig     []byte
+	sig     []byte // READ_SIG answer: zeros (an unsigned clone) unless the image has one
 	file    []byte // the NDEF file: NLEN then the message, zero padded
 	sun     *nfc.SUNConfig
 	counter uint32
@@ -93,7 +93,6 @@ func newType4(img *nfc.Image) (*type4, error) {
 		uid:     bytes.Clone(img.UID),
 		hwVer:   hw424,
 		swVer:   sw424,
-		sig:     make([]byte, 56),
 		file:    make([]byte, ndefFileSize),
 		counter: img.Counter,
 	}
@@ -112,7 +111,9 @@ func newType4(img *nfc.Image) (*type4, error) {
 		if len(img.Signature) != 56 {
 			return nil, fmt.Errorf("emu: %s signature has %d bytes, want 56", img.Type, len(img.Signature))
 		}
-		copy(t.sig, img.Signature)
+		t.sig = bytes.Clone(img.Signature)
+	} else {
+		t.sig = make([]byte, 56)
 	}
 	binary.BigEndian.PutUint16(t.file, uint16(len(img.NDEF)))
 	copy(t.file[2:], img.NDEF)

@@ -1,0 +1,152 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/orders"
+	"github.com/tagpay/tagpay/store"
+)
+
+// misbehaving is a ledger backend with one operation replaced, to check that the demo
+// notices a step that does not behave as it should.
+type misbehaving struct {
+	api.Backend
+	parse  func(context.Context, orders.ParseRequest) (orders.ParsingReply, error)
+	pay    func(context.Context, orders.PayRequest) (orders.Order, error)
+	verify func(context.Context) ([]store.Violation, error)
+}
+
+func (m *misbehaving) ParseTag(ctx context.Context, req orders.ParseRequest) (orders.ParsingReply, error) {
+	if m.parse != nil {
+		return m.parse(ctx, req)
+	}
+	return m.Backend.ParseTag(ctx, req)
+}
+
+func (m *misbehaving) PayOrder(ctx context.Context, req orders.PayRequest) (orders.Order, error) {
+	if m.pay != nil {
+		return m.pay(ctx, req)
+	}
+	return m.Backend.PayOrder(ctx, req)
+}
+
+func (m *misbehaving) Verify(ctx context.Context) ([]store.Violation, error) {
+	if m.verify != nil {
+		return m.verify(ctx)
+	}
+	return m.Backend.Verify(ctx)
+}
+
+// demoOptions runs the demo on the in-memory reader, with a temporary ledger wrapped by
+// wrap.
+func demoOptions(t *testing.T, format string, wrap func(api.Backend) *misbehaving) (*DemoOptions, *bytes.Buffer) {
+	t.Helper()
+	t.Setenv("TMPDIR", t.TempDir())
+	streams, _, out, _ := Test()
+	return &DemoOptions{
+		IO:  streams,
+		Out: NewPrinter(streams, format),
+		OpenLocal: func(_ context.Context, path string) (api.Backend, func() error, error) {
+			l, err := api.OpenLocal(path)
+			if err != nil {
+				return nil, nil, err
+			}
+			var be api.Backend = l
+			if wrap != nil {
+				be = wrap(l)
+			}
+			return be, l.Close, nil
+		},
+		Device: func() (string, error) { return store.NewID(store.PrefixDevice), nil },
+	}, out
+}
+
+func TestDemoTellsTheWholeStoryOnTheInMemoryReader(t *testing.T) {
+	opts, out := demoOptions(t, FormatTable, nil)
+	if err := runDemo(context.Background(), opts); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"through the in-memory reader, since this build has no PC/SC access",
+		"  payment step: order ord_",
+		"  old token declined: nfc ",
+		"  balances: payer 9.50 EUR, merchant 10.50 EUR",
+		"removed the temporary ledger ",
+		"demo: every step behaved as it should",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the story lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestDemoFailsWhenAStepMisbehaves(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		wrap     func(api.Backend) *misbehaving
+		wantCode int
+		wantStep string
+	}{
+		{
+			name: "the ledger declines the tag",
+			wrap: func(be api.Backend) *misbehaving {
+				return &misbehaving{Backend: be, parse: func(context.Context, orders.ParseRequest) (orders.ParsingReply, error) {
+					return orders.ParsingReply{}, store.Errorf(store.KindDeclined, "tag_revoked", "tag revoked")
+				}}
+			},
+			wantCode: ExitDeclined,
+			wantStep: `demo step "parsing reply": tag revoked`,
+		},
+		{
+			name: "a deleted token still pays",
+			wrap: func(be api.Backend) *misbehaving {
+				return &misbehaving{Backend: be, pay: func(ctx context.Context, req orders.PayRequest) (orders.Order, error) {
+					o, err := be.PayOrder(ctx, req)
+					if store.KindOf(err) == store.KindDeclined {
+						req.Token = "" // pays from the balance instead of declining
+						return be.PayOrder(ctx, req)
+					}
+					return o, err
+				}}
+			},
+			wantCode: ExitError,
+			wantStep: `demo step "old token declined": the deleted token`,
+		},
+		{
+			name: "ledger verify finds a violation",
+			wrap: func(be api.Backend) *misbehaving {
+				return &misbehaving{Backend: be, verify: func(context.Context) ([]store.Violation, error) {
+					return []store.Violation{{Check: "balance", Subject: "acct_x", Message: "balance differs from its postings"}}, nil
+				}}
+			},
+			wantCode: ExitError,
+			wantStep: `demo step "ledger verify"`,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts, out := demoOptions(t, FormatJSON, tt.wrap)
+			err := runDemo(context.Background(), opts)
+			if err == nil {
+				t.Fatalf("demo succeeded:\n%s", out)
+			}
+			if got := ExitCode(err); got != tt.wantCode {
+				t.Errorf("exit code %d, want %d (%v)", got, tt.wantCode, err)
+			}
+			if !strings.Contains(err.Error(), tt.wantStep) {
+				t.Errorf("error %q does not name %q", err, tt.wantStep)
+			}
+			var res DemoResult
+			if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
+				t.Fatalf("-o json output is not one JSON document: %v\n%s", err, out)
+			}
+			if res.OK || !strings.Contains(res.Error, tt.wantStep) {
+				t.Errorf("JSON result ok=%v error=%q, want a failure naming %q", res.OK, res.Error, tt.wantStep)
+			}
+		})
+	}
+}
