@@ -54,6 +54,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 declined,
 	root.SetErr(f.IO.ErrOut)
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetHelpCommand(newHelpCmd(root))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
@@ -173,4 +174,20 @@ func withBackend(ctx context.Context, open BackendFunc, fn func(be api.Backend) 
 		}
 	}()
 	return fn(be)
+}
+
+// newHelpCmd replaces cobra's help command, which prints "Unknown help topic" and exits
+// 0: asking for help on a command that does not exist is a usage error.
+func newHelpCmd(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(c *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err != nil || len(rest) > 0 {
+				return Usagef("unknown help topic %q\nRun 'tagpay --help' for usage.", strings.Join(args, " "))
+			}
+			return target.Help()
+		},
+	}
 }
