@@ -249,9 +249,10 @@ func truncateReason(s string) string {
 
 // readBack opens the tag again and reads its UID and URL, as a payer's phone would.
 func (o *openedTag) readBack(ctx context.Context) (uid, content string, err error) {
-	o.prior += o.APDUs.APDUs()
 	o.closed = true
-	if err := o.Tag.Close(); err != nil {
+	err = o.Tag.Close()
+	o.prior += o.APDUs.APDUs() // after Close: ending a Part 3 session is an APDU too
+	if err != nil {
 		return "", "", err
 	}
 	tag, cc, err := nfc.OpenTag(ctx, o.bus, o.Reader)

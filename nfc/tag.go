@@ -39,6 +39,9 @@ type TornWriteError struct {
 	PagesWritten []int
 	// PagesPlanned is every page write the operation meant to make, in order.
 	PagesPlanned []int
+	// PagesInDoubt are pages whose write went out but whose answer was lost (the tag or
+	// pcscd vanished mid-exchange): the tag may or may not hold them.
+	PagesInDoubt []int
 	// BytesWritten counts the bytes of a Type 4 NDEF file acknowledged, NLEN included.
 	BytesWritten int
 	// BytesPlanned is what the Type 4 write meant to write.
@@ -53,6 +56,8 @@ func (e *TornWriteError) Error() string {
 	switch {
 	case e.Verifying:
 		b.WriteString("write finished but the read-back was interrupted; the tag's content is unverified")
+	case len(e.PagesPlanned) > 0 && len(e.PagesWritten) == 0 && len(e.PagesInDoubt) > 0:
+		fmt.Fprintf(&b, "write interrupted during the first page write (page %s); the tag may be unchanged or damaged, check it with tag diagnose", pageList(e.PagesInDoubt))
 	case len(e.PagesPlanned) > 0 && len(e.PagesWritten) == 0:
 		b.WriteString("write interrupted before any page was written; the tag is unchanged")
 	case len(e.PagesPlanned) > 0:
@@ -60,8 +65,11 @@ func (e *TornWriteError) Error() string {
 		if len(e.PagesWritten) == 1 {
 			noun = "page"
 		}
-		fmt.Fprintf(&b, "write interrupted after %d of %d page writes (written: %s %s); the tag's NDEF message is now damaged, write it again",
-			len(e.PagesWritten), len(e.PagesPlanned), noun, pageList(e.PagesWritten))
+		fmt.Fprintf(&b, "write interrupted after %d of %d page writes (written: %s %s", len(e.PagesWritten), len(e.PagesPlanned), noun, pageList(e.PagesWritten))
+		if len(e.PagesInDoubt) > 0 {
+			fmt.Fprintf(&b, "; perhaps also %s", pageList(e.PagesInDoubt))
+		}
+		b.WriteString("); the tag's NDEF message is now damaged, write it again")
 	case e.BytesWritten == 0:
 		b.WriteString("write interrupted before any byte was written; the tag is unchanged")
 	default:

@@ -346,7 +346,14 @@ func (t *Tag) writeNDEFType2(msg []byte) error {
 	var done []int
 	for i, p := range plan {
 		if err := t.writePage(p, data[i]); err != nil {
-			return &TornWriteError{PagesWritten: done, PagesPlanned: plan, Err: err}
+			torn := &TornWriteError{PagesWritten: done, PagesPlanned: plan, Err: err}
+			// A refusal (status word) means the page was not written; a lost answer
+			// leaves it unknown.
+			var refused *statusError
+			if !errors.As(err, &refused) {
+				torn.PagesInDoubt = []int{p}
+			}
+			return torn
 		}
 		done = append(done, p)
 	}
