@@ -3,7 +3,6 @@ package cmd
 import (
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -95,16 +94,8 @@ func runTagImageNew(opts *TagImageNewOptions) error {
 	if err != nil {
 		return Usagef("%v", err)
 	}
-	b, err := formatImage(img, opts.Format)
-	if err != nil {
+	if err := writeImage(opts.IO.Out, img, opts.Format, opts.File); err != nil || opts.File == "" {
 		return err
-	}
-	if opts.File == "" {
-		_, err = opts.IO.Out.Write(b)
-		return err
-	}
-	if err := os.WriteFile(opts.File, b, 0o644); err != nil {
-		return fmt.Errorf("writing the image: %w", err)
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Wrote a new %s image, UID %X, to %s\n", img.Type, []byte(img.UID), opts.File)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -197,6 +198,22 @@ func formatImage(img *nfc.Image, format string) ([]byte, error) {
 	return nfc.FormatImageJSON(img)
 }
 
+// writeImage writes img in format to file, or to out when file is empty.
+func writeImage(out io.Writer, img *nfc.Image, format, file string) error {
+	b, err := formatImage(img, format)
+	if err != nil {
+		return err
+	}
+	if file == "" {
+		_, err = out.Write(b)
+		return err
+	}
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		return fmt.Errorf("writing the image: %w", err)
+	}
+	return nil
+}
+
 // loadImage reads a tag image: a Flipper .nfc file or tagpay's JSON, told apart by
 // content.
 func loadImage(path string) (*nfc.Image, error) {
@@ -280,16 +297,8 @@ func runTagDump(ctx context.Context, opts *TagDumpOptions) error {
 	if err != nil {
 		return err
 	}
-	b, err := formatImage(img, opts.Format)
-	if err != nil {
+	if err := writeImage(opts.IO.Out, img, opts.Format, opts.File); err != nil || opts.File == "" {
 		return err
-	}
-	if opts.File == "" {
-		_, err = opts.IO.Out.Write(b)
-		return err
-	}
-	if err := os.WriteFile(opts.File, b, 0o644); err != nil {
-		return fmt.Errorf("writing the image: %w", err)
 	}
 	size := fmt.Sprintf("%d pages", len(img.Pages))
 	if len(img.Pages) == 0 {

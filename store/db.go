@@ -198,12 +198,16 @@ func (db *DB) checkSchema() error {
 // view runs fn and turns a bbolt panic on a damaged page into an error.
 func (db *DB) view(fn func(*bolt.Tx) error) (err error) {
 	defer guardFaults()()
-	defer func() {
-		if r := recover(); r != nil {
-			err = Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %v", db.path, r)
-		}
-	}()
+	defer db.damaged(&err)
 	return db.bolt.View(fn)
+}
+
+// damaged, deferred, turns a panic inside bbolt (a damaged page) into a corrupt-ledger
+// error.
+func (db *DB) damaged(err *error) {
+	if r := recover(); r != nil {
+		*err = Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %v", db.path, r)
+	}
 }
 
 // Path is the file the ledger lives in.
@@ -225,11 +229,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) (err error) {
 		return err
 	}
 	defer guardFaults()()
-	defer func() {
-		if r := recover(); r != nil {
-			err = Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %v", db.path, r)
-		}
-	}()
+	defer db.damaged(&err)
 	return wrapWriteErr(db.path, db.bolt.Update(func(btx *bolt.Tx) error {
 		return fn(newTx(ctx, btx))
 	}))
@@ -246,11 +246,7 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) (err error) {
 		return err
 	}
 	defer guardFaults()()
-	defer func() {
-		if r := recover(); r != nil {
-			err = Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %v", db.path, r)
-		}
-	}()
+	defer db.damaged(&err)
 	var rejection error
 	err = db.bolt.Batch(func(btx *bolt.Tx) error {
 		// fn runs on whichever goroutine leads the batch: guard that one too.
