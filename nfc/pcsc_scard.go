@@ -19,6 +19,10 @@ import (
 // in or out; watching it lets Wait notice new readers without polling.
 const pnpReader = `\\?PnP?\Notification`
 
+// waitSlice is the longest one blocking status wait lasts before Wait looks at its
+// context again.
+const waitSlice = 500 * time.Millisecond
+
 // pcscBus is the system's PC/SC service.
 type pcscBus struct {
 	mu     sync.Mutex
@@ -182,7 +186,9 @@ func (b *pcscBus) Wait(ctx context.Context, known []ReaderState) ([]ReaderState,
 		}
 		// pcsc-lite keeps the reader count in the upper half of the PnP state.
 		rs = append(rs, scard.ReaderState{Reader: pnpReader, CurrentState: scard.StateFlag(len(names) << 16)})
-		err = w.GetStatusChange(rs, -1)
+		// Bounded, so a cancel that lands between the ctx check above and this call
+		// (pcsc-lite only cancels a wait already blocked) is seen within the bound.
+		err = w.GetStatusChange(rs, waitSlice)
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
