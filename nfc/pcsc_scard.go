@@ -259,6 +259,13 @@ func (c *pcscCard) Transmit(apdu []byte) ([]byte, error) {
 		}
 		return nil, pcscError("transmit", c.reader, err)
 	}
+	if len(r) < 2 {
+		// vpcd (and some readers) hand back an empty reply when the card vanished
+		// mid-exchange, before pcscd has noticed the removal.
+		if gone := c.removedSince(); gone != nil {
+			return nil, pcscError("transmit", c.reader, gone)
+		}
+	}
 	return r, nil
 }
 
