@@ -102,10 +102,7 @@ func (s *Service) migrate(tx *store.Tx, req MigrateRequest) (Migration, error) {
 		"account": acct.ID, "from": req.From, "to": req.To,
 		"deleted": joinIDs(out.Deleted), "issued": joinIDs(out.Issued),
 	}
-	if err := tx.Audit("card.migrate", c.ID, detail); err != nil {
-		return Migration{}, err
-	}
-	out.Event, err = lastEventID(tx, "card.migrate", c.ID)
+	out.Event, err = tx.AuditID("card.migrate", c.ID, detail)
 	return out, err
 }
 
@@ -141,20 +138,4 @@ func cardOnSource(tx *store.Tx, account, from, named string) (cardRecord, error)
 		ids[i] = c.ID + " (" + c.Label + ")"
 	}
 	return cardRecord{}, store.Errorf(store.KindInvalid, "card_required", "device %s holds %d cards of account %s; name the one to migrate: %s", from, len(onSource), account, strings.Join(ids, ", ")).WithParam("card")
-}
-
-// lastEventID finds the event tx.Audit just wrote: event ids grow with time and a write
-// transaction has the ledger to itself, so it is the newest one.
-func lastEventID(tx *store.Tx, action, subject string) (string, error) {
-	var id string
-	err := store.Each(tx, store.BucketAudit, "", true, func(_ string, e store.Event) error {
-		if e.Action == action && e.Subject == subject {
-			id = e.ID
-		}
-		return store.ErrStop
-	})
-	if err == nil && id == "" {
-		err = store.Errorf(store.KindInternal, "audit_missing", "the audit event of %s %s was not written", action, subject)
-	}
-	return id, err
 }

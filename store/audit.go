@@ -14,8 +14,14 @@ type Event struct {
 
 // Audit records an event in the same transaction as the change it describes.
 func (tx *Tx) Audit(action, subject string, detail map[string]string) error {
+	_, err := tx.AuditID(action, subject, detail)
+	return err
+}
+
+// AuditID is Audit for callers that report the event's id.
+func (tx *Tx) AuditID(action, subject string, detail map[string]string) (string, error) {
 	e := Event{ID: NewID(PrefixEvent), At: tx.now, Actor: tx.Actor().ID, Action: action, Subject: subject, Detail: detail}
-	return tx.Put(BucketAudit, e.ID, e)
+	return e.ID, tx.Put(BucketAudit, e.ID, e)
 }
 
 // Events lists audit events newest first, at most limit (0: all); admins only.
