@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
@@ -29,7 +30,7 @@ type Client struct {
 	badURL error // a base URL that cannot work, reported by every call
 }
 
-var _ Backend = (*Client)(nil)
+var _ backend.Backend = (*Client)(nil)
 
 // ClientOption tunes NewClient.
 type ClientOption func(*Client)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
@@ -21,7 +22,7 @@ func TestClientRoundTrips(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	c := f.client(f.admin)
-	var be Backend = c
+	var be backend.Backend = c
 	local := f.local
 	must := func(err error) {
 		t.Helper()
@@ -221,15 +222,15 @@ func TestClientErrorsMatchLocal(t *testing.T) {
 	unknownAccount, unknownKey := store.NewID(store.PrefixAccount), store.NewID(store.PrefixKey)
 	calls := []struct {
 		name string
-		call func(Backend) error
+		call func(backend.Backend) error
 	}{
-		{"unknown account", func(b Backend) error { _, err := b.GetAccount(ctx, unknownAccount); return err }},
-		{"malformed account", func(b Backend) error { _, err := b.GetAccount(ctx, "acct_nope"); return err }},
-		{"bad currency", func(b Backend) error {
+		{"unknown account", func(b backend.Backend) error { _, err := b.GetAccount(ctx, unknownAccount); return err }},
+		{"malformed account", func(b backend.Backend) error { _, err := b.GetAccount(ctx, "acct_nope"); return err }},
+		{"bad currency", func(b backend.Backend) error {
 			_, err := b.CreateAccount(ctx, store.CreateAccountRequest{Name: "x", Kind: store.KindPerson, Currency: "XXXX"})
 			return err
 		}},
-		{"insufficient funds", func(b Backend) error {
+		{"insufficient funds", func(b backend.Backend) error {
 			r, err := b.ParseTag(ctx, orders.ParseRequest{UID: w.tag1.UID, Content: w.tag1.Content})
 			if err != nil {
 				return err
@@ -241,24 +242,24 @@ func TestClientErrorsMatchLocal(t *testing.T) {
 			_, err = b.PayOrder(ctx, orders.PayRequest{Order: o.ID})
 			return err
 		}},
-		{"clone", func(b Backend) error {
+		{"clone", func(b backend.Backend) error {
 			_, err := b.ParseTag(ctx, orders.ParseRequest{UID: "04000000000001", Content: w.tag1.Content})
 			return err
 		}},
-		{"paid order cancelled", func(b Backend) error {
+		{"paid order cancelled", func(b backend.Backend) error {
 			_, err := b.CancelOrder(ctx, orders.CancelRequest{Order: w.paid1.ID})
 			return err
 		}},
-		{"unknown tag", func(b Backend) error { _, err := b.GetTag(ctx, "nosuchref"); return err }},
-		{"unknown token action", func(b Backend) error {
+		{"unknown tag", func(b backend.Backend) error { _, err := b.GetTag(ctx, "nosuchref"); return err }},
+		{"unknown token action", func(b backend.Backend) error {
 			_, err := b.ChangeToken(ctx, cards.TokenStateRequest{Token: w.token2.ID, Action: "explode"})
 			return err
 		}},
-		{"bad device", func(b Backend) error {
+		{"bad device", func(b backend.Backend) error {
 			_, err := b.Login(ctx, cards.LoginRequest{Account: w.payer1.ID, Device: "phone"})
 			return err
 		}},
-		{"unknown key", func(b Backend) error { _, err := b.RevokeKey(ctx, unknownKey); return err }},
+		{"unknown key", func(b backend.Backend) error { _, err := b.RevokeKey(ctx, unknownKey); return err }},
 	}
 	for _, tt := range calls {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
@@ -22,7 +23,7 @@ import (
 // fixture is a server on a fresh ledger file, with an admin key.
 type fixture struct {
 	t      *testing.T
-	local  *Local
+	local  *backend.Local
 	server *Server
 	http   *httptest.Server
 	admin  string // secret of the admin key
@@ -53,7 +54,7 @@ func newFixture(t *testing.T) *fixture {
 
 func newFixtureWith(t *testing.T, tune func(*http.Server)) *fixture {
 	t.Helper()
-	local, err := OpenLocal(filepath.Join(t.TempDir(), "ledger.db"))
+	local, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tagpay/tagpay/backend"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -45,7 +46,7 @@ func TestSpecMatchesRoutes(t *testing.T) {
 		}
 	}
 	slices.Sort(described)
-	served := NewServer(&Local{}, ServerOptions{}).Routes()
+	served := NewServer(&backend.Local{}, ServerOptions{}).Routes()
 	for _, r := range served {
 		if !slices.Contains(described, r) {
 			t.Errorf("route %s is served but openapi.yaml does not describe it", r)

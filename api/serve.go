@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -85,7 +86,7 @@ func NewHTTPServer(h http.Handler, t Timeouts, log *slog.Logger) *http.Server {
 // Serve runs the server on backend until ctx is cancelled, then stops accepting
 // connections and lets in-flight requests finish (up to Timeouts.Shutdown) before it
 // returns; every request either completes its ledger transaction or never starts it.
-func Serve(ctx context.Context, backend *Local, cfg ServeConfig) error {
+func Serve(ctx context.Context, be *backend.Local, cfg ServeConfig) error {
 	if (cfg.TLSCertFile == "") != (cfg.TLSKeyFile == "") {
 		return store.Errorf(store.KindInvalid, "invalid_tls", "TLS needs both a certificate and a key file").WithParam("tls-cert")
 	}
@@ -98,7 +99,7 @@ func Serve(ctx context.Context, backend *Local, cfg ServeConfig) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := cfg.Timeouts.withDefaults()
-	srv := NewHTTPServer(NewServer(backend, ServerOptions{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}), t, log)
+	srv := NewHTTPServer(NewServer(be, ServerOptions{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}), t, log)
 	if cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
 		if err != nil {
@@ -120,7 +121,7 @@ func Serve(ctx context.Context, backend *Local, cfg ServeConfig) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	baseURL := scheme + "://" + ln.Addr().String()
-	log.Info("serving", slog.String("url", baseURL), slog.String("ledger", backend.Path()))
+	log.Info("serving", slog.String("url", baseURL), slog.String("ledger", be.Path()))
 	if cfg.Ready != nil {
 		cfg.Ready(baseURL)
 	}
@@ -146,9 +147,9 @@ func Serve(ctx context.Context, backend *Local, cfg ServeConfig) error {
 // BootstrapAdminKey writes a first admin key's secret to file (mode 0600) when the ledger
 // has no API key at all, and reports whether it did. The file is created before the key,
 // so that a file that cannot be written never leaves a key nobody knows.
-func BootstrapAdminKey(ctx context.Context, backend *Local, file string) (store.APIKey, bool, error) {
+func BootstrapAdminKey(ctx context.Context, be *backend.Local, file string) (store.APIKey, bool, error) {
 	// A ledger with keys leaves the file alone: it may hold the secret of an earlier start.
-	keys, err := backend.DB.ListKeys(store.WithActor(ctx, store.LocalActor))
+	keys, err := be.DB.ListKeys(store.WithActor(ctx, store.LocalActor))
 	if err != nil || len(keys) > 0 {
 		return store.APIKey{}, false, err
 	}
@@ -160,7 +161,7 @@ func BootstrapAdminKey(ctx context.Context, backend *Local, file string) (store.
 	if err := f.Chmod(0o600); err != nil { // the file may have existed with a wider mode
 		return store.APIKey{}, false, store.Wrap(store.KindInvalid, "bootstrap_key_file", err, "cannot restrict the admin key file %s", file)
 	}
-	key, created, err := backend.DB.BootstrapAdminKey(ctx)
+	key, created, err := be.DB.BootstrapAdminKey(ctx)
 	if err != nil || !created {
 		return store.APIKey{}, false, err
 	}
@@ -169,7 +170,7 @@ func BootstrapAdminKey(ctx context.Context, backend *Local, file string) (store.
 	}
 	if err != nil {
 		// Nobody can learn this secret now: take the key out of service again.
-		_, _ = backend.DB.RevokeKey(store.WithActor(ctx, store.LocalActor), key.ID)
+		_, _ = be.DB.RevokeKey(store.WithActor(ctx, store.LocalActor), key.ID)
 		return store.APIKey{}, false, store.Wrap(store.KindInternal, "bootstrap_key_file", err, "writing the admin key file %s failed; the key %s was revoked", file, key.ID)
 	}
 	return key.APIKey, true, nil

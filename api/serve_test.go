@@ -20,12 +20,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/store"
 )
 
 // startServe runs Serve on a free loopback port and returns its base URL and the
 // channel of Serve's result.
-func startServe(t *testing.T, ctx context.Context, local *Local, cfg ServeConfig) (string, <-chan error) {
+func startServe(t *testing.T, ctx context.Context, local *backend.Local, cfg ServeConfig) (string, <-chan error) {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
 	ready := make(chan string, 1)
@@ -41,9 +42,9 @@ func startServe(t *testing.T, ctx context.Context, local *Local, cfg ServeConfig
 	return "", nil
 }
 
-func openTempLocal(t *testing.T) *Local {
+func openTempLocal(t *testing.T) *backend.Local {
 	t.Helper()
-	l, err := OpenLocal(filepath.Join(t.TempDir(), "ledger.db"))
+	l, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

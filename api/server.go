@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -30,7 +31,7 @@ type ServerOptions struct {
 // enforces every rule (ownership included). The server itself decides nothing about
 // money, tags or cards.
 type Server struct {
-	be       *Local
+	be       *backend.Local
 	log      *slog.Logger
 	maxBody  int64
 	mux      *http.ServeMux
@@ -41,9 +42,9 @@ type Server struct {
 }
 
 // NewServer returns the handler of every /v1 route and /healthz, serving backend.
-func NewServer(backend *Local, opts ServerOptions) *Server {
+func NewServer(be *backend.Local, opts ServerOptions) *Server {
 	s := &Server{
-		be:       backend,
+		be:       be,
 		log:      opts.Logger,
 		maxBody:  opts.MaxBodyBytes,
 		mux:      http.NewServeMux(),

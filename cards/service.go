@@ -53,7 +53,7 @@ func (c Config) withDefaults() Config {
 }
 
 // Service runs the device, card and token operations against a ledger. Its exported
-// methods are part of api.Backend.
+// methods are part of backend.Backend.
 type Service struct {
 	db  *store.DB
 	cfg Config

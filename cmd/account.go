@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -70,7 +70,7 @@ func newAccountCreateCmd(f *Factory) *cobra.Command {
 }
 
 func runAccountCreate(ctx context.Context, opts *AccountCreateOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		a, err := be.CreateAccount(ctx, store.CreateAccountRequest{
 			Name: opts.Name, Kind: store.AccountKind(opts.Kind), Currency: opts.Currency,
 			IdempotencyKey: opts.IdempotencyKey,
@@ -101,7 +101,7 @@ func newAccountListCmd(f *Factory) *cobra.Command {
 }
 
 func runAccountList(ctx context.Context, opts *AccountListOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		accounts, err := be.ListAccounts(ctx)
 		if err != nil {
 			return err
@@ -137,7 +137,7 @@ func newAccountShowCmd(f *Factory) *cobra.Command {
 }
 
 func runAccountShow(ctx context.Context, opts *AccountShowOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		a, err := be.GetAccount(ctx, opts.ID)
 		if err != nil {
 			return err
@@ -172,7 +172,7 @@ func newAccountFundCmd(f *Factory) *cobra.Command {
 }
 
 func runAccountFund(ctx context.Context, opts *AccountFundOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		t, err := be.FundAccount(ctx, store.FundRequest{Account: opts.ID, Amount: opts.Amount, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err

@@ -10,7 +10,7 @@ import (
 	"github.com/mdp/qrterminal/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
 )
 
@@ -99,7 +99,7 @@ keyed hash; it is never shown in full again.`,
 }
 
 func runCardAdd(ctx context.Context, opts *CardAddOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		card, err := be.AddCard(ctx, cards.AddCardRequest{Account: opts.Account, Label: opts.Label, PAN: opts.PAN, Device: opts.Device, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
@@ -132,7 +132,7 @@ func newCardListCmd(f *Factory) *cobra.Command {
 }
 
 func runCardList(ctx context.Context, opts *CardListOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		cs, err := be.ListCards(ctx, opts.Account)
 		if err != nil {
 			return err
@@ -172,7 +172,7 @@ func newCardShowCmd(f *Factory) *cobra.Command {
 }
 
 func runCardShow(ctx context.Context, opts *CardShowOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		card, err := be.GetCard(ctx, opts.Card)
 		if err != nil {
 			return err
@@ -226,7 +226,7 @@ func runCardActivate(ctx context.Context, opts *CardActivateOptions) error {
 	if err != nil {
 		return err
 	}
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		act, err := be.ActivateCard(ctx, cards.ActivateRequest{Card: opts.Card, Functions: fns, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
@@ -287,7 +287,7 @@ func runCardDeactivate(ctx context.Context, opts *CardDeactivateOptions) error {
 	if err != nil {
 		return err
 	}
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		ts, err := be.DeactivateCard(ctx, cards.DeactivateRequest{Card: opts.Card, Functions: fns, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
@@ -339,7 +339,7 @@ func runCardMigrate(ctx context.Context, opts *CardMigrateOptions) error {
 	if opts.From == "" && !opts.IO.CanPrompt() {
 		return Usagef("card migrate needs --from: there is no terminal to pick the old device on")
 	}
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		account := opts.Account
 		if account == "" {
 			card, err := be.GetCard(ctx, opts.Card)
@@ -373,7 +373,7 @@ func runCardMigrate(ctx context.Context, opts *CardMigrateOptions) error {
 
 // pickOldDevice shows the devices the account has been logged in on, other than the
 // new one, and lets the user pick one.
-func pickOldDevice(ctx context.Context, be api.Backend, io *IOStreams, account, to string) (string, error) {
+func pickOldDevice(ctx context.Context, be backend.Backend, io *IOStreams, account, to string) (string, error) {
 	logins, err := be.ListLogins(ctx, account)
 	if err != nil {
 		return "", err

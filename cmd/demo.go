@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/nfc"
 	"github.com/tagpay/tagpay/nfc/emu"
@@ -28,9 +29,9 @@ type DemoOptions struct {
 	DB     string
 	Remote bool
 	// Local holds the domain settings of the ledger that --remote serves.
-	Local api.LocalOptions
+	Local backend.LocalOptions
 	// OpenLocal opens a ledger file (the story's backend without --remote).
-	OpenLocal func(ctx context.Context, path string) (api.Backend, func() error, error)
+	OpenLocal func(ctx context.Context, path string) (backend.Backend, func() error, error)
 	// Device is this installation's device id.
 	Device func() (string, error)
 	// OpenPCSC reaches pcscd; nil keeps the virtual tag on the in-memory reader.
@@ -193,7 +194,7 @@ func runDemo(ctx context.Context, opts *DemoOptions) (err error) {
 	if log.res.Temporary {
 		where = "on a fresh temporary ledger " + log.res.Ledger + " (removed at the end)"
 	}
-	var be api.Backend
+	var be backend.Backend
 	var release func() error
 	if opts.Remote {
 		srv, err := startDemoServer(ctx, opts, log.res.Ledger, scratch)
@@ -227,7 +228,7 @@ func runDemo(ctx context.Context, opts *DemoOptions) (err error) {
 type demoServer struct {
 	url    string
 	key    string // how the demo got its admin key, for people
-	client api.Backend
+	client backend.Backend
 	stop   func() error
 }
 
@@ -297,7 +298,7 @@ func startDemoServer(ctx context.Context, opts *DemoOptions, path, scratch strin
 // demoAdminKey makes an admin key in the ledger at path, before anything serves it.
 func demoAdminKey(ctx context.Context, opts *DemoOptions, path string) (store.CreatedKey, error) {
 	var key store.CreatedKey
-	err := withBackend(ctx, func(ctx context.Context) (api.Backend, func() error, error) { return opts.OpenLocal(ctx, path) }, func(be api.Backend) (err error) {
+	err := withBackend(ctx, func(ctx context.Context) (backend.Backend, func() error, error) { return opts.OpenLocal(ctx, path) }, func(be backend.Backend) (err error) {
 		key, err = be.CreateKey(ctx, store.CreateKeyRequest{Role: store.RoleAdmin})
 		return err
 	})
@@ -309,7 +310,7 @@ func demoAdminKey(ctx context.Context, opts *DemoOptions, path string) (store.Cr
 
 // demoStory is the story itself, on one backend.
 type demoStory struct {
-	be   api.Backend
+	be   backend.Backend
 	log  *demoLog
 	opts *DemoOptions
 	tag  *virtualTag

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
 )
@@ -15,7 +15,7 @@ import (
 // misbehaving is a ledger backend with one operation replaced, to check that the demo
 // notices a step that does not behave as it should.
 type misbehaving struct {
-	api.Backend
+	backend.Backend
 	parse  func(context.Context, orders.ParseRequest) (orders.ParsingReply, error)
 	pay    func(context.Context, orders.PayRequest) (orders.Order, error)
 	verify func(context.Context) ([]store.Violation, error)
@@ -44,19 +44,19 @@ func (m *misbehaving) Verify(ctx context.Context) ([]store.Violation, error) {
 
 // demoOptions runs the demo on the in-memory reader, with a temporary ledger wrapped by
 // wrap.
-func demoOptions(t *testing.T, format string, wrap func(api.Backend) *misbehaving) (*DemoOptions, *bytes.Buffer) {
+func demoOptions(t *testing.T, format string, wrap func(backend.Backend) *misbehaving) (*DemoOptions, *bytes.Buffer) {
 	t.Helper()
 	t.Setenv("TMPDIR", t.TempDir())
 	streams, _, out, _ := Test()
 	return &DemoOptions{
 		IO:  streams,
 		Out: NewPrinter(streams, format),
-		OpenLocal: func(_ context.Context, path string) (api.Backend, func() error, error) {
-			l, err := api.OpenLocal(path)
+		OpenLocal: func(_ context.Context, path string) (backend.Backend, func() error, error) {
+			l, err := backend.OpenLocal(path)
 			if err != nil {
 				return nil, nil, err
 			}
-			var be api.Backend = l
+			var be backend.Backend = l
 			if wrap != nil {
 				be = wrap(l)
 			}
@@ -88,13 +88,13 @@ func TestDemoTellsTheWholeStoryOnTheInMemoryReader(t *testing.T) {
 func TestDemoFailsWhenAStepMisbehaves(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
-		wrap     func(api.Backend) *misbehaving
+		wrap     func(backend.Backend) *misbehaving
 		wantCode int
 		wantStep string
 	}{
 		{
 			name: "the ledger declines the tag",
-			wrap: func(be api.Backend) *misbehaving {
+			wrap: func(be backend.Backend) *misbehaving {
 				return &misbehaving{Backend: be, parse: func(context.Context, orders.ParseRequest) (orders.ParsingReply, error) {
 					return orders.ParsingReply{}, store.Errorf(store.KindDeclined, "tag_revoked", "tag revoked")
 				}}
@@ -104,7 +104,7 @@ func TestDemoFailsWhenAStepMisbehaves(t *testing.T) {
 		},
 		{
 			name: "a deleted token still pays",
-			wrap: func(be api.Backend) *misbehaving {
+			wrap: func(be backend.Backend) *misbehaving {
 				return &misbehaving{Backend: be, pay: func(ctx context.Context, req orders.PayRequest) (orders.Order, error) {
 					o, err := be.PayOrder(ctx, req)
 					if store.KindOf(err) == store.KindDeclined {
@@ -119,7 +119,7 @@ func TestDemoFailsWhenAStepMisbehaves(t *testing.T) {
 		},
 		{
 			name: "ledger verify finds a violation",
-			wrap: func(be api.Backend) *misbehaving {
+			wrap: func(be backend.Backend) *misbehaving {
 				return &misbehaving{Backend: be, verify: func(context.Context) ([]store.Violation, error) {
 					return []store.Violation{{Check: "balance", Subject: "acct_x", Message: "balance differs from its postings"}}, nil
 				}}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
 )
 
@@ -97,7 +97,7 @@ func newDeviceLoginCmd(f *Factory) *cobra.Command {
 }
 
 func runDeviceLogin(ctx context.Context, opts *DeviceLoginOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		l, err := be.Login(ctx, cards.LoginRequest{Account: opts.Account, Device: opts.Device, Name: opts.Name, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
@@ -134,7 +134,7 @@ func newDeviceLogoutCmd(f *Factory) *cobra.Command {
 }
 
 func runDeviceLogout(ctx context.Context, opts *DeviceLogoutOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		ls, err := be.Logout(ctx, cards.LogoutRequest{Account: opts.Account, Device: opts.Device, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
@@ -170,7 +170,7 @@ func newDeviceListCmd(f *Factory) *cobra.Command {
 }
 
 func runDeviceList(ctx context.Context, opts *DeviceListOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		ls, err := be.ListLogins(ctx, opts.Account)
 		if err != nil {
 			return err

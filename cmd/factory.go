@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -20,7 +20,7 @@ type BuildInfo struct {
 
 // BackendFunc opens the ledger backend; the returned func releases it. Commands hold one
 // in their options so that tests can hand them a fake.
-type BackendFunc func(ctx context.Context) (api.Backend, func() error, error)
+type BackendFunc func(ctx context.Context) (backend.Backend, func() error, error)
 
 // Factory hands commands what they share: streams, configuration, the backend. Everything
 // is built lazily, so `tagpay version` never opens a ledger.
@@ -29,8 +29,8 @@ type Factory struct {
 	Build BuildInfo
 
 	// OpenLocal opens a ledger file; Dial makes a client of a tagpay server.
-	OpenLocal func(ctx context.Context, path string) (api.Backend, func() error, error)
-	Dial      func(server, token string) (api.Backend, error)
+	OpenLocal func(ctx context.Context, path string) (backend.Backend, func() error, error)
+	Dial      func(server, token string) (backend.Backend, error)
 
 	flags *pflag.FlagSet // the root's persistent flags, bound into the configuration
 
@@ -40,7 +40,7 @@ type Factory struct {
 	cfgErr  error
 
 	mu      sync.Mutex
-	backend api.Backend
+	backend backend.Backend
 	release func() error
 }
 
@@ -75,7 +75,7 @@ func (f *Factory) Printer() (*Printer, error) {
 // Backend opens the ledger: the server's when --server is set, else the local file. It
 // is opened once per invocation; the release func is safe to call more than once, and
 // Close releases it at exit in any case.
-func (f *Factory) Backend(ctx context.Context) (api.Backend, func() error, error) {
+func (f *Factory) Backend(ctx context.Context) (backend.Backend, func() error, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, nil, err

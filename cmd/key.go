@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -63,7 +63,7 @@ only its hash is kept.`,
 }
 
 func runKeyCreate(ctx context.Context, opts *KeyCreateOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		k, err := be.CreateKey(ctx, store.CreateKeyRequest{Role: store.Role(opts.Role), Account: opts.Account, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
@@ -100,7 +100,7 @@ func newKeyListCmd(f *Factory) *cobra.Command {
 }
 
 func runKeyList(ctx context.Context, opts *KeyListOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		keys, err := be.ListKeys(ctx)
 		if err != nil {
 			return err
@@ -136,7 +136,7 @@ func newKeyRevokeCmd(f *Factory) *cobra.Command {
 }
 
 func runKeyRevoke(ctx context.Context, opts *KeyRevokeOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		k, err := be.RevokeKey(ctx, opts.ID)
 		if err != nil {
 			return err

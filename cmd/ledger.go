@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -45,7 +45,7 @@ and bound to live cards. Exits 1 and lists the violations when any is found.`,
 }
 
 func runLedgerVerify(ctx context.Context, opts *LedgerVerifyOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		vs, err := be.Verify(ctx)
 		if err != nil {
 			return err
@@ -100,7 +100,7 @@ func newLedgerJournalCmd(f *Factory) *cobra.Command {
 }
 
 func runLedgerJournal(ctx context.Context, opts *LedgerJournalOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		ts, err := be.Journal(ctx, opts.Limit)
 		if err != nil {
 			return err

@@ -14,7 +14,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -54,7 +54,7 @@ func runTagpay(t *testing.T, db string, args ...string) (code int, stdout, stder
 func goodLedger(t *testing.T, path string) string {
 	t.Helper()
 	ctx := context.Background()
-	local, err := api.OpenLocal(path, api.LocalOptions{Store: store.Options{NoSync: true}})
+	local, err := backend.OpenLocal(path, backend.LocalOptions{Store: store.Options{NoSync: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

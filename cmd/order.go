@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/orders"
 )
 
@@ -88,7 +88,7 @@ func newOrderParseCmd(f *Factory) *cobra.Command {
 }
 
 func runOrderParse(ctx context.Context, opts *OrderParseOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		r, err := be.ParseTag(ctx, orders.ParseRequest{UID: opts.UID, Content: opts.Content, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
@@ -128,7 +128,7 @@ func newOrderCreateCmd(f *Factory) *cobra.Command {
 }
 
 func runOrderCreate(ctx context.Context, opts *OrderCreateOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		o, err := be.CreateOrder(ctx, orders.CreateRequest{Reply: opts.Reply, Payer: opts.Payer, Amount: opts.Amount, Memo: opts.Memo, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
@@ -178,7 +178,7 @@ func runOrderPay(ctx context.Context, opts *OrderPayOptions) error {
 		}
 		req.Device = dev
 	}
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		o, err := be.PayOrder(ctx, req)
 		if err != nil {
 			return err
@@ -218,7 +218,7 @@ func runOrderList(ctx context.Context, opts *OrderListOptions) error {
 	default:
 		return Usagef("--status %q is not one of created, paid, refunded, cancelled, failed", opts.Status)
 	}
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		list, err := be.ListOrders(ctx, orders.OrderFilter{Payer: opts.Payer, Payee: opts.Payee, Status: orders.OrderStatus(opts.Status)})
 		if err != nil {
 			return err
@@ -254,7 +254,7 @@ func newOrderShowCmd(f *Factory) *cobra.Command {
 }
 
 func runOrderShow(ctx context.Context, opts *OrderShowOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		o, err := be.GetOrder(ctx, opts.Order)
 		if err != nil {
 			return err
@@ -289,7 +289,7 @@ func newOrderRefundCmd(f *Factory) *cobra.Command {
 }
 
 func runOrderRefund(ctx context.Context, opts *OrderRefundOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		o, err := be.RefundOrder(ctx, orders.RefundRequest{Order: opts.Order, Amount: opts.Amount, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
@@ -323,7 +323,7 @@ func newOrderCancelCmd(f *Factory) *cobra.Command {
 }
 
 func runOrderCancel(ctx context.Context, opts *OrderCancelOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		o, err := be.CancelOrder(ctx, orders.CancelRequest{Order: opts.Order, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err

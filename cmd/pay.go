@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/orders"
 )
 
@@ -110,7 +110,7 @@ func runPay(ctx context.Context, opts *PayOptions) error {
 			return err
 		}
 	}
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		payment := tapPayment{Payer: opts.Payer, Memo: opts.Memo, Card: opts.Card, Token: opts.Token, Device: device, IdempotencyKey: opts.IdempotencyKey}
 		r, err := payTap(ctx, be, tap, payment, func(reply orders.ParsingReply) (string, error) {
 			return confirmPayment(opts, reply)
@@ -164,7 +164,7 @@ type tapPayment struct {
 // information, second account), and the payment step. decide sees the parsing reply and
 // returns the amount to request ("" takes the tag's fixed amount); its error stops the
 // flow before any order exists. On error the receipt holds the steps that completed.
-func payTap(ctx context.Context, be api.Backend, tap Tap, p tapPayment, decide func(orders.ParsingReply) (string, error)) (Receipt, error) {
+func payTap(ctx context.Context, be backend.Backend, tap Tap, p tapPayment, decide func(orders.ParsingReply) (string, error)) (Receipt, error) {
 	key := func(step string) string {
 		if p.IdempotencyKey == "" {
 			return ""

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
@@ -16,7 +16,7 @@ import (
 // fakeBackend answers the few calls a test makes and records them; any other call
 // panics through the nil embedded interface, which fails the test loudly.
 type fakeBackend struct {
-	api.Backend
+	backend.Backend
 	reply    orders.ParsingReply
 	calls    []string
 	logins   []cards.Login
@@ -49,11 +49,11 @@ func (b *fakeBackend) MigrateCard(_ context.Context, req cards.MigrateRequest) (
 
 // testEnv is the Env of a command run with be, stdin as typed input, and stdin and
 // stdout terminals or not; it returns the buffer of stderr, where prompts go.
-func testEnv(be api.Backend, stdin string, tty bool) (Env, *bytes.Buffer) {
+func testEnv(be backend.Backend, stdin string, tty bool) (Env, *bytes.Buffer) {
 	ios, in, _, errOut := Test()
 	in.WriteString(stdin)
 	ios.SetTTY(tty, tty)
-	return Env{IO: ios, Out: NewPrinter(ios, FormatJSON), Backend: func(context.Context) (api.Backend, func() error, error) {
+	return Env{IO: ios, Out: NewPrinter(ios, FormatJSON), Backend: func(context.Context) (backend.Backend, func() error, error) {
 		return be, func() error { return nil }, nil
 	}}, errOut
 }

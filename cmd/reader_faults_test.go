@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/nfc"
 	"github.com/tagpay/tagpay/nfc/emu"
 	"github.com/tagpay/tagpay/nfc/ndef"
@@ -282,9 +282,9 @@ func TestTagWriteFaultAtEveryAPDU(t *testing.T) {
 }
 
 // provisionLedger is a fresh local ledger with one merchant account.
-func provisionLedger(t *testing.T) (*api.Local, string) {
+func provisionLedger(t *testing.T) (*backend.Local, string) {
 	t.Helper()
-	local, err := api.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"), api.LocalOptions{Store: store.Options{NoSync: true}})
+	local, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"), backend.LocalOptions{Store: store.Options{NoSync: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,9 +298,9 @@ func provisionLedger(t *testing.T) (*api.Local, string) {
 
 // provisionOnce runs `tag provision --merchant M -o json` for one tag and returns its
 // error and result line.
-func provisionOnce(local *api.Local, merchant string, b *faultBench) (*ProvisionResult, error) {
+func provisionOnce(local *backend.Local, merchant string, b *faultBench) (*ProvisionResult, error) {
 	ios, _, out, _ := Test()
-	env := Env{IO: ios, Out: NewPrinter(ios, FormatJSON), Backend: func(context.Context) (api.Backend, func() error, error) {
+	env := Env{IO: ios, Out: NewPrinter(ios, FormatJSON), Backend: func(context.Context) (backend.Backend, func() error, error) {
 		return local, func() error { return nil }, nil
 	}}
 	err := runTagProvision(context.Background(), &TagProvisionOptions{Env: env, Access: b.access, Merchant: merchant, Count: 1})
@@ -313,7 +313,7 @@ func provisionOnce(local *api.Local, merchant string, b *faultBench) (*Provision
 
 // checkRegistration holds the ledger to the tag: a registration is active only when
 // the tag holds exactly its content, and a failed provisioning leaves none active.
-func checkRegistration(t *testing.T, local *api.Local, uid, truth, what string, code int) {
+func checkRegistration(t *testing.T, local *backend.Local, uid, truth, what string, code int) {
 	t.Helper()
 	tags, err := local.ListTags(context.Background(), orders.TagFilter{})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/nfc"
 	"github.com/tagpay/tagpay/nfc/emu"
 	"github.com/tagpay/tagpay/nfc/ndef"
@@ -195,7 +195,7 @@ func (l *lockedBuffer) String() string {
 // provisionBackend is the ledger as provisioning sees it: registrations, confirmations
 // checked against the registered content, failures recorded.
 type provisionBackend struct {
-	api.Backend
+	backend.Backend
 	mu        sync.Mutex
 	tags      map[string]*orders.Tag
 	failed    map[string]string // id → reason
@@ -268,7 +268,9 @@ func TestProvisionTagAfterTag(t *testing.T) {
 		b.reader.Insert(second, emu.Faults{})
 	}()
 	opts := &TagProvisionOptions{
-		Env:    Env{IO: io, Out: NewPrinter(io, FormatJSON), Backend: func(context.Context) (api.Backend, func() error, error) { return be, func() error { return nil }, nil }},
+		Env: Env{IO: io, Out: NewPrinter(io, FormatJSON), Backend: func(context.Context) (backend.Backend, func() error, error) {
+			return be, func() error { return nil }, nil
+		}},
 		Access: b.access(5 * time.Second), Merchant: "acct_x", Count: 2, Lock: true,
 	}
 	opts.Access.Waiting = errOut
@@ -301,7 +303,9 @@ func TestProvisionTornTagIsMarkedFailed(t *testing.T) {
 	be := newProvisionBackend()
 	io, _, out, _ := Test()
 	opts := &TagProvisionOptions{
-		Env:    Env{IO: io, Out: NewPrinter(io, FormatTable), Backend: func(context.Context) (api.Backend, func() error, error) { return be, func() error { return nil }, nil }},
+		Env: Env{IO: io, Out: NewPrinter(io, FormatTable), Backend: func(context.Context) (backend.Backend, func() error, error) {
+			return be, func() error { return nil }, nil
+		}},
 		Access: b.access(time.Second), Merchant: "acct_x", Count: 1,
 	}
 	err := runTagProvision(context.Background(), opts)

@@ -10,8 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 )
 
 // Main runs the command line with args (without the program name) and returns the exit
@@ -163,7 +162,7 @@ func requireFlags(c *cobra.Command, names ...string) error {
 }
 
 // withBackend opens the backend, runs fn, and releases it.
-func withBackend(ctx context.Context, open BackendFunc, fn func(be api.Backend) error) (err error) {
+func withBackend(ctx context.Context, open BackendFunc, fn func(be backend.Backend) error) (err error) {
 	be, release, err := open(ctx)
 	if err != nil {
 		return err

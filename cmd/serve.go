@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/orders"
 )
@@ -21,7 +22,7 @@ type ServeOptions struct {
 	TLSCert, TLSKey  string
 	BootstrapKeyFile string
 	AddrFile         string // hidden: where to write the base URL once listening
-	Local            api.LocalOptions
+	Local            backend.LocalOptions
 	// Ready, when set, hears the base URL once the server listens (the demo serves
 	// in-process on a free port).
 	Ready func(baseURL string)
@@ -65,15 +66,15 @@ One JSON log line per request goes to stderr.`,
 }
 
 // localOptions are the domain settings of a ledger served from this configuration.
-func localOptions(cfg *Config) api.LocalOptions {
-	return api.LocalOptions{
+func localOptions(cfg *Config) backend.LocalOptions {
+	return backend.LocalOptions{
 		Orders: orders.Config{BaseURL: cfg.BaseURL},
 		Cards:  cards.Config{BIN: cfg.TokenBIN},
 	}
 }
 
 func runServe(ctx context.Context, opts *ServeOptions) error {
-	local, err := api.OpenLocal(opts.DB, opts.Local)
+	local, err := backend.OpenLocal(opts.DB, opts.Local)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/orders"
 )
 
@@ -114,7 +114,7 @@ func runTagRegister(ctx context.Context, opts *TagRegisterOptions) error {
 			return err
 		}
 	}
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		t, err := be.RegisterTag(ctx, orders.RegisterRequest{
 			UID: uid, Merchant: opts.Merchant, Amount: opts.Amount, Label: opts.Label,
 			BaseURL: opts.BaseURL, SUN: opts.SUN, MetaKey: opts.MetaKey, FileKey: opts.FileKey,
@@ -151,7 +151,7 @@ func newTagListCmd(f *Factory) *cobra.Command {
 }
 
 func runTagList(ctx context.Context, opts *TagListOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		tags, err := be.ListTags(ctx, orders.TagFilter{Merchant: opts.Merchant})
 		if err != nil {
 			return err
@@ -187,7 +187,7 @@ func newTagShowCmd(f *Factory) *cobra.Command {
 }
 
 func runTagShow(ctx context.Context, opts *TagShowOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		t, err := be.GetTag(ctx, opts.Tag)
 		if err != nil {
 			return err
@@ -225,7 +225,7 @@ func newTagRevokeCmd(f *Factory) *cobra.Command {
 }
 
 func runTagRevoke(ctx context.Context, opts *TagRevokeOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		t, err := be.RevokeTag(ctx, orders.TagStateRequest{Tag: opts.Tag, Reason: opts.Reason, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err

@@ -17,7 +17,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/nfc"
 	"github.com/tagpay/tagpay/nfc/ndef"
 	"github.com/tagpay/tagpay/orders"
@@ -126,7 +126,7 @@ func runTagProvision(ctx context.Context, opts *TagProvisionOptions) error {
 	defer bus.Close()
 	var results []*ProvisionResult
 	var stopped error
-	err = withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	err = withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		p := newProvisionProgress(opts.IO, opts.Count)
 		defer p.finish()
 		for i := 1; i <= opts.Count; i++ {
@@ -171,7 +171,7 @@ func runTagProvision(ctx context.Context, opts *TagProvisionOptions) error {
 
 // provisionOne takes one tag through register, write, lock, read-back and confirm. From
 // the moment it is registered, any failure marks it failed in the ledger.
-func provisionOne(ctx context.Context, be api.Backend, t *openedTag, index int, opts *TagProvisionOptions) *ProvisionResult {
+func provisionOne(ctx context.Context, be backend.Backend, t *openedTag, index int, opts *TagProvisionOptions) *ProvisionResult {
 	uid := strings.ToUpper(hex.EncodeToString(t.UID))
 	r := &ProvisionResult{Index: index, UID: uid, IC: t.Name}
 	key := func(step string) string {
@@ -230,7 +230,7 @@ func provisionOne(ctx context.Context, be api.Backend, t *openedTag, index int, 
 }
 
 // statusOf is the ledger's status of a tag, or "" when it cannot be asked.
-func statusOf(ctx context.Context, be api.Backend, id string) orders.TagStatus {
+func statusOf(ctx context.Context, be backend.Backend, id string) orders.TagStatus {
 	t, err := be.GetTag(context.WithoutCancel(ctx), id)
 	if err != nil {
 		return ""

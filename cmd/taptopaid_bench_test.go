@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/nfc"
 	"github.com/tagpay/tagpay/nfc/emu"
 	"github.com/tagpay/tagpay/nfc/ndef"
@@ -39,7 +39,7 @@ func BenchmarkTapToPaid(b *testing.B) {
 
 func benchTapToPaid(b *testing.B, p emu.Personality) {
 	ctx := context.Background()
-	l, err := api.OpenLocal(filepath.Join(b.TempDir(), "ledger.db"))
+	l, err := backend.OpenLocal(filepath.Join(b.TempDir(), "ledger.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
 )
 
@@ -57,7 +57,7 @@ func newTokenListCmd(f *Factory) *cobra.Command {
 }
 
 func runTokenList(ctx context.Context, opts *TokenListOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		ts, err := be.ListTokens(ctx, opts.Card)
 		if err != nil {
 			return err
@@ -89,7 +89,7 @@ func newTokenShowCmd(f *Factory) *cobra.Command {
 }
 
 func runTokenShow(ctx context.Context, opts *TokenShowOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		t, err := be.GetToken(ctx, opts.Token)
 		if err != nil {
 			return err
@@ -125,7 +125,7 @@ func newTokenChangeCmd(f *Factory, action cards.TokenAction, short string) *cobr
 }
 
 func runTokenChange(ctx context.Context, opts *TokenChangeOptions) error {
-	return withBackend(ctx, opts.Backend, func(be api.Backend) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		t, err := be.ChangeToken(ctx, cards.TokenStateRequest{Token: opts.Token, Action: opts.Action, Reason: cards.Reason(opts.Reason), IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err

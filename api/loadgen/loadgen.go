@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
 )
@@ -171,7 +172,7 @@ func checkLoopback(server string) error {
 
 // setup makes the run's merchant, its tag and one payer per client, funded for the
 // whole run so that no payment is declined for want of money.
-func setup(ctx context.Context, be api.Backend, cfg Config, run string) ([]string, orders.Tag, error) {
+func setup(ctx context.Context, be backend.Backend, cfg Config, run string) ([]string, orders.Tag, error) {
 	merchant, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "loadgen merchant " + run, Kind: store.KindMerchant, Currency: "EUR"})
 	if err != nil {
 		return nil, orders.Tag{}, fmt.Errorf("load generator setup: %w", err)
@@ -197,7 +198,7 @@ func setup(ctx context.Context, be api.Backend, cfg Config, run string) ([]strin
 }
 
 // pay runs one whole payment, each step with its own idempotency key.
-func pay(ctx context.Context, be api.Backend, tag orders.Tag, payer, key string) error {
+func pay(ctx context.Context, be backend.Backend, tag orders.Tag, payer, key string) error {
 	reply, err := be.ParseTag(ctx, orders.ParseRequest{UID: tag.UID, Content: tag.Content, IdempotencyKey: key + "-parse"})
 	if err != nil {
 		return fmt.Errorf("payment request: %w", err)

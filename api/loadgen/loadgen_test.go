@@ -7,15 +7,16 @@ import (
 	"time"
 
 	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
 )
 
 // server starts tagpay serve on a free loopback port over a fresh ledger and returns its
 // URL, an admin key and the ledger.
-func server(tb testing.TB, opts store.Options) (string, string, *api.Local) {
+func server(tb testing.TB, opts store.Options) (string, string, *backend.Local) {
 	tb.Helper()
-	local, err := api.OpenLocal(filepath.Join(tb.TempDir(), "ledger.db"), api.LocalOptions{Store: opts})
+	local, err := backend.OpenLocal(filepath.Join(tb.TempDir(), "ledger.db"), backend.LocalOptions{Store: opts})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tagpay/tagpay/api"
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
 )
@@ -16,7 +16,7 @@ import (
 // driver holds what the clients were told: every acknowledged order, payment and
 // refund, to be checked against the ledger at the end.
 type driver struct {
-	be       api.Backend
+	be       backend.Backend
 	run      string // makes the run's idempotency keys its own
 	merchant string
 	tag      orders.Tag
@@ -241,7 +241,7 @@ func (r *report) problem(format string, args ...any) {
 // every acknowledged order, payment and refund is there exactly once, nothing else is,
 // and every balance is what the acknowledged operations imply.
 func (d *driver) check(ctx context.Context, ledger string) (*report, error) {
-	local, err := api.OpenLocal(ledger)
+	local, err := backend.OpenLocal(ledger)
 	if err != nil {
 		return nil, fmt.Errorf("reopening the ledger after the run: %w", err)
 	}

@@ -1,7 +1,7 @@
-// Package api is the remote side of tagpay: the HTTP/JSON server (/v1), the Go client,
-// and the Backend interface that both the local ledger and the client implement, so the
+// Package backend is what a client may ask of a ledger: the Backend interface, which
+// the local ledger (Local) and the HTTP client of package api both implement, so the
 // command line never knows which one it talks to.
-package api
+package backend
 
 import (
 	"context"
