@@ -271,6 +271,16 @@ func (c *Client) ParseTag(ctx context.Context, req orders.ParseRequest) (orders.
 	return post[orders.ParsingReply](c, ctx, "/v1/payment-requests", req.IdempotencyKey, req)
 }
 
+// Tap implements Backend.
+func (c *Client) Tap(ctx context.Context, req orders.TapRequest) (orders.Receipt, error) {
+	return post[orders.Receipt](c, ctx, "/v1/taps", req.IdempotencyKey, req)
+}
+
+// PreviewTap implements Backend.
+func (c *Client) PreviewTap(ctx context.Context, req orders.ParseRequest) (orders.ParsingReply, error) {
+	return post[orders.ParsingReply](c, ctx, "/v1/taps/preview", "", req)
+}
+
 // CreateOrder implements Backend.
 func (c *Client) CreateOrder(ctx context.Context, req orders.CreateRequest) (orders.Order, error) {
 	return post[orders.Order](c, ctx, "/v1/orders", req.IdempotencyKey, req)
@@ -293,7 +303,12 @@ func (c *Client) CancelOrder(ctx context.Context, req orders.CancelRequest) (ord
 
 // ListOrders implements Backend.
 func (c *Client) ListOrders(ctx context.Context, f orders.OrderFilter) ([]orders.Order, error) {
-	return get[[]orders.Order](c, ctx, "/v1/orders", filter("payer", f.Payer, "payee", f.Payee, "status", string(f.Status)))
+	limit := ""
+	if f.Limit != 0 {
+		limit = strconv.Itoa(f.Limit)
+	}
+	return get[[]orders.Order](c, ctx, "/v1/orders", filter("payer", f.Payer, "payee", f.Payee, "tag", f.Tag,
+		"status", string(f.Status), "limit", limit, "after", f.After))
 }
 
 // GetOrder implements Backend.

@@ -9,8 +9,6 @@ import (
 	"github.com/tagpay/tagpay/store"
 )
 
-// MaxJournalLimit bounds one journal page.
-const MaxJournalLimit = 10000
 
 // routes registers every Backend method under /v1 (api/openapi.yaml describes them; a
 // test keeps the two in step).
@@ -62,13 +60,9 @@ func (s *Server) routes() {
 		if err != nil {
 			return nil, err
 		}
-		limit := 0
-		if v, ok := q["limit"]; ok {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > MaxJournalLimit {
-				return nil, store.Errorf(store.KindInvalid, "invalid_limit", "limit %q is not a whole number from 0 to %d", v, MaxJournalLimit).WithParam("limit")
-			}
-			limit = n
+		limit, err := intParam(q, "limit")
+		if err != nil {
+			return nil, err
 		}
 		return orEmpty(be.Journal(c.ctx, limit))
 	})
@@ -150,6 +144,21 @@ func (s *Server) routes() {
 		req.IdempotencyKey = c.idemKey
 		return be.ParseTag(c.ctx, req)
 	})
+	s.handle(post, "/v1/taps", func(c *call) (any, error) {
+		var req orders.TapRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.Tap(c.ctx, req)
+	})
+	s.handle(post, "/v1/taps/preview", func(c *call) (any, error) {
+		var req orders.ParseRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		return be.PreviewTap(c.ctx, req)
+	})
 	s.handle(post, "/v1/orders", func(c *call) (any, error) {
 		var req orders.CreateRequest
 		if err := c.decode(&req); err != nil {
@@ -159,11 +168,18 @@ func (s *Server) routes() {
 		return be.CreateOrder(c.ctx, req)
 	})
 	s.handle(get, "/v1/orders", func(c *call) (any, error) {
-		q, err := c.query("payer", "payee", "status")
+		q, err := c.query("payer", "payee", "tag", "status", "limit", "after")
 		if err != nil {
 			return nil, err
 		}
-		return orEmpty(be.ListOrders(c.ctx, orders.OrderFilter{Payer: q["payer"], Payee: q["payee"], Status: orders.OrderStatus(q["status"])}))
+		limit, err := intParam(q, "limit")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListOrders(c.ctx, orders.OrderFilter{
+			Payer: q["payer"], Payee: q["payee"], Tag: q["tag"], Status: orders.OrderStatus(q["status"]),
+			Limit: limit, After: q["after"],
+		}))
 	})
 	s.handle(get, "/v1/orders/{id}", func(c *call) (any, error) {
 		id, err := c.id("id", store.PrefixOrder, "order")
@@ -393,4 +409,18 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// intParam is the whole number in query parameter name, 0 when absent; its range is the
+// domain's to check, so that local and remote calls get the same answer.
+func intParam(q map[string]string, name string) (int, error) {
+	v, ok := q[name]
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, store.Errorf(store.KindInvalid, "invalid_"+name, "%s %q is not a whole number", name, v).WithParam(name)
+	}
+	return n, nil
 }

@@ -195,7 +195,7 @@ func (s *Server) handle(method, path string, fn handler) {
 		replayed := false
 		if method == http.MethodPost {
 			c.idemKey = r.Header.Get("Idempotency-Key")
-			if err := checkIdempotencyKey(c.idemKey); err != nil {
+			if err := store.CheckIdempotencyKey(c.idemKey); err != nil {
 				s.writeError(w, r, err)
 				return
 			}
@@ -246,18 +246,6 @@ func (s *Server) authenticate(r *http.Request) (store.Actor, error) {
 	return s.be.Authenticate(r.Context(), strings.TrimSpace(secret))
 }
 
-// checkIdempotencyKey refuses keys that could not be stored or printed safely.
-func checkIdempotencyKey(k string) error {
-	if len(k) > 255 {
-		return store.Errorf(store.KindInvalid, "invalid_idempotency_key", "idempotency key is longer than 255 characters").WithParam("idempotency_key")
-	}
-	for _, r := range k {
-		if r < 0x21 || r > 0x7e {
-			return store.Errorf(store.KindInvalid, "invalid_idempotency_key", "idempotency key may hold only visible ASCII characters").WithParam("idempotency_key")
-		}
-	}
-	return nil
-}
 
 // claim marks slot as running; false when it already is.
 func (s *Server) claim(slot string) bool {

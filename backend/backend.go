@@ -31,7 +31,10 @@ type Backend interface {
 	ListTags(ctx context.Context, f orders.TagFilter) ([]orders.Tag, error)
 	GetTag(ctx context.Context, refOrUID string) (orders.Tag, error)
 
-	// Payments (flow 1).
+	// Payments (flow 1). Tap runs the whole flow in one transaction; PreviewTap shows
+	// the parsing reply of a tap and writes nothing; the other steps are for QA.
+	Tap(ctx context.Context, req orders.TapRequest) (orders.Receipt, error)
+	PreviewTap(ctx context.Context, req orders.ParseRequest) (orders.ParsingReply, error)
 	ParseTag(ctx context.Context, req orders.ParseRequest) (orders.ParsingReply, error)
 	CreateOrder(ctx context.Context, req orders.CreateRequest) (orders.Order, error)
 	PayOrder(ctx context.Context, req orders.PayRequest) (orders.Order, error)

@@ -401,10 +401,14 @@ func (s *demoStory) tap(ctx context.Context, step string) (Tap, error) {
 	return tap, nil
 }
 
-// pay runs flow 1 on a tap for demoAmount.
-func (s *demoStory) pay(ctx context.Context, tap Tap, p tapPayment) (Receipt, error) {
-	p.Payer, p.Memo = s.payer.ID, "demo coffee"
-	return payTap(ctx, s.be, tap, p, func(orders.ParsingReply) (string, error) { return demoAmount, nil })
+// pay sends a tap for demoAmount: flow 1 in one ledger transaction, from the payer's
+// balance or with a payment token on the device it is bound to.
+func (s *demoStory) pay(ctx context.Context, tap Tap, token, device string) (Receipt, error) {
+	r, err := s.be.Tap(ctx, orders.TapRequest{
+		UID: tap.UID, Content: tap.Content, Payer: s.payer.ID, Amount: demoAmount, Memo: "demo coffee",
+		PaymentToken: token, Device: device,
+	})
+	return Receipt{Tap: tap, Receipt: r}, err
 }
 
 // tagPayment is flow 1, step by step as the patent names them.
@@ -415,10 +419,10 @@ func (s *demoStory) tagPayment(ctx context.Context) error {
 		return err
 	}
 	s.log.step("reading the NFC tag", "tag ID %s, tag content %s", tap.UID, tap.Content)
-	r, err := s.pay(ctx, tap, tapPayment{})
+	r, err := s.pay(ctx, tap, "", "")
 	s.log.step("NFC tag payment request", "tag content and tag ID sent")
-	if r.Reply.ID == "" {
-		return stepError("parsing reply", err)
+	if err != nil {
+		return stepError("NFC tag payment", err)
 	}
 	fixed := "amount left to the payer"
 	if r.Reply.Amount != nil {
@@ -426,15 +430,9 @@ func (s *demoStory) tagPayment(ctx context.Context) error {
 	}
 	s.log.step("parsing reply", "%s: payee %q %s, %s, currency %s, expires %s", r.Reply.ID, r.Reply.PayeeName, r.Reply.Payee, fixed, r.Reply.Currency, fmtTime(r.Reply.ExpiresAt))
 	s.log.step("order generation request", "first account %s, transaction %s %s %q, second account %s", s.payer.ID, demoAmount, r.Reply.Currency, "demo coffee", r.Reply.Payee)
-	if r.Order.ID == "" {
-		return stepError("order generation", err)
-	}
 	s.log.step("order generation", "order %s for %s", r.Order.ID, r.Order.Amount)
-	if err != nil {
-		return stepError("payment step", err)
-	}
 	s.paid++
-	s.log.step("payment step", "order %s %s from the payer's balance, transfer %s", r.Order.ID, r.Order.Status, r.Order.Transfer)
+	s.log.step("payment step", "order %s %s from the payer's balance, transfer %s, all in one ledger transaction", r.Order.ID, r.Order.Status, r.Order.Transfer)
 	s.log.res.Receipt = &r
 	s.log.text(receiptText(r.Order))
 	if err := s.balances(ctx); err != nil {
@@ -535,7 +533,7 @@ func (s *demoStory) activation(ctx context.Context) (string, cards.Card, error) 
 	if err != nil {
 		return "", cards.Card{}, err
 	}
-	r, err := s.pay(ctx, tap, tapPayment{Token: nfcTok.Number})
+	r, err := s.pay(ctx, tap, nfcTok.Number, device)
 	if err != nil {
 		return "", cards.Card{}, stepError("payment with the nfc token", err)
 	}
@@ -583,7 +581,7 @@ func (s *demoStory) migration(ctx context.Context, oldDevice string, card cards.
 	if err != nil {
 		return err
 	}
-	r, err := s.pay(ctx, tap, tapPayment{Token: oldNFC.Number})
+	r, err := s.pay(ctx, tap, oldNFC.Number, oldDevice)
 	switch {
 	case err == nil:
 		s.paid++
@@ -591,13 +589,7 @@ func (s *demoStory) migration(ctx context.Context, oldDevice string, card cards.
 	case store.KindOf(err) != store.KindDeclined:
 		return stepError("old token declined", err)
 	}
-	s.log.step("old token declined", "nfc %s: %s (expected)", oldNFC.Number, declineMessage(err))
-	// The order the declined token could not pay stays unpaid: cancel it.
-	if r.Order.ID != "" {
-		if _, err := s.be.CancelOrder(ctx, orders.CancelRequest{Order: r.Order.ID}); err != nil {
-			return stepError("old token declined", err)
-		}
-	}
+	s.log.step("old token declined", "nfc %s: %s (expected; the declined tap left the ledger as it was)", oldNFC.Number, declineMessage(err))
 
 	newNFC, ok := tokenFor(m.Issued, cards.FunctionNFC)
 	if !ok {
@@ -606,7 +598,7 @@ func (s *demoStory) migration(ctx context.Context, oldDevice string, card cards.
 	if tap, err = s.tap(ctx, "new token pays"); err != nil {
 		return err
 	}
-	if r, err = s.pay(ctx, tap, tapPayment{Token: newNFC.Number}); err != nil {
+	if r, err = s.pay(ctx, tap, newNFC.Number, newDevice); err != nil {
 		return stepError("new token pays", err)
 	}
 	s.paid++
@@ -623,7 +615,7 @@ func (s *demoStory) check(ctx context.Context) error {
 	return s.verify(ctx)
 }
 
-// declineMessage is the ledger's reason, without the order prefix payTap adds.
+// declineMessage is the ledger's reason, without any prefix a caller added.
 func declineMessage(err error) string {
 	var se *store.Error
 	if errors.As(err, &se) {

@@ -16,23 +16,15 @@ import (
 // notices a step that does not behave as it should.
 type misbehaving struct {
 	backend.Backend
-	parse  func(context.Context, orders.ParseRequest) (orders.ParsingReply, error)
-	pay    func(context.Context, orders.PayRequest) (orders.Order, error)
+	tap    func(context.Context, orders.TapRequest) (orders.Receipt, error)
 	verify func(context.Context) ([]store.Violation, error)
 }
 
-func (m *misbehaving) ParseTag(ctx context.Context, req orders.ParseRequest) (orders.ParsingReply, error) {
-	if m.parse != nil {
-		return m.parse(ctx, req)
+func (m *misbehaving) Tap(ctx context.Context, req orders.TapRequest) (orders.Receipt, error) {
+	if m.tap != nil {
+		return m.tap(ctx, req)
 	}
-	return m.Backend.ParseTag(ctx, req)
-}
-
-func (m *misbehaving) PayOrder(ctx context.Context, req orders.PayRequest) (orders.Order, error) {
-	if m.pay != nil {
-		return m.pay(ctx, req)
-	}
-	return m.Backend.PayOrder(ctx, req)
+	return m.Backend.Tap(ctx, req)
 }
 
 func (m *misbehaving) Verify(ctx context.Context) ([]store.Violation, error) {
@@ -95,23 +87,23 @@ func TestDemoFailsWhenAStepMisbehaves(t *testing.T) {
 		{
 			name: "the ledger declines the tag",
 			wrap: func(be backend.Backend) *misbehaving {
-				return &misbehaving{Backend: be, parse: func(context.Context, orders.ParseRequest) (orders.ParsingReply, error) {
-					return orders.ParsingReply{}, store.Errorf(store.KindDeclined, "tag_revoked", "tag revoked")
+				return &misbehaving{Backend: be, tap: func(context.Context, orders.TapRequest) (orders.Receipt, error) {
+					return orders.Receipt{}, store.Errorf(store.KindDeclined, "tag_revoked", "tag revoked")
 				}}
 			},
 			wantCode: ExitDeclined,
-			wantStep: `demo step "parsing reply": tag revoked`,
+			wantStep: `demo step "NFC tag payment": tag revoked`,
 		},
 		{
 			name: "a deleted token still pays",
 			wrap: func(be backend.Backend) *misbehaving {
-				return &misbehaving{Backend: be, pay: func(ctx context.Context, req orders.PayRequest) (orders.Order, error) {
-					o, err := be.PayOrder(ctx, req)
+				return &misbehaving{Backend: be, tap: func(ctx context.Context, req orders.TapRequest) (orders.Receipt, error) {
+					r, err := be.Tap(ctx, req)
 					if store.KindOf(err) == store.KindDeclined {
-						req.Token = "" // pays from the balance instead of declining
-						return be.PayOrder(ctx, req)
+						req.PaymentToken = "" // pays from the balance instead of declining
+						return be.Tap(ctx, req)
 					}
-					return o, err
+					return r, err
 				}}
 			},
 			wantCode: ExitError,

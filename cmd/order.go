@@ -43,9 +43,6 @@ func orderFields(o orders.Order) []Field {
 	if o.Memo != "" {
 		fs = append(fs, Field{"memo", o.Memo})
 	}
-	if o.Reason != "" {
-		fs = append(fs, Field{"reason", o.Reason})
-	}
 	if in := o.Instrument; in != nil {
 		paidWith := in.Kind
 		if in.Token != "" {
@@ -140,7 +137,7 @@ func runOrderCreate(ctx context.Context, opts *OrderCreateOptions) error {
 // OrderPayOptions are the flags of `order pay`.
 type OrderPayOptions struct {
 	Env
-	Order, Card, Token, IdempotencyKey string
+	Order, Card, PaymentToken, IdempotencyKey string
 	// Device is the paying device, needed with Card.
 	Device func() (string, error)
 }
@@ -148,13 +145,13 @@ type OrderPayOptions struct {
 func newOrderPayCmd(f *Factory) *cobra.Command {
 	opts := &OrderPayOptions{}
 	c := &cobra.Command{
-		Use:   "pay ORDER [--card CARD | --token TOKEN]",
+		Use:   "pay ORDER [--card CARD | --payment-token TOKEN]",
 		Short: "Pay an order: from the payer's balance, or with a card's token",
 		Args:  exactArgs(1, "one order id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.Order = args[0]
-			if opts.Card != "" && opts.Token != "" {
-				return Usagef("pay with --card or --token, not both")
+			if opts.Card != "" && opts.PaymentToken != "" {
+				return Usagef("pay with --card or --payment-token, not both")
 			}
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -164,14 +161,14 @@ func newOrderPayCmd(f *Factory) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&opts.Card, "card", "", "pay with this card's active nfc token on this device")
-	c.Flags().StringVar(&opts.Token, "token", "", "pay with this token (id or number)")
+	c.Flags().StringVar(&opts.PaymentToken, "payment-token", "", "pay with this payment token (id or number), bound to this device")
 	idempotencyFlag(c, &opts.IdempotencyKey)
 	return c
 }
 
 func runOrderPay(ctx context.Context, opts *OrderPayOptions) error {
-	req := orders.PayRequest{Order: opts.Order, Card: opts.Card, Token: opts.Token, IdempotencyKey: opts.IdempotencyKey}
-	if opts.Card != "" {
+	req := orders.PayRequest{Order: opts.Order, Card: opts.Card, PaymentToken: opts.PaymentToken, IdempotencyKey: opts.IdempotencyKey}
+	if opts.Card != "" || opts.PaymentToken != "" {
 		dev, err := opts.Device()
 		if err != nil {
 			return err
@@ -190,13 +187,14 @@ func runOrderPay(ctx context.Context, opts *OrderPayOptions) error {
 // OrderListOptions are the flags of `order list`.
 type OrderListOptions struct {
 	Env
-	Payer, Payee, Status string
+	Payer, Payee, Tag, Status, After string
+	Limit                            int
 }
 
 func newOrderListCmd(f *Factory) *cobra.Command {
 	opts := &OrderListOptions{}
 	c := &cobra.Command{
-		Use:   "list [--payer ACCOUNT | --payee ACCOUNT] [--status STATUS]",
+		Use:   "list [--payer ACCOUNT | --payee ACCOUNT | --tag TAG] [--status STATUS] [--limit N [--after ORDER]]",
 		Short: "List orders, newest first",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
@@ -208,18 +206,19 @@ func newOrderListCmd(f *Factory) *cobra.Command {
 	}
 	c.Flags().StringVar(&opts.Payer, "payer", "", "only orders paid by this account")
 	c.Flags().StringVar(&opts.Payee, "payee", "", "only orders paid to this account")
-	c.Flags().StringVar(&opts.Status, "status", "", "only orders in this state: created, paid, refunded, cancelled, failed")
+	c.Flags().StringVar(&opts.Tag, "tag", "", "only orders of this tag (id, reference or UID)")
+	c.Flags().StringVar(&opts.Status, "status", "", "only orders in this state: created, paid, refunded, cancelled")
+	c.Flags().IntVar(&opts.Limit, "limit", 0, "at most N orders (0: all)")
+	c.Flags().StringVar(&opts.After, "after", "", "only orders older than this order id (the last id of the previous page)")
 	return c
 }
 
 func runOrderList(ctx context.Context, opts *OrderListOptions) error {
-	switch orders.OrderStatus(opts.Status) {
-	case "", orders.OrderCreated, orders.OrderPaid, orders.OrderRefunded, orders.OrderCancelled, orders.OrderFailed:
-	default:
-		return Usagef("--status %q is not one of created, paid, refunded, cancelled, failed", opts.Status)
-	}
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		list, err := be.ListOrders(ctx, orders.OrderFilter{Payer: opts.Payer, Payee: opts.Payee, Status: orders.OrderStatus(opts.Status)})
+		list, err := be.ListOrders(ctx, orders.OrderFilter{
+			Payer: opts.Payer, Payee: opts.Payee, Tag: opts.Tag, Status: orders.OrderStatus(opts.Status),
+			Limit: opts.Limit, After: opts.After,
+		})
 		if err != nil {
 			return err
 		}

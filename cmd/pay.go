@@ -18,21 +18,21 @@ type PayOptions struct {
 	Yes                 bool
 	UID, Content        string
 	Image               string
-	Card, Token         string
+	Card, PaymentToken  string
 	Wait                time.Duration
 	IdempotencyKey      string
 
 	// ReadTap reads the tag when neither --uid nor --image is given.
 	ReadTap func(ctx context.Context) (Tap, error)
-	// Device is the paying device, needed with Card.
+	// Device is the paying device, needed with a card or a payment token.
 	Device func() (string, error)
 }
 
-// Receipt is `pay -o json`: the steps of the flow, as the ledger answered them.
+// Receipt is `pay -o json`: the tag as it was read, then each step of the flow as the
+// ledger recorded it.
 type Receipt struct {
-	Tap   Tap                 `json:"tap"`
-	Reply orders.ParsingReply `json:"reply"`
-	Order orders.Order        `json:"order"`
+	Tap Tap `json:"tap"`
+	orders.Receipt
 }
 
 func newPayCmd(f *Factory) *cobra.Command {
@@ -41,13 +41,14 @@ func newPayCmd(f *Factory) *cobra.Command {
 		Use:   "pay --payer ACCOUNT [--amount AMOUNT] [--memo TEXT] [--yes] [--uid HEX --content URL | --image FILE]",
 		Short: "Pay by tapping a tag: read it, parse it, create the order and pay it",
 		Long: `Pay by tapping a merchant's tag, as a payer's phone would: read the tag on the reader
-(or --image FILE, or --uid and --content of a tag read elsewhere), send the payment
-request, show the payee and amount and ask for confirmation on a terminal (--yes answers
-it), create the order and pay it from the payer's balance, or with a card's token
-(--card, --token). Prints the receipt.
+(or --image FILE, or --uid and --content of a tag read elsewhere) and send the tap: the
+payment request is parsed, the order generated and paid in one ledger transaction, from
+the payer's balance or with a card's nfc token on this device (--card, --payment-token).
+Prints the receipt.
 
-With --idempotency-key KEY, each step uses KEY with a suffix, so a retry of the same
-command never pays twice.`,
+On a terminal, pay first shows the payee and amount and asks for confirmation (--yes
+answers it); that preview writes nothing. A declined tap leaves the ledger as it was.
+With --idempotency-key KEY, a retry of the same command never pays twice.`,
 		Example: `  tagpay pay --payer acct_… --amount 3.50
   tagpay pay --payer acct_… --image parking.json --yes
   tagpay pay --payer acct_… --uid 04A1B2C3D4E5F6 --content https://… --yes -o json`,
@@ -62,8 +63,8 @@ command never pays twice.`,
 			if opts.UID != "" && opts.Image != "" {
 				return Usagef("read the tag from --uid and --content or from --image, not both")
 			}
-			if opts.Card != "" && opts.Token != "" {
-				return Usagef("pay with --card or --token, not both")
+			if opts.Card != "" && opts.PaymentToken != "" {
+				return Usagef("pay with --card or --payment-token, not both")
 			}
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -89,7 +90,7 @@ command never pays twice.`,
 	fl.StringVar(&opts.Content, "content", "", "the URL that tag carries")
 	fl.StringVar(&opts.Image, "image", "", "read the tag from an image file (tagpay JSON or Flipper .nfc)")
 	fl.StringVar(&opts.Card, "card", "", "pay with this card's active nfc token on this device")
-	fl.StringVar(&opts.Token, "token", "", "pay with this token (id or number)")
+	fl.StringVar(&opts.PaymentToken, "payment-token", "", "pay with this payment token (id or number), bound to this device")
 	fl.DurationVar(&opts.Wait, "wait", defaultTagWait, "how long to wait for a tag on the reader")
 	idempotencyFlag(c, &opts.IdempotencyKey)
 	return c
@@ -104,26 +105,35 @@ func runPay(ctx context.Context, opts *PayOptions) error {
 	if err != nil {
 		return err
 	}
-	var device string
-	if opts.Card != "" {
-		if device, err = opts.Device(); err != nil {
+	req := orders.TapRequest{
+		UID: tap.UID, Content: tap.Content, Payer: opts.Payer, Amount: opts.Amount, Memo: opts.Memo,
+		Card: opts.Card, PaymentToken: opts.PaymentToken, IdempotencyKey: opts.IdempotencyKey,
+	}
+	if opts.Card != "" || opts.PaymentToken != "" {
+		if req.Device, err = opts.Device(); err != nil {
 			return err
 		}
 	}
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		payment := tapPayment{Payer: opts.Payer, Memo: opts.Memo, Card: opts.Card, Token: opts.Token, Device: device, IdempotencyKey: opts.IdempotencyKey}
-		r, err := payTap(ctx, be, tap, payment, func(reply orders.ParsingReply) (string, error) {
-			return confirmPayment(opts, reply)
-		})
+		if !opts.Yes {
+			reply, err := be.PreviewTap(ctx, orders.ParseRequest{UID: tap.UID, Content: tap.Content})
+			if err != nil {
+				return err
+			}
+			if req.Amount, err = confirmPayment(opts, reply); err != nil {
+				return err
+			}
+		}
+		r, err := be.Tap(ctx, req)
 		if err != nil {
 			return err
 		}
-		return opts.Out.Record(r, orderFields(r.Order))
+		return opts.Out.Record(Receipt{Tap: tap, Receipt: r}, orderFields(r.Order))
 	})
 }
 
 // confirmPayment asks for the amount when neither --amount nor the tag gives one, and
-// for confirmation unless --yes, then returns the amount to request.
+// for confirmation, then returns the amount to request.
 func confirmPayment(opts *PayOptions, reply orders.ParsingReply) (string, error) {
 	amount := opts.Amount
 	if amount == "" && reply.Amount == nil {
@@ -132,63 +142,20 @@ func confirmPayment(opts *PayOptions, reply orders.ParsingReply) (string, error)
 			return "", err
 		}
 	}
-	if !opts.Yes {
-		shown := amount
-		if shown == "" {
-			shown = reply.Amount.String()
-		} else if reply.Amount == nil {
-			shown += " " + reply.Currency
-		}
-		ok, err := confirm(opts.IO, fmt.Sprintf("Pay %s to %s (%s)?", shown, reply.PayeeName, reply.Payee), "--yes")
-		if err != nil {
-			return "", err
-		}
-		if !ok {
-			return "", fmt.Errorf("payment not confirmed; nothing was paid")
-		}
+	shown := amount
+	if shown == "" {
+		shown = reply.Amount.String()
+	} else if reply.Amount == nil {
+		shown += " " + reply.Currency
+	}
+	ok, err := confirm(opts.IO, fmt.Sprintf("Pay %s to %s (%s)?", shown, reply.PayeeName, reply.Payee), "--yes")
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("payment not confirmed; nothing was paid")
 	}
 	return amount, nil
-}
-
-// tapPayment is who pays for a tap and with what: the payer's balance, or a card's
-// token (Card with the paying Device, or Token).
-type tapPayment struct {
-	Payer, Memo, Card, Token, Device string
-	// IdempotencyKey, when set, keys each step with a suffix, so that a retry never
-	// pays twice.
-	IdempotencyKey string
-}
-
-// payTap runs flow 1 from a tap: the NFC tag payment request (parse), the order
-// generation request built from the parsing reply (first account, transaction
-// information, second account), and the payment step. decide sees the parsing reply and
-// returns the amount to request ("" takes the tag's fixed amount); its error stops the
-// flow before any order exists. On error the receipt holds the steps that completed.
-func payTap(ctx context.Context, be backend.Backend, tap Tap, p tapPayment, decide func(orders.ParsingReply) (string, error)) (Receipt, error) {
-	key := func(step string) string {
-		if p.IdempotencyKey == "" {
-			return ""
-		}
-		return p.IdempotencyKey + ":" + step
-	}
-	r := Receipt{Tap: tap}
-	var err error
-	if r.Reply, err = be.ParseTag(ctx, orders.ParseRequest{UID: tap.UID, Content: tap.Content, IdempotencyKey: key("parse")}); err != nil {
-		return r, err
-	}
-	amount, err := decide(r.Reply)
-	if err != nil {
-		return r, err
-	}
-	if r.Order, err = be.CreateOrder(ctx, orders.CreateRequest{Reply: r.Reply.ID, Payer: p.Payer, Amount: amount, Memo: p.Memo, IdempotencyKey: key("create")}); err != nil {
-		return r, err
-	}
-	paid, err := be.PayOrder(ctx, orders.PayRequest{Order: r.Order.ID, Card: p.Card, Token: p.Token, Device: p.Device, IdempotencyKey: key("pay")})
-	if err != nil {
-		return r, fmt.Errorf("order %s: %w", r.Order.ID, err)
-	}
-	r.Order = paid
-	return r, nil
 }
 
 func readTap(ctx context.Context, opts *PayOptions) (Tap, error) {

@@ -77,7 +77,6 @@ func benchTapToPaid(b *testing.B, p emu.Personality) {
 		b.Fatalf("the tag is not in pcscd: %s", v.Why)
 	}
 
-	amount := func(orders.ParsingReply) (string, error) { return "1.00", nil }
 	var lat []time.Duration
 	for b.Loop() {
 		start := time.Now()
@@ -85,7 +84,7 @@ func benchTapToPaid(b *testing.B, p emu.Personality) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r, err := payTap(ctx, l, tap, tapPayment{Payer: payer.ID}, amount)
+		r, err := l.Tap(ctx, orders.TapRequest{UID: tap.UID, Content: tap.Content, Payer: payer.ID, Amount: "1.00"})
 		if err != nil || r.Order.Status != orders.OrderPaid {
 			b.Fatalf("tap %d: order %+v, %v", len(lat)+1, r.Order, err)
 		}

@@ -158,7 +158,7 @@ func (f *fixture) snapshot() map[string]string {
 	out := map[string]string{}
 	buckets := []store.Bucket{
 		store.BucketAccounts, store.BucketTransfers, store.BucketIdempotency, store.BucketAudit,
-		store.BucketTags, store.BucketTagIndex, store.BucketReplies, store.BucketOrders,
+		store.BucketTags, store.BucketTagIndex, store.BucketReplies, store.BucketOrders, store.BucketOrderIndex,
 		store.BucketSUNCounters, store.BucketSUNKeys, store.BucketMeta,
 	}
 	err := f.db.View(f.ctx, func(tx *store.Tx) error {

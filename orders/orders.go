@@ -20,11 +20,15 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateRequest) (Order, er
 
 func (s *Service) createOrder(tx *store.Tx, req CreateRequest) (Order, error) {
 	if !store.ValidID(req.Reply, store.PrefixReply) {
-		return Order{}, store.Errorf(store.KindNotFound, "reply_not_found", "parsing reply %q not found", req.Reply).WithParam("reply")
+		return Order{}, replyNotFound(req.Reply)
 	}
 	r, err := store.Load[ParsingReply](tx, store.BucketReplies, req.Reply, "reply")
 	if err != nil {
 		return Order{}, err
+	}
+	// A reply is its caller's alone: another key hears that it does not exist.
+	if r.Caller != "" && r.Caller != tx.Actor().ID {
+		return Order{}, replyNotFound(req.Reply)
 	}
 	if r.Used {
 		return Order{}, declined("reply_used", "parsing reply %s was already used for an order; read the tag again", r.ID)
@@ -32,6 +36,25 @@ func (s *Service) createOrder(tx *store.Tx, req CreateRequest) (Order, error) {
 	if !s.now().Before(r.ExpiresAt) {
 		return Order{}, declined("reply_expired", "parsing reply %s expired at %s; read the tag again", r.ID, r.ExpiresAt.Format("15:04:05 MST"))
 	}
+	o, err := newOrder(tx, r, req)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := recordOrder(tx, &r, o); err != nil {
+		return Order{}, err
+	}
+	return o, tx.Audit("order.create", o.ID, map[string]string{
+		"reply": r.ID, "payer": o.Payer, "payee": o.Payee, "amount": o.Amount.String(),
+	})
+}
+
+func replyNotFound(id string) error {
+	return store.Errorf(store.KindNotFound, "reply_not_found", "parsing reply %q not found", id).WithParam("reply")
+}
+
+// newOrder is the order generation step: it checks the order generation request against
+// the parsing reply (payer, amount, memo, the tag still active) and writes nothing.
+func newOrder(tx *store.Tx, r ParsingReply, req CreateRequest) (Order, error) {
 	payer, err := tx.Account(req.Payer)
 	if err != nil {
 		return Order{}, err
@@ -65,23 +88,21 @@ func (s *Service) createOrder(tx *store.Tx, req CreateRequest) (Order, error) {
 	if err := requireActive(t); err != nil {
 		return Order{}, err
 	}
-
-	o := Order{
+	return Order{
 		ID: store.NewID(store.PrefixOrder), Reply: r.ID, Tag: r.Tag, Payer: payer.ID,
 		Payee: payee.ID, PayeeName: payee.Name, Amount: amount,
 		Refunded: store.Money{Currency: amount.Currency}, Memo: memo, Status: OrderCreated,
 		CreatedAt: tx.Now(),
-	}
+	}, nil
+}
+
+// recordOrder uses up the reply and writes the order.
+func recordOrder(tx *store.Tx, r *ParsingReply, o Order) error {
 	r.Used = true
-	if err := tx.Put(store.BucketReplies, r.ID, r); err != nil {
-		return Order{}, err
+	if err := tx.Put(store.BucketReplies, r.ID, *r); err != nil {
+		return err
 	}
-	if err := tx.Put(store.BucketOrders, o.ID, o); err != nil {
-		return Order{}, err
-	}
-	return o, tx.Audit("order.create", o.ID, map[string]string{
-		"reply": r.ID, "payer": o.Payer, "payee": o.Payee, "amount": amount.String(),
-	})
+	return insertOrder(tx, o)
 }
 
 // orderAmount is the amount of a new order: the tag's fixed amount, or the payer's.
@@ -136,7 +157,7 @@ func (s *Service) CancelOrder(ctx context.Context, req CancelRequest) (Order, er
 			return Order{}, store.Errorf(store.KindConflict, "order_not_cancellable", "order %s is %s; only a created order can be cancelled", o.ID, o.Status).WithParam("order")
 		}
 		o.Status = OrderCancelled
-		if err := tx.Put(store.BucketOrders, o.ID, o); err != nil {
+		if err := putOrder(tx, o); err != nil {
 			return Order{}, err
 		}
 		return o, tx.Audit("order.cancel", o.ID, nil)
@@ -144,23 +165,78 @@ func (s *Service) CancelOrder(ctx context.Context, req CancelRequest) (Order, er
 }
 
 // ListOrders lists, newest first, the orders the actor pays or is paid by (admins: all).
+// A payer, payee or tag filter is served from the order index, so a page costs the same
+// however large the ledger grows.
 func (s *Service) ListOrders(ctx context.Context, f OrderFilter) ([]Order, error) {
+	if err := checkOrderFilter(f); err != nil {
+		return nil, err
+	}
 	return read(s, ctx, func(tx *store.Tx) ([]Order, error) {
 		actor := tx.Actor()
 		out := []Order{}
-		err := store.Each(tx, store.BucketOrders, "", true, func(_ string, o Order) error {
+		if f.Tag != "" && !store.ValidID(f.Tag, store.PrefixTag) {
+			t, err := findTag(tx, f.Tag)
+			if store.IsKind(err, store.KindNotFound) {
+				return out, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			f.Tag = t.ID
+		}
+		keep := func(o Order) error {
 			switch {
+			case f.After != "" && o.ID >= f.After:
 			case !actor.Owns(o.Payer) && !actor.Owns(o.Payee):
 			case f.Payer != "" && f.Payer != o.Payer:
 			case f.Payee != "" && f.Payee != o.Payee:
+			case f.Tag != "" && f.Tag != o.Tag:
 			case f.Status != "" && f.Status != o.Status:
 			default:
 				out = append(out, o)
+				if f.Limit > 0 && len(out) >= f.Limit {
+					return store.ErrStop
+				}
 			}
 			return nil
+		}
+		prefix := ""
+		switch {
+		case f.Payer != "":
+			prefix = "payer:" + f.Payer + "/"
+		case f.Payee != "":
+			prefix = "payee:" + f.Payee + "/"
+		case f.Tag != "":
+			prefix = "tag:" + f.Tag + "/"
+		default:
+			return out, store.Each(tx, store.BucketOrders, "", true, func(_ string, o Order) error { return keep(o) })
+		}
+		err := tx.ForEach(store.BucketOrderIndex, prefix, true, func(k string, _ []byte) error {
+			id := k[len(prefix):]
+			if f.After != "" && id >= f.After {
+				return nil
+			}
+			o, err := loadOrder(tx, id)
+			if err != nil {
+				return err
+			}
+			return keep(o)
 		})
 		return out, err
 	})
+}
+
+// checkOrderFilter refuses a filter that could match nothing by mistake.
+func checkOrderFilter(f OrderFilter) error {
+	switch f.Status {
+	case "", OrderCreated, OrderPaid, OrderRefunded, OrderCancelled:
+	default:
+		return store.Errorf(store.KindInvalid, "invalid_status", "status %q is not one of created, paid, refunded, cancelled", f.Status).WithParam("status")
+	}
+	if f.After != "" && !store.ValidID(f.After, store.PrefixOrder) {
+		return store.Errorf(store.KindInvalid, "invalid_after", "after %q is not an order id", f.After).WithParam("after")
+	}
+	return store.CheckLimit(f.Limit)
 }
 
 // GetOrder loads one order of the actor's.

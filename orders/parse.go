@@ -16,61 +16,82 @@ func (s *Service) ParseTag(ctx context.Context, req ParseRequest) (ParsingReply,
 }
 
 func (s *Service) parseTag(tx *store.Tx, req ParseRequest) (ParsingReply, error) {
-	uid, err := NormalizeUID(req.UID)
+	p, err := s.parse(tx, req)
 	if err != nil {
 		return ParsingReply{}, err
+	}
+	return p.reply, p.record(tx)
+}
+
+// parsed is a payment request that passed every check, not yet written: the reply and
+// the SUN counter it consumes.
+type parsed struct {
+	reply   ParsingReply
+	counter *uint32
+}
+
+// record writes the reply and the SUN counter it consumed.
+func (p parsed) record(tx *store.Tx) error {
+	if p.counter != nil {
+		if err := putSUNCounter(tx, p.reply.Tag, *p.counter); err != nil {
+			return err
+		}
+	}
+	return tx.Put(store.BucketReplies, p.reply.ID, p.reply)
+}
+
+// parse runs every check of a payment request and writes nothing, so that a tap can
+// check all of its steps before its first write and a preview can stop here.
+func (s *Service) parse(tx *store.Tx, req ParseRequest) (parsed, error) {
+	uid, err := NormalizeUID(req.UID)
+	if err != nil {
+		return parsed{}, err
 	}
 	c, err := ParseContent(req.Content)
 	if err != nil {
-		return ParsingReply{}, err
+		return parsed{}, err
 	}
 	t, ok, err := tagByIndex(tx, refIndexKey(c.Ref))
 	if err != nil {
-		return ParsingReply{}, err
+		return parsed{}, err
 	}
 	if !ok {
-		return ParsingReply{}, declined("tag_not_registered", "tag not registered: no tag has reference %s", c.Ref)
+		return parsed{}, declined("tag_not_registered", "tag not registered: no tag has reference %s", c.Ref)
 	}
 	// Authenticity first: a clone or an edited content hears nothing about the state of
 	// the tag it imitates.
 	if uid != t.UID {
-		return ParsingReply{}, declined("possible_clone", "content does not match this tag (possible clone): reference %s belongs to another UID than %s", t.Ref, uid)
+		return parsed{}, declined("possible_clone", "content does not match this tag (possible clone): reference %s belongs to another UID than %s", t.Ref, uid)
 	}
 	var counter *uint32
 	switch t.Kind {
 	case TagStatic:
 		if err := s.checkStatic(tx, t, c, req.Content); err != nil {
-			return ParsingReply{}, err
+			return parsed{}, err
 		}
 	case TagSUN:
 		n, err := checkSUN(tx, t, c, req.Content)
 		if err != nil {
-			return ParsingReply{}, err
+			return parsed{}, err
 		}
 		counter = &n
 	default:
-		return ParsingReply{}, store.Errorf(store.KindCorrupt, "ledger_corrupt", "tag %s has unknown kind %q", t.ID, t.Kind)
+		return parsed{}, store.Errorf(store.KindCorrupt, "ledger_corrupt", "tag %s has unknown kind %q", t.ID, t.Kind)
 	}
 	if err := requireActive(t); err != nil {
-		return ParsingReply{}, err
+		return parsed{}, err
 	}
 	merchant, err := tx.AccountUnchecked(t.Merchant)
 	if err != nil {
-		return ParsingReply{}, err
+		return parsed{}, err
 	}
-
 	now := s.now()
 	r := ParsingReply{
 		ID: store.NewID(store.PrefixReply), Tag: t.ID, TagRef: t.Ref, Payee: merchant.ID,
 		PayeeName: merchant.Name, Amount: t.Amount, Currency: t.Currency,
-		ExpiresAt: now.Add(s.cfg.ReplyTTL), CreatedAt: now,
+		Caller: tx.Actor().ID, ExpiresAt: now.Add(s.cfg.ReplyTTL), CreatedAt: now,
 	}
-	if counter != nil {
-		if err := putSUNCounter(tx, t.ID, *counter); err != nil {
-			return ParsingReply{}, err
-		}
-	}
-	return r, tx.Put(store.BucketReplies, r.ID, r)
+	return parsed{reply: r, counter: counter}, nil
 }
 
 // checkStatic checks a static tag's content: the MAC binds reference and UID under the

@@ -34,30 +34,61 @@ func payOrder(tx *store.Tx, req PayRequest) (Order, error) {
 	if o.Status != OrderCreated {
 		return Order{}, store.Errorf(store.KindDeclined, "order_not_payable", "order %s is %s; only a created order can be paid", o.ID, o.Status).WithParam("order")
 	}
-	in := Instrument{Kind: InstrumentBalance}
-	if req.Card != "" || req.Token != "" {
-		tok, err := cards.ResolveToken(tx, cards.TokenQuery{Card: req.Card, Token: req.Token, Device: req.Device, Account: o.Payer})
-		if err != nil {
-			return Order{}, err
-		}
-		in = Instrument{Kind: InstrumentToken, Card: tok.Card, Token: tok.ID}
+	// The tag may have been revoked since the order was created.
+	t, err := store.Load[Tag](tx, store.BucketTags, o.Tag, "tag")
+	if err != nil {
+		return Order{}, err
 	}
+	if err := requireActive(t); err != nil {
+		return Order{}, err
+	}
+	in, err := instrument(tx, o, req.Card, req.PaymentToken, req.Device)
+	if err != nil {
+		return Order{}, err
+	}
+	tr, err := pay(tx, &o, in)
+	if err != nil {
+		return Order{}, err
+	}
+	if err := putOrder(tx, o); err != nil {
+		return Order{}, err
+	}
+	return o, tx.Audit("order.pay", o.ID, payDetail(tr, o, in))
+}
+
+// instrument resolves what pays order o: a card's nfc token on the paying device, a
+// token, or else the payer's balance. It writes nothing.
+func instrument(tx *store.Tx, o Order, card, token, device string) (Instrument, error) {
+	if card == "" && token == "" {
+		return Instrument{Kind: InstrumentBalance}, nil
+	}
+	tok, err := cards.ResolveToken(tx, cards.TokenQuery{Card: card, Token: token, Device: device, Account: o.Payer})
+	if err != nil {
+		return Instrument{}, err
+	}
+	return Instrument{Kind: InstrumentToken, Card: tok.Card, Token: tok.ID}, nil
+}
+
+// pay is the payment step: the transfer from payer to payee, which checks everything
+// before it writes, and order o marked paid (the caller stores it).
+func pay(tx *store.Tx, o *Order, in Instrument) (store.Transfer, error) {
 	tr, err := tx.Transfer(store.TransferSpec{
 		Kind: store.TransferPayment, From: o.Payer, To: o.Payee, Amount: o.Amount, Ref: o.ID, Memo: o.Memo,
 	})
 	if err != nil {
-		return Order{}, err
+		return store.Transfer{}, err
 	}
 	now := tx.Now()
 	o.Status, o.Transfer, o.PaidAt, o.Instrument = OrderPaid, tr.ID, &now, &in
-	if err := tx.Put(store.BucketOrders, o.ID, o); err != nil {
-		return Order{}, err
-	}
+	return tr, nil
+}
+
+func payDetail(tr store.Transfer, o Order, in Instrument) map[string]string {
 	detail := map[string]string{"transfer": tr.ID, "amount": o.Amount.String(), "instrument": in.Kind}
 	if in.Token != "" {
 		detail["token"] = in.Token
 	}
-	return o, tx.Audit("order.pay", o.ID, detail)
+	return detail
 }
 
 // RefundOrder returns money of a paid order from the payee to the payer; the payee's
@@ -101,7 +132,7 @@ func refundOrder(tx *store.Tx, req RefundRequest) (Order, error) {
 	if o.Refunded.Amount == o.Amount.Amount {
 		o.Status = OrderRefunded
 	}
-	if err := tx.Put(store.BucketOrders, o.ID, o); err != nil {
+	if err := putOrder(tx, o); err != nil {
 		return Order{}, err
 	}
 	return o, tx.Audit("order.refund", o.ID, map[string]string{

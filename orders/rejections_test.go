@@ -94,7 +94,7 @@ func TestParseRejections(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w.declines(t, tt.kind, tt.code, tt.words, func() error {
-				_, err := w.svc.ParseTag(w.ctx, ParseRequest{UID: tt.uid, Content: tt.content, IdempotencyKey: "parse-" + tt.name})
+				_, err := w.svc.ParseTag(w.ctx, ParseRequest{UID: tt.uid, Content: tt.content, IdempotencyKey: "parse-" + strings.ReplaceAll(tt.name, " ", "-")})
 				return err
 			})
 		})
@@ -125,6 +125,15 @@ func TestCreateOrderRejections(t *testing.T) {
 	}
 	free := w.parse(w.active.UID, w.active.Content)
 	fixed := w.parse(w.fixed.UID, w.fixed.Content)
+	parseAs := func(ctx context.Context) ParsingReply {
+		t.Helper()
+		r, err := w.svc.ParseTag(ctx, ParseRequest{UID: w.active.UID, Content: w.active.Content})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	merchantsReply, payersReply := parseAs(merchantKey), parseAs(payerKey)
 	soonRevoked := w.register(RegisterRequest{UID: "04000000000006", Merchant: w.shop.ID})
 	revokedSince := w.parse(soonRevoked.UID, soonRevoked.Content)
 	if _, err := w.svc.RevokeTag(w.ctx, TagStateRequest{Tag: soonRevoked.ID}); err != nil {
@@ -145,8 +154,9 @@ func TestCreateOrderRejections(t *testing.T) {
 		{"payer is the payee", nil, CreateRequest{Reply: free.ID, Payer: w.shop.ID, Amount: "1.00"}, store.KindDeclined, "payer_is_payee", "payee"},
 		{"payer is a merchant", nil, CreateRequest{Reply: free.ID, Payer: other.ID, Amount: "1.00"}, store.KindInvalid, "invalid_payer", "person accounts"},
 		{"unknown payer", nil, CreateRequest{Reply: free.ID, Payer: store.NewID(store.PrefixAccount), Amount: "1.00"}, store.KindNotFound, "account_not_found", "not found"},
-		{"payer not the actor's", merchantKey, CreateRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindForbidden, "forbidden", "may not act"},
-		{"payer in another currency", payerKey, CreateRequest{Reply: free.ID, Payer: w.usd.ID, Amount: "1.00"}, store.KindDeclined, "currency_mismatch", "USD"},
+		{"reply of another caller", merchantKey, CreateRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindNotFound, "reply_not_found", "not found"},
+		{"payer not the actor's", merchantKey, CreateRequest{Reply: merchantsReply.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindForbidden, "forbidden", "may not act"},
+		{"payer in another currency", payerKey, CreateRequest{Reply: payersReply.ID, Payer: w.usd.ID, Amount: "1.00"}, store.KindDeclined, "currency_mismatch", "USD"},
 		{"amount in another currency", nil, CreateRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.00 USD"}, store.KindDeclined, "currency_mismatch", "EUR"},
 		{"amount missing", nil, CreateRequest{Reply: free.ID, Payer: w.alice.ID}, store.KindInvalid, "amount_required", "no fixed amount"},
 		{"amount malformed", nil, CreateRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.005"}, store.KindInvalid, "invalid_amount", "decimals"},
@@ -162,7 +172,7 @@ func TestCreateOrderRejections(t *testing.T) {
 				ctx = w.ctx
 			}
 			w.declines(t, tt.kind, tt.code, tt.words, func() error {
-				tt.req.IdempotencyKey = "create-" + tt.name
+				tt.req.IdempotencyKey = "create-" + strings.ReplaceAll(tt.name, " ", "-")
 				_, err := w.svc.CreateOrder(ctx, tt.req)
 				return err
 			})
@@ -226,7 +236,7 @@ func TestDoublePayment(t *testing.T) {
 	})
 	// The first key with other parameters is a conflict.
 	w.declines(t, store.KindConflict, "idempotency_key_reused", "different parameters", func() error {
-		_, err := w.svc.PayOrder(w.ctx, PayRequest{Order: o.ID, Token: "tok", IdempotencyKey: "k1"})
+		_, err := w.svc.PayOrder(w.ctx, PayRequest{Order: o.ID, PaymentToken: "tok", IdempotencyKey: "k1"})
 		return err
 	})
 	if got := w.balance(w.alice.ID); got != 4500 {

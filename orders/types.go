@@ -96,6 +96,7 @@ type ParsingReply struct {
 	PayeeName string       `json:"payee_name"`
 	Amount    *store.Money `json:"amount,omitempty"` // fixed amount of the tag
 	Currency  string       `json:"currency"`
+	Caller    string       `json:"caller,omitempty"` // the key (or "local") that asked; only it may order
 	ExpiresAt time.Time    `json:"expires_at"`
 	Used      bool         `json:"used"`
 	CreatedAt time.Time    `json:"created_at"`
@@ -119,7 +120,6 @@ const (
 	OrderPaid      OrderStatus = "paid"
 	OrderRefunded  OrderStatus = "refunded" // wholly refunded; partial refunds keep "paid"
 	OrderCancelled OrderStatus = "cancelled"
-	OrderFailed    OrderStatus = "failed"
 )
 
 // Instrument is what paid an order.
@@ -153,7 +153,7 @@ type Order struct {
 type PayRequest struct {
 	Order          string `json:"order"`
 	Card           string `json:"card,omitempty"`   // pay with the card's active nfc token on Device
-	Token          string `json:"token,omitempty"`  // pay with this token (id or number)
+	PaymentToken   string `json:"payment_token,omitempty"` // pay with this token (id or number)
 	Device         string `json:"device,omitempty"` // the paying device, for Card
 	IdempotencyKey string `json:"-"`
 }
@@ -175,5 +175,8 @@ type CancelRequest struct {
 type OrderFilter struct {
 	Payer  string      `json:"payer,omitempty"`
 	Payee  string      `json:"payee,omitempty"`
+	Tag    string      `json:"tag,omitempty"` // tag id
 	Status OrderStatus `json:"status,omitempty"`
+	Limit  int         `json:"limit,omitempty"` // 0: all
+	After  string      `json:"after,omitempty"` // an order id: list the orders older than it
 }

@@ -26,8 +26,8 @@ func Idempotent[T any](tx *Tx, key, op string, params any, fn func() (T, error))
 		result, err = fn()
 		return result, false, err
 	}
-	if len(key) > 255 {
-		return result, false, Errorf(KindInvalid, "invalid_idempotency_key", "idempotency key is longer than 255 characters").WithParam("idempotency_key")
+	if err := CheckIdempotencyKey(key); err != nil {
+		return result, false, err
 	}
 	p, err := json.Marshal(params)
 	if err != nil {
@@ -64,6 +64,20 @@ func Idempotent[T any](tx *Tx, key, op string, params any, fn func() (T, error))
 	}
 	rec = IdempotencyRecord{Op: op, Hash: hash, Result: raw, CreatedAt: tx.now}
 	return result, false, tx.Put(BucketIdempotency, slot, rec)
+}
+
+// CheckIdempotencyKey refuses keys that could not be stored, sent as a header or printed
+// safely: 1 to 255 visible ASCII characters.
+func CheckIdempotencyKey(k string) error {
+	if len(k) > 255 {
+		return Errorf(KindInvalid, "invalid_idempotency_key", "idempotency key is longer than 255 characters").WithParam("idempotency_key")
+	}
+	for _, r := range k {
+		if r < 0x21 || r > 0x7e {
+			return Errorf(KindInvalid, "invalid_idempotency_key", "idempotency key may hold only visible ASCII characters").WithParam("idempotency_key")
+		}
+	}
+	return nil
 }
 
 type replayKey struct{}

@@ -15,6 +15,7 @@ const (
 	BucketTagIndex    Bucket = "tag_index"    // "uid:<HEX>", "ref:<tagref>" → tag_id
 	BucketReplies     Bucket = "replies"      // rep_id → orders.ParsingReply
 	BucketOrders      Bucket = "orders"       // ord_id → orders.Order
+	BucketOrderIndex  Bucket = "order_index"  // "payer:<acct_id>/<ord_id>", "payee:…", "tag:<tag_id>/…" → nothing
 	BucketDevices     Bucket = "devices"      // dev_id → cards.Device
 	BucketLogins      Bucket = "logins"       // acct_id/dev_id → cards.Login
 	BucketCards       Bucket = "cards"        // card_id → cards.Card
@@ -29,7 +30,7 @@ const (
 // allBuckets is created in every new ledger and checked on open.
 var allBuckets = []Bucket{
 	BucketMeta, BucketAccounts, BucketWorld, BucketTransfers, BucketIdempotency, BucketAudit,
-	BucketTags, BucketTagIndex, BucketReplies, BucketOrders, BucketDevices, BucketLogins,
+	BucketTags, BucketTagIndex, BucketReplies, BucketOrders, BucketOrderIndex, BucketDevices, BucketLogins,
 	BucketCards, BucketTokens, BucketTokenIndex, BucketKeys, BucketKeyIndex, BucketSUNCounters,
 	BucketSUNKeys,
 }

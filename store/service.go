@@ -74,10 +74,25 @@ func (db *DB) FundAccount(ctx context.Context, req FundRequest) (Transfer, error
 
 // Journal lists transfers newest first.
 func (db *DB) Journal(ctx context.Context, limit int) ([]Transfer, error) {
+	if err := CheckLimit(limit); err != nil {
+		return nil, err
+	}
 	var out []Transfer
 	err := db.View(ctx, func(tx *Tx) (err error) {
 		out, err = tx.Journal(limit)
 		return err
 	})
 	return out, err
+}
+
+// MaxLimit bounds one page of any list, so that no single request walks the whole
+// ledger on a server.
+const MaxLimit = 10000
+
+// CheckLimit refuses a page size outside 0 (everything, up to MaxLimit) to MaxLimit.
+func CheckLimit(limit int) error {
+	if limit < 0 || limit > MaxLimit {
+		return Errorf(KindInvalid, "invalid_limit", "limit %d is not a whole number from 0 to %d", limit, MaxLimit).WithParam("limit")
+	}
+	return nil
 }

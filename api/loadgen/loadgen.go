@@ -197,18 +197,10 @@ func setup(ctx context.Context, be backend.Backend, cfg Config, run string) ([]s
 	return payers, tag, nil
 }
 
-// pay runs one whole payment, each step with its own idempotency key.
+// pay sends one whole tap under its idempotency key.
 func pay(ctx context.Context, be backend.Backend, tag orders.Tag, payer, key string) error {
-	reply, err := be.ParseTag(ctx, orders.ParseRequest{UID: tag.UID, Content: tag.Content, IdempotencyKey: key + "-parse"})
-	if err != nil {
-		return fmt.Errorf("payment request: %w", err)
-	}
-	o, err := be.CreateOrder(ctx, orders.CreateRequest{Reply: reply.ID, Payer: payer, Amount: amount, IdempotencyKey: key + "-order"})
-	if err != nil {
-		return fmt.Errorf("order: %w", err)
-	}
-	if _, err := be.PayOrder(ctx, orders.PayRequest{Order: o.ID, IdempotencyKey: key + "-pay"}); err != nil {
-		return fmt.Errorf("payment: %w", err)
+	if _, err := be.Tap(ctx, orders.TapRequest{UID: tag.UID, Content: tag.Content, Payer: payer, Amount: amount, IdempotencyKey: key}); err != nil {
+		return fmt.Errorf("tap: %w", err)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ type driver struct {
 	retried  atomic.Int64 // answers lost to a kill, asked again with the same key
 
 	mu       sync.Mutex
-	created  map[string]bool    // orders acknowledged as created
+	created  map[string]bool    // orders acknowledged by a paid tap
 	payments map[string]owed    // order → what its acknowledged payment moved
 	refunds  map[string][]int64 // order → acknowledged refund amounts
 	firstErr error
@@ -155,40 +155,25 @@ func (w *worker) loop(ctx context.Context, stop *atomic.Bool) {
 	}
 }
 
-// pay runs flow 1 over HTTP: payment request, order, payment, each with its own key.
+// pay sends one tap over HTTP under its idempotency key; a lost answer is retried with
+// the same key, so the tap is applied once.
 func (w *worker) pay(ctx context.Context, key string) error {
 	d := w.d
 	amount := int64(1 + w.rng.IntN(2000))
-	var reply orders.ParsingReply
-	err := d.call(ctx, "payment request", func() (err error) {
-		reply, err = d.be.ParseTag(ctx, orders.ParseRequest{UID: d.tag.UID, Content: d.tag.Content, IdempotencyKey: key + "-parse"})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	var o orders.Order
-	err = d.call(ctx, "order", func() (err error) {
-		o, err = d.be.CreateOrder(ctx, orders.CreateRequest{Reply: reply.ID, Payer: w.payer, Amount: money(amount), IdempotencyKey: key + "-order"})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.created[o.ID] = true
-	d.mu.Unlock()
-	err = d.call(ctx, "payment", func() error {
-		paid, err := d.be.PayOrder(ctx, orders.PayRequest{Order: o.ID, IdempotencyKey: key + "-pay"})
-		if err == nil && paid.Status != orders.OrderPaid {
-			return fmt.Errorf("order %s answered as %s after its payment", o.ID, paid.Status)
+	var r orders.Receipt
+	err := d.call(ctx, "tap", func() (err error) {
+		r, err = d.be.Tap(ctx, orders.TapRequest{UID: d.tag.UID, Content: d.tag.Content, Payer: w.payer, Amount: money(amount), IdempotencyKey: key})
+		if err == nil && r.Order.Status != orders.OrderPaid {
+			return fmt.Errorf("order %s answered as %s after its tap", r.Order.ID, r.Order.Status)
 		}
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	o := r.Order
 	d.mu.Lock()
+	d.created[o.ID] = true
 	d.payments[o.ID] = owed{payer: w.payer, amount: amount}
 	d.mu.Unlock()
 	w.refundable[o.ID] = amount
