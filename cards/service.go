@@ -97,10 +97,34 @@ func personAccount(tx *store.Tx, id string) (store.Account, error) {
 }
 
 func checkDeviceID(id, param string) error {
-	if !store.ValidID(id, store.PrefixDevice) {
-		return store.Errorf(store.KindInvalid, "invalid_device", "%s %q is not a device id (dev_ followed by 26 characters)", param, id).WithParam(param)
+	if !ValidDeviceID(id) {
+		return store.Errorf(store.KindInvalid, "invalid_device", "%s %q is not a device id (1 to 64 of A-Z a-z 0-9 . _ : -)", param, truncate(id, 80)).WithParam(param)
 	}
 	return nil
+}
+
+// ValidDeviceID reports whether id can name a device: what a real device brings (an
+// Android ID, a UUID, "old-phone") is 1 to 64 of A-Z a-z 0-9 . _ : -, and so are the
+// dev_… ids tagpay mints for itself.
+func ValidDeviceID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 func orEmpty[T any](s []T) []T {

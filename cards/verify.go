@@ -21,7 +21,7 @@ func Verify(tx *store.Tx) ([]store.Violation, error) {
 
 	devices := map[string]bool{}
 	err := store.Each(tx, store.BucketDevices, "", false, func(key string, d Device) error {
-		if key != d.ID || !store.ValidID(d.ID, store.PrefixDevice) {
+		if key != d.ID || !ValidDeviceID(d.ID) {
 			v.add("device_key", key, "stored under a key that is not its id %q", d.ID)
 		}
 		devices[key] = true

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/tagpay/tagpay/backend"
+	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -127,8 +128,8 @@ func (f *Factory) DeviceID() (string, error) {
 		return "", err
 	}
 	if cfg.Device.ID != "" {
-		if !store.ValidID(cfg.Device.ID, store.PrefixDevice) {
-			return "", Usagef("device id %q is not a device id (dev_…)", cfg.Device.ID)
+		if !cards.ValidDeviceID(cfg.Device.ID) {
+			return "", Usagef("device id %q is not a device id (1 to 64 of A-Z a-z 0-9 . _ : -)", cfg.Device.ID)
 		}
 		return cfg.Device.ID, nil
 	}

@@ -23,19 +23,18 @@ type fakeBackend struct {
 	migrated cards.MigrateRequest
 }
 
-func (b *fakeBackend) ParseTag(_ context.Context, req orders.ParseRequest) (orders.ParsingReply, error) {
-	b.calls = append(b.calls, "parse")
+func (b *fakeBackend) PreviewTap(_ context.Context, req orders.ParseRequest) (orders.ParsingReply, error) {
+	b.calls = append(b.calls, "preview")
 	return b.reply, nil
 }
 
-func (b *fakeBackend) CreateOrder(_ context.Context, req orders.CreateRequest) (orders.Order, error) {
-	b.calls = append(b.calls, "create "+req.Amount)
-	return orders.Order{ID: "ord_1", Payer: req.Payer, Status: orders.OrderCreated}, nil
-}
-
-func (b *fakeBackend) PayOrder(_ context.Context, req orders.PayRequest) (orders.Order, error) {
-	b.calls = append(b.calls, "pay "+req.Order)
-	return orders.Order{ID: req.Order, Status: orders.OrderPaid, Amount: store.Money{Amount: 350, Currency: "EUR"}}, nil
+// Tap answers as the ledger would: an open tag needs an amount.
+func (b *fakeBackend) Tap(_ context.Context, req orders.TapRequest) (orders.Receipt, error) {
+	b.calls = append(b.calls, "tap "+req.Amount)
+	if req.Amount == "" && b.reply.Amount == nil {
+		return orders.Receipt{}, store.Errorf(store.KindInvalid, "amount_required", "this tag has no fixed amount; give the amount to pay")
+	}
+	return orders.Receipt{Order: orders.Order{ID: "ord_1", Status: orders.OrderPaid, Amount: store.Money{Amount: 350, Currency: "EUR"}}}, nil
 }
 
 func (b *fakeBackend) ListLogins(_ context.Context, account string) ([]cards.Login, error) {
@@ -70,13 +69,13 @@ func TestPayConfirmation(t *testing.T) {
 		wantUsage bool
 		wantErr   string
 	}{
-		{name: "confirmed on a terminal", stdin: "y\n", tty: true, fixed: fixed, wantCalls: "parse,create ,pay ord_1"},
-		{name: "refused on a terminal", stdin: "n\n", tty: true, fixed: fixed, wantCalls: "parse", wantErr: "not confirmed"},
-		{name: "empty answer means no", stdin: "\n", tty: true, fixed: fixed, wantCalls: "parse", wantErr: "not confirmed"},
-		{name: "amount asked, then confirmed", stdin: "2.00\nyes\n", tty: true, wantCalls: "parse,create 2.00,pay ord_1"},
-		{name: "--yes needs no terminal", yes: true, amount: "1", wantCalls: "parse,create 1,pay ord_1"},
+		{name: "confirmed on a terminal", stdin: "y\n", tty: true, fixed: fixed, wantCalls: "preview,tap "},
+		{name: "refused on a terminal", stdin: "n\n", tty: true, fixed: fixed, wantCalls: "preview", wantErr: "not confirmed"},
+		{name: "empty answer means no", stdin: "\n", tty: true, fixed: fixed, wantCalls: "preview", wantErr: "not confirmed"},
+		{name: "amount asked, then confirmed", stdin: "2.00\nyes\n", tty: true, wantCalls: "preview,tap 2.00"},
+		{name: "--yes: one request, no terminal needed", yes: true, amount: "1", wantCalls: "tap 1"},
 		{name: "no terminal and no --yes: usage error before any call", wantUsage: true},
-		{name: "--yes but no amount for an open tag: usage error", yes: true, wantCalls: "parse", wantUsage: true},
+		{name: "--yes but no amount for an open tag: usage error", yes: true, wantCalls: "tap ", wantUsage: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
