@@ -1,6 +1,7 @@
 package cards
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -97,7 +98,8 @@ func TestLoginRefusals(t *testing.T) {
 		code string
 	}{
 		{"device id not made by NewID", LoginRequest{Account: alice, Device: "../etc/passwd"}, store.KindInvalid, "invalid_device"},
-		{"device id of another kind", LoginRequest{Account: alice, Device: store.NewID(store.PrefixCard)}, store.KindInvalid, "invalid_device"},
+		{"device id too long", LoginRequest{Account: alice, Device: strings.Repeat("a", 65)}, store.KindInvalid, "invalid_device"},
+		{"device id with a space", LoginRequest{Account: alice, Device: "my phone"}, store.KindInvalid, "invalid_device"},
 		{"unknown account", LoginRequest{Account: store.NewID(store.PrefixAccount), Device: newDevice()}, store.KindNotFound, "account_not_found"},
 		{"merchant account", LoginRequest{Account: shop, Device: newDevice()}, store.KindInvalid, "account_not_person"},
 		{"control characters in the name", LoginRequest{Account: alice, Device: newDevice(), Name: "evil\x1b[2J"}, store.KindInvalid, "invalid_name"},

@@ -58,8 +58,8 @@ func TestMigrateCard(t *testing.T) {
 
 	// The old tokens can never pay again, by number or through the old device.
 	for _, q := range []TokenQuery{
-		{Token: old[0].Number, Account: alice},
-		{Token: old[1].ID, Account: alice},
+		{Token: old[0].Number, Device: oldPhone, Account: alice},
+		{Token: old[1].ID, Device: oldPhone, Account: alice},
 		{Card: card.ID, Device: oldPhone, Account: alice},
 		{Token: old[0].ID, Device: newPhone, Account: alice},
 	} {
@@ -138,7 +138,7 @@ func TestMigrateCardRefusals(t *testing.T) {
 		{"no card on the source", "", MigrateRequest{Account: alice, From: emptyTablet, To: newPhone}, store.KindNotFound, "no_card_on_source"},
 		{"named card not on the source", "", MigrateRequest{Account: alice, From: emptyTablet, To: newPhone, Card: card.ID}, store.KindNotFound, "no_card_on_source"},
 		{"same device", "", MigrateRequest{Account: alice, From: newPhone, To: newPhone}, store.KindInvalid, "same_device"},
-		{"malformed device", "", MigrateRequest{Account: alice, From: "dev_x", To: newPhone}, store.KindInvalid, "invalid_device"},
+		{"malformed device", "", MigrateRequest{Account: alice, From: "dev x", To: newPhone}, store.KindInvalid, "invalid_device"},
 		{"payer key of another account", bob, MigrateRequest{Account: alice, From: oldPhone, To: newPhone}, store.KindForbidden, "forbidden"},
 		{"bob's key moving bob's card to alice's phone", bob, MigrateRequest{Account: bob, From: bobPhone, To: newPhone}, store.KindConflict, "target_not_logged_in"},
 		{"merchant key", shop, MigrateRequest{Account: alice, From: oldPhone, To: newPhone}, store.KindForbidden, "forbidden"},

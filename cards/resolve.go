@@ -25,6 +25,10 @@ func ResolveToken(tx *store.Tx, q TokenQuery) (Token, error) {
 	if q.Account == "" {
 		return Token{}, store.Errorf(store.KindInvalid, "account_required", "a token payment needs the payer account").WithParam("account")
 	}
+	// A tap pays from the device in hand: a token bound to a device pays only there.
+	if q.Device == "" {
+		return Token{}, store.Errorf(store.KindInvalid, "device_required", "paying with a card or a payment token needs the device paying").WithParam("device")
+	}
 	var t Token
 	switch {
 	case q.Token != "":
@@ -34,26 +38,25 @@ func ResolveToken(tx *store.Tx, q TokenQuery) (Token, error) {
 		if err != nil {
 			return Token{}, err
 		}
-		if !found {
-			return Token{}, declined("token_not_found", "token %s is not known", q.Token)
+		// Someone else's token is answered exactly like one that does not exist, so
+		// that token numbers cannot be probed.
+		if !found || t.Account != q.Account {
+			return Token{}, declined("token_not_found", "token %s is not known", truncate(q.Token, 40))
 		}
 	case q.Card != "":
-		if q.Device == "" {
-			return Token{}, store.Errorf(store.KindInvalid, "device_required", "paying with card %s needs the device it is on", q.Card).WithParam("device")
-		}
 		var err error
 		t, err = nfcTokenOn(tx, q.Card, q.Device, q.Account)
 		if err != nil {
 			return Token{}, err
 		}
 	default:
-		return Token{}, store.Errorf(store.KindInvalid, "instrument_required", "name a token or a card to pay with").WithParam("token")
-	}
-	if t.Account != q.Account {
-		return Token{}, declined("token_not_owned", "token %s does not belong to account %s", t.ID, q.Account)
+		return Token{}, store.Errorf(store.KindInvalid, "instrument_required", "name a payment token or a card to pay with").WithParam("payment_token")
 	}
 	if t.State != TokenActive {
 		return Token{}, declined("token_"+string(t.State), "token %s (%s)", t.State, reasonText(t.Reason))
+	}
+	if t.Function != FunctionNFC {
+		return Token{}, declined("token_not_nfc", "token %s is a %s token; a tap pays only with an nfc token", t.ID, t.Function)
 	}
 	if !tx.Now().Before(t.ExpiresAt) {
 		return Token{}, declined("token_expired", "token expired on %s", t.ExpiresAt.Format(time.DateOnly))
@@ -62,7 +65,7 @@ func ResolveToken(tx *store.Tx, q TokenQuery) (Token, error) {
 	if q.Card != "" && t.Card != q.Card {
 		return Token{}, declined("token_card_mismatch", "token %s does not belong to card %s", t.ID, q.Card)
 	}
-	if q.Device != "" && t.Device != q.Device {
+	if t.Device != q.Device {
 		return Token{}, declined("token_wrong_device", "token %s is bound to another device than %s", t.ID, q.Device)
 	}
 	c, err := loadCard(tx, t.Card)
@@ -87,11 +90,9 @@ func nfcTokenOn(tx *store.Tx, card, device, account string) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	if !found {
+	// Someone else's card is answered like one that does not exist.
+	if !found || c.Account != account {
 		return Token{}, declined("card_not_found", "card %s is not known", card)
-	}
-	if c.Account != account {
-		return Token{}, declined("card_not_owned", "card %s does not belong to account %s", card, account)
 	}
 	toks, err := cardTokens(tx, c)
 	if err != nil {

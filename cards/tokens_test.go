@@ -130,7 +130,8 @@ func TestDeactivate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	alice := e.person("alice")
-	card := e.card(alice, e.login(alice))
+	phone := e.login(alice)
+	card := e.card(alice, phone)
 	first := e.activate(card.ID, Functions...)
 
 	gone, err := e.s.DeactivateCard(e.payer(alice), DeactivateRequest{Card: card.ID, Functions: []Function{FunctionNFC, FunctionQR}})
@@ -165,7 +166,7 @@ func TestDeactivate(t *testing.T) {
 	if again.Identifiers[0].Number == first.Identifiers[0].Number {
 		t.Fatal("a deleted token's number was issued again")
 	}
-	_, err = e.resolve(TokenQuery{Token: first.Identifiers[0].Number, Account: alice})
+	_, err = e.resolve(TokenQuery{Token: first.Identifiers[0].Number, Device: phone, Account: alice})
 	wantErr(t, err, store.KindDeclined, "token_deleted")
 }
 

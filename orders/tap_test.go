@@ -159,3 +159,15 @@ func ids(os []Order) []string {
 	}
 	return out
 }
+
+func TestOrderOfARevokedTagCannotBePaid(t *testing.T) {
+	w := newWorld(t)
+	o := w.order(w.active, w.alice.ID, "2.00")
+	if _, err := w.svc.RevokeTag(w.ctx, TagStateRequest{Tag: w.active.ID, Reason: "stolen sticker"}); err != nil {
+		t.Fatal(err)
+	}
+	w.declines(t, store.KindDeclined, "tag_revoked", "stolen sticker", func() error {
+		_, err := w.svc.PayOrder(w.ctx, PayRequest{Order: o.ID})
+		return err
+	})
+}

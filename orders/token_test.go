@@ -49,8 +49,8 @@ func TestPayWithToken(t *testing.T) {
 		code string
 	}{
 		{"card on the old device", PayRequest{Order: o.ID, Card: card.ID, Device: oldPhone}, "token_deleted"},
-		{"the old token by id", PayRequest{Order: o.ID, PaymentToken: oldToken.ID}, "token_deleted"},
-		{"the old token by number", PayRequest{Order: o.ID, PaymentToken: oldToken.Number}, "token_deleted"},
+		{"the old token by id", PayRequest{Order: o.ID, PaymentToken: oldToken.ID, Device: oldPhone}, "token_deleted"},
+		{"the old token by number", PayRequest{Order: o.ID, PaymentToken: oldToken.Number, Device: oldPhone}, "token_deleted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
