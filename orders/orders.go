@@ -13,7 +13,12 @@ const maxMemo = 140
 // transaction information (amount, memo) and the payee (second account) the reply named.
 // The reply is used up in the same transaction.
 func (s *Service) CreateOrder(ctx context.Context, req CreateRequest) (Order, error) {
-	return write(s, ctx, req.IdempotencyKey, "order.create", req, func(tx *store.Tx) (Order, error) {
+	params := func(tx *store.Tx) any {
+		p := req
+		p.Amount = tx.NormalizeAmount(req.Payer, req.Amount)
+		return p
+	}
+	return write(s, ctx, req.IdempotencyKey, "order.create", params, func(tx *store.Tx) (Order, error) {
 		return s.createOrder(tx, req)
 	})
 }

@@ -94,7 +94,14 @@ func payDetail(tr store.Transfer, o Order, in Instrument) map[string]string {
 // RefundOrder returns money of a paid order from the payee to the payer; the payee's
 // owner (the merchant) or an admin may do it. An empty amount refunds what is left.
 func (s *Service) RefundOrder(ctx context.Context, req RefundRequest) (Order, error) {
-	return write(s, ctx, req.IdempotencyKey, "order.refund", req, func(tx *store.Tx) (Order, error) {
+	params := func(tx *store.Tx) any {
+		p := req
+		if o, err := loadOrder(tx, req.Order); err == nil {
+			p.Amount = tx.NormalizeAmount(o.Payee, req.Amount)
+		}
+		return p
+	}
+	return write(s, ctx, req.IdempotencyKey, "order.refund", params, func(tx *store.Tx) (Order, error) {
 		return refundOrder(tx, req)
 	})
 }

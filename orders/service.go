@@ -49,11 +49,16 @@ func New(db *store.DB, cfg Config) *Service {
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
 
 // write runs one idempotent mutating step in a batched transaction. fn may run more than
-// once (group commit), so it only touches tx.
+// once (group commit), so it only touches tx. params may be a func(*store.Tx) any that
+// normalizes the request inside the transaction.
 func write[T any](s *Service, ctx context.Context, key, op string, params any, fn func(tx *store.Tx) (T, error)) (T, error) {
 	var out T
 	err := s.db.Batch(ctx, func(tx *store.Tx) error {
-		v, _, err := store.Idempotent(tx, key, op, params, func() (T, error) { return fn(tx) })
+		p := params
+		if normalize, ok := params.(func(*store.Tx) any); ok {
+			p = normalize(tx)
+		}
+		v, _, err := store.Idempotent(tx, key, op, p, func() (T, error) { return fn(tx) })
 		out = v
 		return err
 	})

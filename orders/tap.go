@@ -128,27 +128,10 @@ func tapParams(tx *store.Tx, req TapRequest) (any, error) {
 	if err != nil {
 		uid = req.UID
 	}
-	amount := normalizeAmount(tx, req.Payer, req.Amount)
+	amount := tx.NormalizeAmount(req.Payer, req.Amount)
 	return struct {
 		UID, Content, Payer, Amount, Memo, Card, PaymentToken, Device string
 	}{uid, req.Content, req.Payer, amount, strings.TrimSpace(req.Memo), req.Card, req.PaymentToken, req.Device}, nil
-}
-
-// normalizeAmount is the amount as minor units and currency when it parses in the
-// account's currency, else the text as typed (which the step itself will refuse).
-func normalizeAmount(tx *store.Tx, account, text string) string {
-	if strings.TrimSpace(text) == "" {
-		return ""
-	}
-	a, err := tx.AccountUnchecked(account)
-	if err != nil {
-		return text
-	}
-	m, err := store.ParseAmount(text, a.Currency)
-	if err != nil {
-		return text
-	}
-	return m.String()
 }
 
 // PreviewTap answers a payment request with the parsing reply a tap would get, and

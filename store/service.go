@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // CreateAccountRequest asks for a person or merchant account.
 type CreateAccountRequest struct {
@@ -55,7 +58,9 @@ func (db *DB) GetAccount(ctx context.Context, id string) (Account, error) {
 func (db *DB) FundAccount(ctx context.Context, req FundRequest) (Transfer, error) {
 	var out Transfer
 	err := db.Batch(ctx, func(tx *Tx) error {
-		t, _, err := Idempotent(tx, req.IdempotencyKey, "account.fund", req, func() (Transfer, error) {
+		params := req
+		params.Amount = tx.NormalizeAmount(req.Account, req.Amount)
+		t, _, err := Idempotent(tx, req.IdempotencyKey, "account.fund", params, func() (Transfer, error) {
 			acct, err := tx.Account(req.Account)
 			if err != nil {
 				return Transfer{}, err
@@ -95,4 +100,22 @@ func CheckLimit(limit int) error {
 		return Errorf(KindInvalid, "invalid_limit", "limit %d is not a whole number from 0 to %d", limit, MaxLimit).WithParam("limit")
 	}
 	return nil
+}
+
+// NormalizeAmount is an amount as an idempotency key compares it: its value in the
+// account's currency ("5", "5.00" and "5.00 EUR" alike), or the text as typed when it
+// does not parse (the operation itself then refuses it).
+func (tx *Tx) NormalizeAmount(account, text string) string {
+	if strings.TrimSpace(text) == "" {
+		return ""
+	}
+	a, err := tx.AccountUnchecked(account)
+	if err != nil {
+		return text
+	}
+	m, err := ParseAmount(text, a.Currency)
+	if err != nil {
+		return text
+	}
+	return m.String()
 }
