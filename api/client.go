@@ -373,7 +373,7 @@ func (c *Client) GetToken(ctx context.Context, idOrNumber string) (cards.Token, 
 
 // ChangeToken implements Backend. Each action has its own route; an action that has none
 // is refused as the ledger refuses it.
-func (c *Client) ChangeToken(ctx context.Context, req cards.TokenStateRequest) (cards.Token, error) {
+func (c *Client) ChangeToken(ctx context.Context, req cards.TokenStatusRequest) (cards.Token, error) {
 	switch req.Action {
 	case cards.ActionSuspend, cards.ActionResume, cards.ActionDelete:
 	default:

@@ -142,16 +142,16 @@ func TestClientRoundTrips(t *testing.T) {
 	tok, err := be.GetToken(ctx, act.Identifiers[0].Number)
 	must(err)
 	same("GetToken by number", tok, act.Identifiers[0])
-	suspended, err := be.ChangeToken(ctx, cards.TokenStateRequest{Token: tok.ID, Action: cards.ActionSuspend, Reason: cards.ReasonLost})
+	suspended, err := be.ChangeToken(ctx, cards.TokenStatusRequest{Token: tok.ID, Action: cards.ActionSuspend, Reason: cards.ReasonLost})
 	must(err)
-	resumed, err := be.ChangeToken(ctx, cards.TokenStateRequest{Token: tok.ID, Action: cards.ActionResume})
+	resumed, err := be.ChangeToken(ctx, cards.TokenStatusRequest{Token: tok.ID, Action: cards.ActionResume})
 	must(err)
-	if suspended.State != cards.TokenSuspended || resumed.State != cards.TokenActive {
-		t.Fatalf("ChangeToken: %s then %s", suspended.State, resumed.State)
+	if suspended.Status != cards.TokenSuspended || resumed.Status != cards.TokenActive {
+		t.Fatalf("ChangeToken: %s then %s", suspended.Status, resumed.Status)
 	}
 	deactivated, err := be.DeactivateCard(ctx, cards.DeactivateRequest{Card: card.ID, Functions: []cards.Function{cards.FunctionQR}})
 	must(err)
-	if len(deactivated) != 1 || deactivated[0].State != cards.TokenDeleted {
+	if len(deactivated) != 1 || deactivated[0].Status != cards.TokenDeleted {
 		t.Fatalf("DeactivateCard = %+v", deactivated)
 	}
 	_, err = be.Login(ctx, cards.LoginRequest{Account: payer.ID, Device: newDev, Name: "new phone"})
@@ -252,7 +252,7 @@ func TestClientErrorsMatchLocal(t *testing.T) {
 		}},
 		{"unknown tag", func(b backend.Backend) error { _, err := b.GetTag(ctx, "nosuchref"); return err }},
 		{"unknown token action", func(b backend.Backend) error {
-			_, err := b.ChangeToken(ctx, cards.TokenStateRequest{Token: w.token2.ID, Action: "explode"})
+			_, err := b.ChangeToken(ctx, cards.TokenStatusRequest{Token: w.token2.ID, Action: "explode"})
 			return err
 		}},
 		{"bad device", func(b backend.Backend) error {

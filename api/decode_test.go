@@ -20,7 +20,7 @@ func requestTypes() []any {
 		&orders.RefundRequest{}, &orders.CancelRequest{},
 		&cards.LoginRequest{}, &cards.LogoutRequest{}, &cards.AddCardRequest{},
 		&cards.ActivateRequest{}, &cards.DeactivateRequest{}, &cards.MigrateRequest{},
-		&cards.TokenStateRequest{}, &struct{}{},
+		&cards.TokenStatusRequest{}, &struct{}{},
 	}
 }
 

@@ -356,7 +356,7 @@ func (s *Server) routes() {
 			if err != nil {
 				return nil, err
 			}
-			var req cards.TokenStateRequest
+			var req cards.TokenStatusRequest
 			if err := c.decode(&req); err != nil {
 				return nil, err
 			}

@@ -92,7 +92,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return ignore(payer.AddCard(ctx, cards.AddCardRequest{Account: w.payer2.ID, Label: "x", PAN: "4111111111111111", Device: w.dev2}))
 		}},
 		{"suspend another payer's token", func() error {
-			return ignore(payer.ChangeToken(ctx, cards.TokenStateRequest{Token: w.token2.ID, Action: cards.ActionSuspend, Reason: cards.ReasonLost}))
+			return ignore(payer.ChangeToken(ctx, cards.TokenStatusRequest{Token: w.token2.ID, Action: cards.ActionSuspend, Reason: cards.ReasonLost}))
 		}},
 		{"list another payer's tokens", func() error { return ignore(payer.ListTokens(ctx, w.card2.ID)) }},
 		{"log another payer in", func() error {

@@ -55,7 +55,7 @@ type Backend interface {
 	MigrateCard(ctx context.Context, req cards.MigrateRequest) (cards.Migration, error)
 	ListTokens(ctx context.Context, card string) ([]cards.Token, error)
 	GetToken(ctx context.Context, idOrNumber string) (cards.Token, error)
-	ChangeToken(ctx context.Context, req cards.TokenStateRequest) (cards.Token, error)
+	ChangeToken(ctx context.Context, req cards.TokenStatusRequest) (cards.Token, error)
 
 	// API keys (server only; the local backend answers with its own store).
 	CreateKey(ctx context.Context, req store.CreateKeyRequest) (store.CreatedKey, error)

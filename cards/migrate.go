@@ -72,10 +72,10 @@ func (s *Service) migrate(tx *store.Tx, req MigrateRequest) (Migration, error) {
 	out := Migration{Card: c.ID, From: req.From, To: req.To, Deleted: []Token{}, Issued: []Token{}}
 	var wasActive []Function
 	for _, t := range toks {
-		if t.Device != req.From || t.State == TokenDeleted {
+		if t.Device != req.From || t.Status == TokenDeleted {
 			continue
 		}
-		if t.State == TokenActive && !containsFunction(wasActive, t.Function) {
+		if t.Status == TokenActive && !containsFunction(wasActive, t.Function) {
 			wasActive = append(wasActive, t.Function)
 		}
 		t, err := setState(tx, t, TokenDeleted, ReasonMigrated, now)

@@ -16,7 +16,7 @@ func TestMigrateCard(t *testing.T) {
 	card := e.card(alice, oldPhone)
 	old := e.activate(card.ID, FunctionNFC, FunctionQR, FunctionOnline).Identifiers
 	// A suspended function is deleted with the rest but not brought back.
-	if _, err := e.s.ChangeToken(e.admin, TokenStateRequest{Token: old[2].ID, Action: ActionSuspend, Reason: ReasonLost}); err != nil {
+	if _, err := e.s.ChangeToken(e.admin, TokenStatusRequest{Token: old[2].ID, Action: ActionSuspend, Reason: ReasonLost}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.s.Logout(e.admin, LogoutRequest{Account: alice, Device: oldPhone}); err != nil {
@@ -41,13 +41,13 @@ func TestMigrateCard(t *testing.T) {
 		t.Fatalf("migration = %+v; want 3 deleted, 2 issued", m)
 	}
 	for _, tok := range m.Deleted {
-		if tok.State != TokenDeleted || tok.Reason != ReasonMigrated || tok.Device != oldPhone {
+		if tok.Status != TokenDeleted || tok.Reason != ReasonMigrated || tok.Device != oldPhone {
 			t.Errorf("deleted token = %+v", tok)
 		}
 	}
 	for i, f := range []Function{FunctionNFC, FunctionQR} {
 		tok := m.Issued[i]
-		if tok.Function != f || tok.State != TokenActive || tok.Device != newPhone || slices.ContainsFunc(old, func(o Token) bool { return o.Number == tok.Number }) {
+		if tok.Function != f || tok.Status != TokenActive || tok.Device != newPhone || slices.ContainsFunc(old, func(o Token) bool { return o.Number == tok.Number }) {
 			t.Errorf("issued token %d = %+v, want a fresh active %s token on the new phone", i, tok, f)
 		}
 	}

@@ -52,8 +52,8 @@ func ResolveToken(tx *store.Tx, q TokenQuery) (Token, error) {
 	default:
 		return Token{}, store.Errorf(store.KindInvalid, "instrument_required", "name a payment token or a card to pay with").WithParam("payment_token")
 	}
-	if t.State != TokenActive {
-		return Token{}, declined("token_"+string(t.State), "token %s (%s)", t.State, reasonText(t.Reason))
+	if t.Status != TokenActive {
+		return Token{}, declined("token_"+string(t.Status), "token %s (%s)", t.Status, reasonText(t.Reason))
 	}
 	if t.Function != FunctionNFC {
 		return Token{}, declined("token_not_nfc", "token %s is a %s token; a tap pays only with an nfc token", t.ID, t.Function)
@@ -104,7 +104,7 @@ func nfcTokenOn(tx *store.Tx, card, device, account string) (Token, error) {
 		if t.Device != device || t.Function != FunctionNFC {
 			continue
 		}
-		if t.State == TokenActive {
+		if t.Status == TokenActive {
 			return t, nil
 		}
 		if latest == nil {

@@ -102,12 +102,12 @@ func (s *Service) activate(tx *store.Tx, req ActivateRequest) (Activation, error
 				continue
 			}
 			switch {
-			case t.State == TokenSuspended:
+			case t.Status == TokenSuspended:
 				return Activation{}, store.Errorf(store.KindConflict, "token_suspended",
 					"the %s token %s of card %s is suspended (%s); resume or delete it first", f, t.ID, c.ID, reasonText(t.Reason)).WithParam("functions")
-			case t.State == TokenActive && !now.Before(t.ExpiresAt):
+			case t.Status == TokenActive && !now.Before(t.ExpiresAt):
 				plans[i].replace = &t
-			case t.State == TokenActive:
+			case t.Status == TokenActive:
 				plans[i].keep = &t
 			}
 		}
@@ -168,7 +168,7 @@ func (s *Service) deactivate(tx *store.Tx, req DeactivateRequest) ([]Token, erro
 	out := []Token{}
 	for _, f := range fs {
 		for _, t := range toks {
-			if t.Function != f || t.State == TokenDeleted {
+			if t.Function != f || t.Status == TokenDeleted {
 				continue
 			}
 			t, err := setState(tx, t, TokenDeleted, ReasonUser, now)
@@ -224,7 +224,7 @@ func (s *Service) GetToken(ctx context.Context, idOrNumber string) (Token, error
 
 // ChangeToken suspends, resumes or deletes a token. Active and suspended alternate;
 // deleted is final; anything else is a conflict.
-func (s *Service) ChangeToken(ctx context.Context, req TokenStateRequest) (Token, error) {
+func (s *Service) ChangeToken(ctx context.Context, req TokenStatusRequest) (Token, error) {
 	var out Token
 	err := s.db.Batch(ctx, func(tx *store.Tx) error {
 		t, _, err := store.Idempotent(tx, req.IdempotencyKey, "token.change", req, func() (Token, error) {
@@ -236,7 +236,7 @@ func (s *Service) ChangeToken(ctx context.Context, req TokenStateRequest) (Token
 	return out, err
 }
 
-func (s *Service) changeToken(tx *store.Tx, req TokenStateRequest) (Token, error) {
+func (s *Service) changeToken(tx *store.Tx, req TokenStatusRequest) (Token, error) {
 	reason := req.Reason
 	if reason == "" {
 		reason = ReasonUser
@@ -253,7 +253,7 @@ func (s *Service) changeToken(tx *store.Tx, req TokenStateRequest) (Token, error
 		return Token{}, err
 	}
 	now := s.now(tx)
-	var to TokenState
+	var to TokenStatus
 	switch req.Action {
 	case ActionSuspend:
 		to = TokenSuspended
@@ -282,15 +282,15 @@ func (s *Service) changeToken(tx *store.Tx, req TokenStateRequest) (Token, error
 }
 
 // checkTransition allows active → suspended → active and any live state → deleted.
-func checkTransition(t Token, to TokenState) error {
-	if t.State == TokenDeleted {
+func checkTransition(t Token, to TokenStatus) error {
+	if t.Status == TokenDeleted {
 		return store.Errorf(store.KindConflict, "token_deleted", "token %s is deleted (%s); a deleted token never changes again", t.ID, reasonText(t.Reason)).WithParam("token")
 	}
-	if t.State == to {
+	if t.Status == to {
 		return store.Errorf(store.KindConflict, "token_already_"+string(to), "token %s is already %s", t.ID, to).WithParam("token")
 	}
-	if t.State != TokenActive && t.State != TokenSuspended {
-		return store.Errorf(store.KindCorrupt, "ledger_corrupt", "token %s has unknown state %q", t.ID, t.State)
+	if t.Status != TokenActive && t.Status != TokenSuspended {
+		return store.Errorf(store.KindCorrupt, "ledger_corrupt", "token %s has unknown state %q", t.ID, t.Status)
 	}
 	return nil
 }
@@ -316,7 +316,7 @@ func (s *Service) checkResume(tx *store.Tx, t Token, now time.Time) error {
 		return err
 	}
 	for _, o := range toks {
-		if o.ID != t.ID && o.State == TokenActive && o.Device == t.Device && o.Function == t.Function {
+		if o.ID != t.ID && o.Status == TokenActive && o.Device == t.Device && o.Function == t.Function {
 			return store.Errorf(store.KindConflict, "function_active", "card %s already has an active %s token %s on device %s", c.ID, t.Function, o.ID, t.Device).WithParam("token")
 		}
 	}
@@ -324,8 +324,8 @@ func (s *Service) checkResume(tx *store.Tx, t Token, now time.Time) error {
 }
 
 // setState writes a token's new state.
-func setState(tx *store.Tx, t Token, to TokenState, reason Reason, now time.Time) (Token, error) {
-	t.State, t.Reason, t.UpdatedAt = to, reason, now
+func setState(tx *store.Tx, t Token, to TokenStatus, reason Reason, now time.Time) (Token, error) {
+	t.Status, t.Reason, t.UpdatedAt = to, reason, now
 	return t, tx.Put(store.BucketTokens, t.ID, t)
 }
 
@@ -338,7 +338,7 @@ func (s *Service) issue(tx *store.Tx, c *cardRecord, device string, f Function, 
 	}
 	t := Token{
 		ID: store.NewID(store.PrefixToken), Number: number, Card: c.ID, Account: c.Account,
-		Device: device, Function: f, State: TokenActive, ExpiresAt: now.Add(s.cfg.TokenTTL),
+		Device: device, Function: f, Status: TokenActive, ExpiresAt: now.Add(s.cfg.TokenTTL),
 		CreatedAt: now, UpdatedAt: now,
 	}
 	if err := tx.Put(store.BucketTokens, t.ID, t); err != nil {

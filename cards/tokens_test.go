@@ -38,7 +38,7 @@ func TestActivateAllFunctions(t *testing.T) {
 			t.Errorf("identifier %d is for %s, want %s (request order)", i, tok.Function, f)
 		case len(tok.Number) != wantLen || !LuhnValid(tok.Number) || !strings.HasPrefix(tok.Number, DefaultBIN):
 			t.Errorf("%s number %q is not %d Luhn-valid digits in BIN %s", f, tok.Number, wantLen, DefaultBIN)
-		case tok.State != TokenActive || tok.Card != card.ID || tok.Device != phone || tok.Account != alice:
+		case tok.Status != TokenActive || tok.Card != card.ID || tok.Device != phone || tok.Account != alice:
 			t.Errorf("%s token = %+v", f, tok)
 		case !tok.ExpiresAt.Equal(e.clock.Now().Add(DefaultTokenTTL)):
 			t.Errorf("%s token expires %s, want now + %s", f, tok.ExpiresAt, DefaultTokenTTL)
@@ -142,15 +142,15 @@ func TestDeactivate(t *testing.T) {
 		t.Fatalf("deactivated %+v, want the nfc and qr tokens", gone)
 	}
 	for _, tok := range gone {
-		if tok.State != TokenDeleted || tok.Reason != ReasonUser {
+		if tok.Status != TokenDeleted || tok.Reason != ReasonUser {
 			t.Errorf("deactivated token = %+v, want deleted for reason user", tok)
 		}
 	}
-	states := map[Function]TokenState{}
+	states := map[Function]TokenStatus{}
 	for _, tok := range e.tokens(card.ID) {
-		states[tok.Function] = tok.State
+		states[tok.Function] = tok.Status
 	}
-	want := map[Function]TokenState{FunctionNFC: TokenDeleted, FunctionQR: TokenDeleted, FunctionOnline: TokenActive, FunctionInApp: TokenActive}
+	want := map[Function]TokenStatus{FunctionNFC: TokenDeleted, FunctionQR: TokenDeleted, FunctionOnline: TokenActive, FunctionInApp: TokenActive}
 	for f, s := range want {
 		if states[f] != s {
 			t.Errorf("%s token is %s, want %s", f, states[f], s)
@@ -177,7 +177,7 @@ func TestTokenTransitions(t *testing.T) {
 		from   []TokenAction // actions that bring a fresh active token to the start state
 		action TokenAction
 		reason Reason
-		state  TokenState // "" = refused
+		state  TokenStatus // "" = refused
 		kind   store.Kind
 		code   string
 	}{
@@ -203,7 +203,7 @@ func TestTokenTransitions(t *testing.T) {
 			card := e.card(alice, e.login(alice))
 			tok := e.activate(card.ID, FunctionNFC).Identifiers[0]
 			for _, a := range tc.from {
-				if _, err := e.s.ChangeToken(e.admin, TokenStateRequest{Token: tok.ID, Action: a, Reason: ReasonUser}); err != nil {
+				if _, err := e.s.ChangeToken(e.admin, TokenStatusRequest{Token: tok.ID, Action: a, Reason: ReasonUser}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -212,7 +212,7 @@ func TestTokenTransitions(t *testing.T) {
 				t.Fatal(err)
 			}
 			// By number, as a person reading it off a screen would.
-			got, err := e.s.ChangeToken(e.payer(alice), TokenStateRequest{Token: tok.Number, Action: tc.action, Reason: tc.reason})
+			got, err := e.s.ChangeToken(e.payer(alice), TokenStatusRequest{Token: tok.Number, Action: tc.action, Reason: tc.reason})
 			if tc.state == "" {
 				wantErr(t, err, tc.kind, tc.code)
 				after, _ := e.s.GetToken(e.admin, tok.ID)
@@ -231,8 +231,8 @@ func TestTokenTransitions(t *testing.T) {
 			case wantReason == "":
 				wantReason = ReasonUser
 			}
-			if got.State != tc.state || got.Reason != wantReason {
-				t.Fatalf("token is %s (%q), want %s (%q)", got.State, got.Reason, tc.state, wantReason)
+			if got.Status != tc.state || got.Reason != wantReason {
+				t.Fatalf("token is %s (%q), want %s (%q)", got.Status, got.Reason, tc.state, wantReason)
 			}
 		})
 	}
@@ -245,7 +245,7 @@ func TestSuspendedTokenDeclinesAndBlocksReactivation(t *testing.T) {
 	phone := e.login(alice)
 	card := e.card(alice, phone)
 	tok := e.activate(card.ID, FunctionNFC).Identifiers[0]
-	if _, err := e.s.ChangeToken(e.admin, TokenStateRequest{Token: tok.ID, Action: ActionSuspend, Reason: ReasonLost}); err != nil {
+	if _, err := e.s.ChangeToken(e.admin, TokenStatusRequest{Token: tok.ID, Action: ActionSuspend, Reason: ReasonLost}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.resolve(TokenQuery{Card: card.ID, Device: phone, Account: alice})
@@ -271,13 +271,13 @@ func TestExpiredTokenIsDeclinedThenReplaced(t *testing.T) {
 
 	_, err := e.resolve(TokenQuery{Card: card.ID, Device: phone, Account: alice})
 	wantErr(t, err, store.KindDeclined, "token_expired")
-	if _, err := e.s.ChangeToken(e.admin, TokenStateRequest{Token: old.ID, Action: ActionSuspend}); err != nil {
+	if _, err := e.s.ChangeToken(e.admin, TokenStatusRequest{Token: old.ID, Action: ActionSuspend}); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.advance(4 * 365 * 24 * time.Hour)
-	_, err = e.s.ChangeToken(e.admin, TokenStateRequest{Token: old.ID, Action: ActionResume})
+	_, err = e.s.ChangeToken(e.admin, TokenStatusRequest{Token: old.ID, Action: ActionResume})
 	wantErr(t, err, store.KindConflict, "token_expired")
-	if _, err := e.s.ChangeToken(e.admin, TokenStateRequest{Token: old.ID, Action: ActionDelete}); err != nil {
+	if _, err := e.s.ChangeToken(e.admin, TokenStatusRequest{Token: old.ID, Action: ActionDelete}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -305,8 +305,8 @@ func TestActivationReplacesAnExpiredActiveToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.State != TokenDeleted || after.Reason != ReasonExpired {
-		t.Fatalf("expired token = %s (%s), want deleted (expired)", after.State, after.Reason)
+	if after.Status != TokenDeleted || after.Reason != ReasonExpired {
+		t.Fatalf("expired token = %s (%s), want deleted (expired)", after.Status, after.Reason)
 	}
 }
 

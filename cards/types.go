@@ -3,7 +3,10 @@
 // device the account was logged in on to the one in hand (US11875336B2).
 package cards
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Device is an installation of a payer's app (here: of tagpay).
 type Device struct {
@@ -81,13 +84,13 @@ const (
 // Functions lists the valid function identifiers in a stable order.
 var Functions = []Function{FunctionNFC, FunctionQR, FunctionOnline, FunctionInApp}
 
-// TokenState is where a token stands; deleted is final.
-type TokenState string
+// TokenStatus is where a token stands; deleted is final.
+type TokenStatus string
 
 const (
-	TokenActive    TokenState = "active"
-	TokenSuspended TokenState = "suspended"
-	TokenDeleted   TokenState = "deleted"
+	TokenActive    TokenStatus = "active"
+	TokenSuspended TokenStatus = "suspended"
+	TokenDeleted   TokenStatus = "deleted"
 )
 
 // Reason says why a token changed state.
@@ -104,17 +107,17 @@ const (
 
 // Token is a target payment identifier: one per card, device and function.
 type Token struct {
-	ID        string     `json:"id"`
-	Number    string     `json:"number"` // 16-digit token (nfc, online, inapp) or QR payment code
-	Card      string     `json:"card"`
-	Account   string     `json:"account"`
-	Device    string     `json:"device"`
-	Function  Function   `json:"function"`
-	State     TokenState `json:"state"`
-	Reason    Reason     `json:"reason,omitempty"`
-	ExpiresAt time.Time  `json:"expires_at"`
-	CreatedAt time.Time  `json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
+	ID        string      `json:"id"`
+	Number    string      `json:"number"` // 16-digit token (nfc, online, inapp) or QR payment code
+	Card      string      `json:"card"`
+	Account   string      `json:"account"`
+	Device    string      `json:"device"`
+	Function  Function    `json:"function"`
+	Status    TokenStatus `json:"status"`
+	Reason    Reason      `json:"reason,omitempty"`
+	ExpiresAt time.Time   `json:"expires_at"`
+	CreatedAt time.Time   `json:"created_at"`
+	UpdatedAt time.Time   `json:"updated_at"`
 }
 
 // ActivateRequest asks for several payment functions on one card at once.
@@ -146,8 +149,8 @@ const (
 	ActionDelete  TokenAction = "delete"
 )
 
-// TokenStateRequest suspends, resumes or deletes a token.
-type TokenStateRequest struct {
+// TokenStatusRequest suspends, resumes or deletes a token.
+type TokenStatusRequest struct {
 	Token          string      `json:"token"` // id or number
 	Action         TokenAction `json:"action"`
 	Reason         Reason      `json:"reason"`
@@ -171,4 +174,21 @@ type Migration struct {
 	Deleted []Token `json:"deleted"`
 	Issued  []Token `json:"issued"`
 	Event   string  `json:"event"`
+}
+
+// UnmarshalJSON also reads tokens stored before the lifecycle word became "status".
+func (t *Token) UnmarshalJSON(b []byte) error {
+	type plain Token
+	var v struct {
+		plain
+		State TokenStatus `json:"state"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*t = Token(v.plain)
+	if t.Status == "" {
+		t.Status = v.State
+	}
+	return nil
 }

@@ -88,8 +88,8 @@ func Verify(tx *store.Tx) ([]store.Violation, error) {
 		if !slices.Contains(Functions, t.Function) {
 			v.add("token_function", t.ID, "unknown function %q", t.Function)
 		}
-		if t.State != TokenActive && t.State != TokenSuspended && t.State != TokenDeleted {
-			v.add("token_state", t.ID, "unknown state %q", t.State)
+		if t.Status != TokenActive && t.Status != TokenSuspended && t.Status != TokenDeleted {
+			v.add("token_state", t.ID, "unknown state %q", t.Status)
 		}
 		c, ok := cards[t.Card]
 		if !ok {
@@ -102,16 +102,16 @@ func Verify(tx *store.Tx) ([]store.Violation, error) {
 		if !slices.Contains(c.Tokens, t.ID) {
 			v.add("token_listed", t.ID, "card %s does not list it", c.ID)
 		}
-		if t.State == TokenDeleted {
+		if t.Status == TokenDeleted {
 			return nil
 		}
 		if c.Status != CardActive {
-			v.add("token_live_card", t.ID, "is %s but card %s is %s", t.State, c.ID, c.Status)
+			v.add("token_live_card", t.ID, "is %s but card %s is %s", t.Status, c.ID, c.Status)
 		}
 		if t.Device != c.Device {
-			v.add("token_device", t.ID, "is %s on device %s but card %s is on %s", t.State, t.Device, c.ID, c.Device)
+			v.add("token_device", t.ID, "is %s on device %s but card %s is on %s", t.Status, t.Device, c.ID, c.Device)
 		}
-		if t.State == TokenActive {
+		if t.Status == TokenActive {
 			slot := t.Card + "/" + t.Device + "/" + string(t.Function)
 			if other, dup := active[slot]; dup {
 				v.add("one_active_token", t.ID, "card %s has another active %s token %s on device %s", t.Card, t.Function, other, t.Device)

@@ -49,7 +49,7 @@ func TestVerifyFindsBrokenInvariants(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			t.State = TokenDeleted
+			t.Status = TokenDeleted
 			return tx.Put(store.BucketTokens, t.ID, t)
 		}, "token_unique"},
 		{"index points at nothing", func(tx *store.Tx, f fixture) error {

@@ -214,9 +214,9 @@ its identifier; an unknown function fails the whole request.`,
 }
 
 func tokenTable(ts []cards.Token) Table {
-	t := Table{Header: []string{"ID", "FUNCTION", "NUMBER", "CARD", "DEVICE", "STATE", "REASON", "EXPIRES"}}
+	t := Table{Header: []string{"ID", "FUNCTION", "NUMBER", "CARD", "DEVICE", "STATUS", "REASON", "EXPIRES"}}
 	for _, tk := range ts {
-		t.Rows = append(t.Rows, []string{tk.ID, string(tk.Function), tk.Number, tk.Card, tk.Device, string(tk.State), string(tk.Reason), fmtTime(tk.ExpiresAt)})
+		t.Rows = append(t.Rows, []string{tk.ID, string(tk.Function), tk.Number, tk.Card, tk.Device, string(tk.Status), string(tk.Reason), fmtTime(tk.ExpiresAt)})
 	}
 	return t
 }

@@ -25,7 +25,7 @@ func newTokenCmd(f *Factory) *cobra.Command {
 func tokenFields(t cards.Token) []Field {
 	fs := []Field{
 		{"id", t.ID}, {"number", t.Number}, {"function", string(t.Function)}, {"card", t.Card},
-		{"account", t.Account}, {"device", t.Device}, {"state", string(t.State)},
+		{"account", t.Account}, {"device", t.Device}, {"status", string(t.Status)},
 	}
 	if t.Reason != "" {
 		fs = append(fs, Field{"reason", string(t.Reason)})
@@ -126,7 +126,7 @@ func newTokenChangeCmd(f *Factory, action cards.TokenAction, short string) *cobr
 
 func runTokenChange(ctx context.Context, opts *TokenChangeOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		t, err := be.ChangeToken(ctx, cards.TokenStateRequest{Token: opts.Token, Action: opts.Action, Reason: cards.Reason(opts.Reason), IdempotencyKey: opts.IdempotencyKey})
+		t, err := be.ChangeToken(ctx, cards.TokenStatusRequest{Token: opts.Token, Action: opts.Action, Reason: cards.Reason(opts.Reason), IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
 		}
