@@ -242,6 +242,11 @@ func TestClientErrorsMatchLocal(t *testing.T) {
 			_, err = b.PayOrder(ctx, orders.PayRequest{Order: o.ID})
 			return err
 		}},
+		{"tap without funds", func(b backend.Backend) error {
+			_, err := b.Tap(ctx, orders.TapRequest{UID: w.tag1.UID, Content: w.tag1.Content, Payer: w.payer1.ID, Amount: "1000.00"})
+			return err
+		}},
+		{"tap with a journal-sized limit", func(b backend.Backend) error { _, err := b.Journal(ctx, store.MaxLimit+1); return err }},
 		{"clone", func(b backend.Backend) error {
 			_, err := b.ParseTag(ctx, orders.ParseRequest{UID: "04000000000001", Content: w.tag1.Content})
 			return err
@@ -256,7 +261,7 @@ func TestClientErrorsMatchLocal(t *testing.T) {
 			return err
 		}},
 		{"bad device", func(b backend.Backend) error {
-			_, err := b.Login(ctx, cards.LoginRequest{Account: w.payer1.ID, Device: "phone"})
+			_, err := b.Login(ctx, cards.LoginRequest{Account: w.payer1.ID, Device: "my phone"})
 			return err
 		}},
 		{"unknown key", func(b backend.Backend) error { _, err := b.RevokeKey(ctx, unknownKey); return err }},
