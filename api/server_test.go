@@ -369,7 +369,7 @@ func TestHostileInputIsRefusedWithoutChange(t *testing.T) {
 		{"control character in a token", "GET", "/v1/tokens/%00abc", "", nil, 404, "token_not_found", "token"},
 		{"traversal in an order id", "POST", "/v1/orders/ord_..%2F..%2Fx/refund", `{}`, nil, 404, "not_found", ""},
 		{"slashes in an order id", "POST", "/v1/orders/ord_%2Fx/refund", `{}`, nil, 404, "order_not_found", "order"},
-		{"traversal in a device id", "POST", "/v1/devices/..%5Cdev/login", `{"account":"` + w.payer1.ID + `"}`, nil, 404, "device_not_found", "device"},
+		{"traversal in a device id", "POST", "/v1/devices/..%5Cdev/login", `{"account":"` + w.payer1.ID + `"}`, nil, 400, "invalid_device", "device"},
 		{"unknown query parameter", "GET", "/v1/orders?all=true", "", nil, 400, "unknown_parameter", "all"},
 		{"negative limit", "GET", "/v1/journal?limit=-1", "", nil, 400, "invalid_limit", "limit"},
 		{"unknown route", "GET", "/v1/secrets", "", nil, 404, "route_not_found", ""},
