@@ -1,0 +1,101 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Money is shown the same way everywhere: {"amount", "currency", "formatted"}, balances
+// and postings included. Records written before that kept bare minor units; they still
+// decode.
+
+// MarshalJSON shows the balance as money.
+func (a Account) MarshalJSON() ([]byte, error) {
+	type plain Account
+	return json.Marshal(struct {
+		plain
+		Balance Money `json:"balance"`
+	}{plain(a), a.BalanceMoney()})
+}
+
+// UnmarshalJSON reads the balance as money or as bare minor units.
+func (a *Account) UnmarshalJSON(b []byte) error {
+	type plain Account
+	var v struct {
+		plain
+		Balance json.RawMessage `json:"balance"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*a = Account(v.plain)
+	n, err := minorUnits(v.Balance)
+	a.Balance = n
+	return err
+}
+
+// postingJSON is a posting as shown: its signed amount as money in the transfer's
+// currency.
+type postingJSON struct {
+	Account string          `json:"account"`
+	Amount  json.RawMessage `json:"amount"`
+}
+
+// MarshalJSON shows each posting's amount as money.
+func (t Transfer) MarshalJSON() ([]byte, error) {
+	type plain Transfer
+	var ps [2]postingJSON
+	for i, p := range t.Postings {
+		raw, err := json.Marshal(Money{Amount: p.Amount, Currency: t.Amount.Currency})
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = postingJSON{Account: p.Account, Amount: raw}
+	}
+	return json.Marshal(struct {
+		plain
+		Postings [2]postingJSON `json:"postings"`
+	}{plain(t), ps})
+}
+
+// UnmarshalJSON reads postings as money or as bare minor units.
+func (t *Transfer) UnmarshalJSON(b []byte) error {
+	type plain Transfer
+	var v struct {
+		plain
+		Postings [2]postingJSON `json:"postings"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*t = Transfer(v.plain)
+	for i, p := range v.Postings {
+		n, err := minorUnits(p.Amount)
+		if err != nil {
+			return err
+		}
+		t.Postings[i] = Posting{Account: p.Account, Amount: n}
+	}
+	return nil
+}
+
+// minorUnits reads an amount written as money or as a bare number of minor units.
+func minorUnits(raw json.RawMessage) (int64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	if raw[0] == '{' {
+		var m struct {
+			Amount int64 `json:"amount"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return 0, err
+		}
+		return m.Amount, nil
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, fmt.Errorf("amount %s is neither money nor minor units: %w", raw, err)
+	}
+	return n, nil
+}
