@@ -217,7 +217,7 @@ func TestConcurrentTransfersKeepTheLedgerSound(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		t.Logf("%d transfers, %d declined for lack of funds", moved.Load(), declined.Load())
+		t.Logf("%d transfers, %d declined for lack of funds, %d runs again after a conflict", moved.Load(), declined.Load(), db.Retries())
 		if moved.Load() == 0 || declined.Load() == 0 {
 			t.Errorf("want both transfers and declines, got %d and %d", moved.Load(), declined.Load())
 		}
