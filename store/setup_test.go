@@ -2,18 +2,15 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/tagpay/tagpay/store/storetest"
 )
 
 // childModeEnv selects a child-process mode of the test binary: the crash, lock and
@@ -59,8 +56,8 @@ type testEngine struct {
 func (e testEngine) open(t testing.TB) *DB { return openAt(t, e.target(t)) }
 
 var (
-	boltEngineT = testEngine{"bbolt", func(t testing.TB) string { return filepath.Join(t.TempDir(), "ledger.db") }}
-	pgEngineT   = testEngine{"postgres", pgTarget}
+	boltEngineT = testEngine{"bbolt", storetest.BoltTarget}
+	pgEngineT   = testEngine{"postgres", storetest.PGTarget}
 )
 
 // onEngines runs test once per engine, as subtests named after them.
@@ -70,61 +67,12 @@ func onEngines(t *testing.T, test func(t *testing.T, e testEngine)) {
 	}
 }
 
-// pgEnv holds the URL of a PostgreSQL database the tests may make schemas in.
-const pgEnv = "TAGPAY_TEST_PG"
-
-// pgBase is the URL of the test database; without one the test skips, except in CI.
-func pgBase(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv(pgEnv)
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set: in CI the PostgreSQL half of the suite must run (scripts/test starts a cluster with scripts/pg)", pgEnv)
-		}
-		t.Skipf("%s is not set; scripts/pg start prints a URL for it", pgEnv)
-	}
-	return base
-}
-
-// pgTarget makes a schema of its own for the test, so that tests on one database never
-// see each other's records, and drops it when the test ends.
-func pgTarget(t testing.TB) string {
-	t.Helper()
-	base := pgBase(t)
-	var raw [8]byte
-	rand.Read(raw[:])
-	schema := "test_" + hex.EncodeToString(raw[:])
-	pgExec(t, base, "CREATE SCHEMA "+schema)
-	t.Cleanup(func() { pgExec(t, base, "DROP SCHEMA "+schema+" CASCADE") })
-	return withParam(t, base, "search_path", schema)
-}
-
-// withParam returns the URL with one query parameter set.
-func withParam(t testing.TB, target, key, value string) string {
-	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatalf("%s is not a URL: %v", pgEnv, err)
-	}
-	q := u.Query()
-	q.Set(key, value)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// pgExec runs SQL on its own connection, beside any store.
-func pgExec(t testing.TB, target, sql string, args ...any) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, target)
-	if err != nil {
-		t.Fatalf("connecting to the test database: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
+var (
+	pgBase    = storetest.PGBase
+	pgTarget  = storetest.PGTarget
+	withParam = storetest.WithParam
+	pgExec    = storetest.Exec
+)
 
 // openLedger opens a fresh bbolt ledger in a test folder; it is closed when the test ends.
 func openLedger(t testing.TB) *DB {
