@@ -196,13 +196,14 @@ func (e *pgEngine) attempt(ctx context.Context, mode txMode, fn func(engineTx) e
 	if err != nil {
 		return false, e.failure(err)
 	}
+	// Also when fn panics, so that the connection goes back to the pool; after a commit
+	// this does nothing.
+	defer rollback(ptx)
 	t := &pgTx{e: e, tx: ptx, ctx: ctx, write: mode != modeView}
 	if err := fn(t); err != nil || mode == modeView {
-		rollback(ptx)
 		return false, err
 	}
 	if err := ptx.Commit(ctx); err != nil {
-		rollback(ptx)
 		return true, e.failure(err)
 	}
 	return true, nil
@@ -239,6 +240,8 @@ func (e *pgEngine) classify(err error, mode txMode, committing bool) error {
 		return Wrap(KindUnavailable, "ledger_unavailable", err, "database %s cannot serve the request now", e.url)
 	case pe != nil && (pe.Code == "28P01" || pe.Code == "28000" || pe.Code == "3D000"):
 		return Wrap(KindUnavailable, "ledger_unavailable", err, "database %s refused the connection", e.url)
+	case pe != nil && pe.Code == "42501": // insufficient_privilege
+		return Wrap(KindUnavailable, "ledger_unwritable", err, "database %s does not let this user do that", e.url)
 	case mode == modeView:
 		return Wrap(KindInternal, "ledger_read_failed", err, "reading ledger %s failed", e.url)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // pgSchemaVersion is the layout of tables and views this code reads and writes on
@@ -125,6 +126,10 @@ func (e *pgEngine) migrate(ctx context.Context, cfg *pgx.ConnConfig) error {
 	}
 	for v := version; v < pgSchemaVersion; v++ {
 		if _, err := tx.Exec(ctx, pgMigrations[v]); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && (pe.Code == "42P07" || pe.Code == "42723") { // duplicate table or view, function
+				return Wrap(KindConflict, "schema_conflict", e.failure(err), "database %s already has a table, view or function named like one of tagpay's; give tagpay a schema of its own (search_path in the URL)", e.url)
+			}
 			return e.setupFailure(ctx, fmt.Errorf("upgrading the schema to version %d: %w", v+1, e.failure(err)))
 		}
 	}

@@ -113,6 +113,18 @@ func TestPGReplicasStartingTogetherShareOneSchema(t *testing.T) {
 	}
 }
 
+// A database that holds something else under one of tagpay's names is refused, and
+// left as it was.
+func TestPGRefusesASchemaWithForeignTables(t *testing.T) {
+	target := pgTarget(t)
+	pgExec(t, target, "CREATE TABLE accounts (id int)")
+	_, err := Open(target, Options{})
+	wantError(t, err, KindConflict, "schema_conflict")
+	if got := pgQuery(t, target, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'tagpay%'"); got[0][0] != "0" {
+		t.Errorf("the refused open left %s tagpay tables behind", got[0][0])
+	}
+}
+
 func TestPGUnreachableIsUnavailableAndKeepsThePasswordOut(t *testing.T) {
 	const secret = "s3cr3t-Pw"
 	for _, target := range []string{
