@@ -204,6 +204,39 @@ func TestPGRecoversFromLostConnections(t *testing.T) {
 	verifyClean(t, db)
 }
 
+// A read that fails because the connection died reads as "absent" to fn, which refuses
+// as a rule would: the failure, not the refusal, decides, and the transaction runs
+// again on a fresh connection.
+func TestPGLostConnectionInsideATransactionIsRetriedNotRefused(t *testing.T) {
+	app := fmt.Sprintf("tagpay-midtx-%d", time.Now().UnixNano())
+	db := openAt(t, withParam(t, pgTarget(t), "application_name", app))
+	alice := fundedAccount(t, db, "Alice", "EUR", 100)
+	base := pgBase(t)
+	for _, batch := range []bool{false, true} {
+		runs := 0
+		retries := db.Retries()
+		fn := func(tx *Tx) error {
+			if runs++; runs == 1 {
+				pgQuery(t, base, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", app)
+				time.Sleep(100 * time.Millisecond)
+			}
+			if tx.GetRaw(BucketAccounts, alice.ID) == nil {
+				return Errorf(KindNotFound, "account_not_found", "account %s not found", alice.ID)
+			}
+			return nil
+		}
+		var err error
+		if batch {
+			err = db.Batch(bg, fn)
+		} else {
+			err = db.Update(bg, fn)
+		}
+		if err != nil || runs != 2 || db.Retries()-retries != 1 {
+			t.Errorf("batch %v: %v after %d runs (%d counted again); want success on the second run", batch, err, runs, db.Retries()-retries)
+		}
+	}
+}
+
 func TestPing(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db, err := Open(e.target(t), Options{NoSync: true})
