@@ -76,6 +76,12 @@ SELECT d->>'id' AS id, d->>'ref' AS ref, d->>'uid' AS uid, d->>'kind' AS kind,
 	(d->>'updated_at')::timestamptz AS updated_at
 FROM tagpay_kv, tagpay_json(value) AS d
 WHERE bucket = 'tags';
+
+CREATE VIEW events AS
+SELECT d->>'id' AS id, (d->>'at')::timestamptz AS at, d->>'actor' AS actor, d->>'action' AS action,
+	d->>'subject' AS subject, d->'detail' AS detail
+FROM tagpay_kv, tagpay_json(value) AS d
+WHERE bucket = 'audit';
 `,
 }
 

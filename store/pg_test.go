@@ -504,6 +504,7 @@ func TestPGViews(t *testing.T) {
 		{"SELECT status, payer, payee, amount, currency, refunded, instrument, transfer, paid_at = created_at FROM orders",
 			"paid " + alice.ID + " " + shop.ID + " 250 EUR 0 balance " + pay.ID + " true"},
 		{"SELECT ref, uid, kind, merchant, status, amount, currency FROM tags", "r1 04A1B2C3D4E5F6 static " + shop.ID + " active 250 EUR"},
+		{"SELECT action, subject, actor, detail->>'currency' FROM events WHERE action = 'account.create' AND subject = '" + alice.ID + "'", "account.create " + alice.ID + " local EUR"},
 	}
 	for _, c := range checks {
 		var rows []string
