@@ -20,25 +20,61 @@ func BenchmarkTransfers(b *testing.B) {
 		if !durable {
 			name = "nosync"
 		}
-		b.Run(name+"/update-1-writer", func(b *testing.B) { benchTransfers(b, durable, 1, false) })
-		b.Run(name+"/batch-16-writers", func(b *testing.B) { benchTransfers(b, durable, 16, true) })
+		open := func(b *testing.B) *DB { return openBench(b, filepath.Join(b.TempDir(), "ledger.db"), durable) }
+		b.Run(name+"/update-1-writer", func(b *testing.B) { benchTransfers(b, open(b), 1, false, false) })
+		b.Run(name+"/batch-16-writers", func(b *testing.B) { benchTransfers(b, open(b), 16, true, false) })
 	}
 }
 
-func benchTransfers(b *testing.B, durable bool, writers int, batch bool) {
-	db, err := Open(filepath.Join(b.TempDir(), "ledger.db"), Options{NoSync: !durable})
+// BenchmarkTransferPG is BenchmarkTransfers on PostgreSQL (TAGPAY_TEST_PG), with a pool
+// of 16 connections, plus 16 writers paying into one hot account, whose row lock
+// serialises them. retries/op counts the transactions run again after a conflict.
+//
+//	TAGPAY_TEST_PG=$(scripts/pg start) go test -run='^$' -bench=PG -benchtime=2s ./store
+func BenchmarkTransferPG(b *testing.B) {
+	for _, durable := range []bool{true, false} {
+		name := "durable"
+		if !durable {
+			name = "nosync"
+		}
+		open := func(b *testing.B) *DB {
+			return openBench(b, withParam(b, pgTarget(b), "pool_max_conns", "16"), durable)
+		}
+		b.Run(name+"/update-1-writer", func(b *testing.B) { benchTransfers(b, open(b), 1, false, false) })
+		b.Run(name+"/batch-16-writers", func(b *testing.B) { benchTransfers(b, open(b), 16, true, false) })
+		b.Run(name+"/batch-16-writers-1-payee", func(b *testing.B) { benchTransfers(b, open(b), 16, true, true) })
+	}
+}
+
+func openBench(b *testing.B, target string, durable bool) *DB {
+	db, err := Open(target, Options{NoSync: !durable})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
-	// Each writer moves money back and forth between its own two accounts, so no
-	// transfer is declined and writers do not wait on each other's balances.
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// benchTransfers moves money with the given number of concurrent writers. Each writer
+// moves money back and forth between its own two accounts, so no transfer is declined
+// and writers do not wait on each other's balances; with onePayee every writer instead
+// pays from its own account into one shared account.
+func benchTransfers(b *testing.B, db *DB, writers int, batch, onePayee bool) {
 	pairs := make([][2]Account, writers)
+	var payee Account
+	if onePayee {
+		payee = newAccount(b, db, "payee", KindMerchant, "EUR")
+	}
 	for w := range pairs {
 		for i := range pairs[w] {
+			if onePayee && i == 1 {
+				pairs[w][i] = payee
+				continue
+			}
 			pairs[w][i] = fundedAccount(b, db, fmt.Sprintf("writer %d.%d", w, i), "EUR", 1_000_000_000_000)
 		}
 	}
+	retries := db.Retries()
 	var next atomic.Int64
 	b.ResetTimer()
 	var wg sync.WaitGroup
@@ -46,6 +82,9 @@ func benchTransfers(b *testing.B, durable bool, writers int, batch bool) {
 		wg.Go(func() {
 			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
 				from, to := pairs[w][i%2], pairs[w][(i+1)%2]
+				if onePayee {
+					from, to = pairs[w][0], pairs[w][1]
+				}
 				fn := func(tx *Tx) error {
 					_, err := tx.Transfer(TransferSpec{Kind: TransferPayment, From: from.ID, To: to.ID, Amount: Money{100, "EUR"}})
 					return err
@@ -66,4 +105,5 @@ func benchTransfers(b *testing.B, durable bool, writers int, batch bool) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "transfers/s")
+	b.ReportMetric(float64(db.Retries()-retries)/float64(b.N), "retries/op")
 }

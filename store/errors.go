@@ -1,10 +1,10 @@
-// Package store is the tagpay ledger: a bbolt file holding accounts, double-entry
-// transfers, idempotency records, audit events and the records of the domain packages
-// (orders, cards), whose buckets are declared here once.
+// Package store is the tagpay ledger: accounts, double-entry transfers, idempotency
+// records, audit events and the records of the domain packages (orders, cards), whose
+// buckets are declared here once. It keeps them in a bbolt file or in a PostgreSQL
+// database, behind one transaction API.
 //
 // The package imports nothing of the project. Domain rules run inside one store
-// transaction (Update, Batch), so that another store implementation can serve the same
-// domain code.
+// transaction (Update, Batch), so that both engines serve the same domain code.
 package store
 
 import (

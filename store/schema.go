@@ -1,6 +1,7 @@
 package store
 
-// Bucket names one bbolt bucket. Every bucket of the ledger is declared here, once, and
+// Bucket names one bucket of records: a bbolt bucket, or on PostgreSQL the value of the
+// bucket column of tagpay_kv. Every bucket of the ledger is declared here, once, and
 // created when a ledger is created; domain packages use these names, never their own.
 type Bucket string
 

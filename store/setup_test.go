@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tagpay/tagpay/store/storetest"
 )
 
 // childModeEnv selects a child-process mode of the test binary: the crash, lock and
@@ -42,7 +44,37 @@ func childCommand(t *testing.T, mode string, env ...string) *exec.Cmd {
 	return cmd
 }
 
-// openLedger opens a fresh ledger in a test folder; it is closed when the test ends.
+// testEngine makes fresh, empty ledgers of one engine, for the suite that runs on both.
+type testEngine struct {
+	name string
+	// target is where a new ledger goes: a file in a test folder, or a database URL
+	// whose search_path is a schema made for the test and dropped after it.
+	target func(t testing.TB) string
+}
+
+// open opens a fresh ledger; it is closed when the test ends.
+func (e testEngine) open(t testing.TB) *DB { return openAt(t, e.target(t)) }
+
+var (
+	boltEngineT = testEngine{"bbolt", storetest.BoltTarget}
+	pgEngineT   = testEngine{"postgres", storetest.PGTarget}
+)
+
+// onEngines runs test once per engine, as subtests named after them.
+func onEngines(t *testing.T, test func(t *testing.T, e testEngine)) {
+	for _, e := range []testEngine{boltEngineT, pgEngineT} {
+		t.Run(e.name, func(t *testing.T) { test(t, e) })
+	}
+}
+
+var (
+	pgBase    = storetest.PGBase
+	pgTarget  = storetest.PGTarget
+	withParam = storetest.WithParam
+	pgExec    = storetest.Exec
+)
+
+// openLedger opens a fresh bbolt ledger in a test folder; it is closed when the test ends.
 func openLedger(t testing.TB) *DB {
 	t.Helper()
 	return openAt(t, filepath.Join(t.TempDir(), "ledger.db"))

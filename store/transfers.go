@@ -53,13 +53,23 @@ func (tx *Tx) Transfer(s TransferSpec) (Transfer, error) {
 	if s.From == s.To {
 		return Transfer{}, Errorf(KindDeclined, "same_account", "payer and payee are the same account")
 	}
-	from, err := tx.AccountUnchecked(s.From)
-	if err != nil {
-		return Transfer{}, err
+	// Read (on PostgreSQL: lock) the two accounts in id order, so that two opposite
+	// transfers between the same accounts queue instead of deadlocking.
+	first, second := s.From, s.To
+	if second < first {
+		first, second = second, first
 	}
-	to, err := tx.AccountUnchecked(s.To)
-	if err != nil {
-		return Transfer{}, err
+	a1, err1 := tx.AccountUnchecked(first)
+	a2, err2 := tx.AccountUnchecked(second)
+	from, errFrom, to, errTo := a1, err1, a2, err2
+	if first != s.From {
+		from, errFrom, to, errTo = a2, err2, a1, err1
+	}
+	if errFrom != nil {
+		return Transfer{}, errFrom
+	}
+	if errTo != nil {
+		return Transfer{}, errTo
 	}
 	for _, a := range []Account{from, to} {
 		if a.Currency != s.Amount.Currency {

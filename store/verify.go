@@ -16,7 +16,8 @@ func (v Violation) String() string { return v.Check + ": " + v.Subject + ": " + 
 
 // VerifyLedger checks the money invariants of DESIGN §3: each transfer's postings balance
 // and match it; each balance equals the sum of its postings; the balances of a currency
-// sum to zero; only world accounts are negative; the file's pages are consistent.
+// sum to zero; only world accounts are negative; the engine finds its own storage
+// consistent (bbolt: the file's pages; PostgreSQL: no rows outside the declared buckets).
 // Admins only.
 func VerifyLedger(tx *Tx) ([]Violation, error) {
 	if err := tx.RequireRole(); err != nil {
@@ -26,13 +27,13 @@ func VerifyLedger(tx *Tx) ([]Violation, error) {
 	add := func(check, subject, format string, args ...any) {
 		out = append(out, Violation{Check: check, Subject: subject, Message: fmt.Sprintf(format, args...)})
 	}
-	// bbolt keeps no checksums on data pages; its consistency check at least finds pages
-	// that are unreachable, doubly used or malformed.
-	for err := range tx.btx.Check() {
-		add("file_structure", tx.btx.DB().Path(), "%v", err)
+	found, err := tx.etx.check()
+	if err != nil {
+		return nil, tx.fail(err)
 	}
+	out = append(out, found...)
 	accounts := map[string]Account{}
-	err := Each(tx, BucketAccounts, "", false, func(key string, a Account) error {
+	err = Each(tx, BucketAccounts, "", false, func(key string, a Account) error {
 		if key != a.ID {
 			add("account_key", key, "stored under the key of another id %s", a.ID)
 		}

@@ -1,0 +1,325 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// boltEngine keeps the ledger in one bbolt file.
+type boltEngine struct {
+	bolt *bolt.DB
+	path string
+}
+
+// batchDelay is how long a Batch waits for more writers before it commits.
+const batchDelay = time.Millisecond
+
+// bbolt's meta page: a 16-byte page header, then the meta's magic number.
+const boltMagic = 0xED0CDAED
+
+// openBoltEngine opens the ledger file at path, creating it (and its folder) when it
+// does not exist.
+func openBoltEngine(path string, opts Options) (*boltEngine, error) {
+	fresh, err := checkFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if fresh {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, Wrap(KindInternal, "ledger_unwritable", err, "cannot create the folder of ledger %s", path)
+		}
+	} else {
+		// Look read-only first: bbolt may write while opening a file read-write (it
+		// rewrites a freelist that an etcd-style file does not keep), and a file that is
+		// not ours must not be touched at all.
+		b, err := openBolt(path, opts, true)
+		if err != nil {
+			return nil, err
+		}
+		err = (&boltEngine{bolt: b, path: path}).checkSchema()
+		b.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	b, err := openBolt(path, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	// bbolt waits up to 10ms to gather a batch; with a fast fsync that wait, not the
+	// disk, bounds 16 concurrent writers below one writer committing alone. Writers
+	// released by one commit arrive within microseconds, so a short window still
+	// gathers them.
+	b.MaxBatchDelay = batchDelay
+	e := &boltEngine{bolt: b, path: path}
+	if fresh {
+		err = e.initialize()
+	} else {
+		err = e.checkSchema()
+	}
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// openBolt opens the bbolt file and names each way that can fail. A damaged file can
+// make bbolt panic or fault on its memory map while opening; both become a corrupt-ledger
+// error, and the file it opened is closed so its lock does not outlive the failure.
+func openBolt(path string, opts Options, readOnly bool) (b *bolt.DB, err error) {
+	var file *os.File
+	defer guardFaults()()
+	defer func() {
+		if r := recover(); r != nil {
+			if file != nil {
+				file.Close()
+			}
+			b, err = nil, Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %v", path, r)
+		}
+	}()
+	b, err = bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: opts.LockTimeout, NoSync: opts.NoSync, ReadOnly: readOnly,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
+	})
+	if err != nil {
+		switch {
+		case errors.Is(err, bolterrors.ErrTimeout):
+			return nil, Errorf(KindUnavailable, "ledger_in_use", "ledger %s is in use by another process; use --server or stop it", path)
+		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+			return nil, Wrap(KindCorrupt, "ledger_corrupt", err, "ledger %s is damaged or not a tagpay ledger", path)
+		case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+			return nil, Wrap(KindUnavailable, "ledger_unwritable", err, "cannot open ledger %s for writing", path)
+		}
+		return nil, Wrap(KindCorrupt, "ledger_corrupt", err, "cannot open ledger %s", path)
+	}
+	return b, nil
+}
+
+// guardFaults turns a fault on the memory-mapped file (a truncated or damaged ledger)
+// into a panic that the caller recovers, instead of a crash of the whole process. It
+// returns the function that restores the previous setting.
+func guardFaults() func() {
+	old := debug.SetPanicOnFault(true)
+	return func() { debug.SetPanicOnFault(old) }
+}
+
+// checkFile looks at the file before bbolt does: bbolt would happily initialize an empty
+// file, and a file of another kind must never be written to.
+func checkFile(path string) (fresh bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, Wrap(KindUnavailable, "ledger_unreadable", err, "cannot read ledger %s", path)
+	}
+	defer f.Close()
+	var head [20]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil || binary.LittleEndian.Uint32(head[16:]) != boltMagic {
+		return false, Errorf(KindCorrupt, "not_a_ledger", "%s is not a tagpay ledger (not a bbolt file); refusing to touch it", path)
+	}
+	return false, nil
+}
+
+func (e *boltEngine) initialize() error {
+	return e.bolt.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket([]byte(BucketMeta))
+		if err := meta.Put(metaMagic, magicValue); err != nil {
+			return err
+		}
+		return meta.Put(metaSchema, binary.BigEndian.AppendUint32(nil, SchemaVersion))
+	})
+}
+
+func (e *boltEngine) checkSchema() error {
+	return e.view(func(tx *bolt.Tx) error {
+		// A file shorter than its own high-water mark lost its tail: reading the pages
+		// past the end would fault, so refuse it before reading any.
+		if info, err := os.Stat(e.path); err != nil {
+			return Wrap(KindUnavailable, "ledger_unreadable", err, "cannot read ledger %s", e.path)
+		} else if info.Size() < tx.Size() {
+			return Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: the file holds %d bytes but its pages reach %d (truncated?)", e.path, info.Size(), tx.Size())
+		}
+		meta := tx.Bucket([]byte(BucketMeta))
+		if meta == nil || string(meta.Get(metaMagic)) != string(magicValue) {
+			return Errorf(KindCorrupt, "not_a_ledger", "%s is a bbolt file but not a tagpay ledger; refusing to touch it", e.path)
+		}
+		v := meta.Get(metaSchema)
+		if len(v) != 4 {
+			return Errorf(KindCorrupt, "ledger_corrupt", "ledger %s has no readable schema version", e.path)
+		}
+		if got := binary.BigEndian.Uint32(v); got != SchemaVersion {
+			return Errorf(KindConflict, "schema_version", "ledger %s has schema version %d; this tagpay reads version %d", e.path, got, SchemaVersion)
+		}
+		for _, b := range allBuckets {
+			if tx.Bucket([]byte(b)) == nil {
+				return Errorf(KindCorrupt, "ledger_corrupt", "ledger %s lacks bucket %q", e.path, b)
+			}
+		}
+		return nil
+	})
+}
+
+// view runs fn and turns a bbolt panic on a damaged page into an error.
+func (e *boltEngine) view(fn func(*bolt.Tx) error) (err error) {
+	defer guardFaults()()
+	defer e.damaged(&err)
+	return e.bolt.View(fn)
+}
+
+// damaged, deferred, turns a panic inside bbolt (a damaged page) into a corrupt-ledger
+// error.
+func (e *boltEngine) damaged(err *error) {
+	if r := recover(); r != nil {
+		*err = Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %v", e.path, r)
+	}
+}
+
+func (e *boltEngine) target() string { return e.path }
+func (e *boltEngine) name() string   { return "bbolt" }
+func (e *boltEngine) close() error   { return e.bolt.Close() }
+
+func (e *boltEngine) ping(ctx context.Context) error {
+	err := e.view(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte(BucketMeta)) == nil {
+			return Errorf(KindCorrupt, "ledger_corrupt", "ledger %s lacks its meta bucket", e.path)
+		}
+		return nil
+	})
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return Wrap(KindUnavailable, "ledger_closed", err, "ledger %s is not open", e.path)
+	}
+	return err
+}
+
+func (e *boltEngine) run(ctx context.Context, mode txMode, fn func(engineTx) error) (err error) {
+	if mode == modeView {
+		return e.view(func(btx *bolt.Tx) error { return fn(boltTx{btx}) })
+	}
+	defer guardFaults()()
+	defer e.damaged(&err)
+	if mode == modeUpdate {
+		err = e.bolt.Update(func(btx *bolt.Tx) error { return fn(boltTx{btx}) })
+	} else {
+		err = e.bolt.Batch(func(btx *bolt.Tx) error {
+			// fn runs on whichever goroutine leads the batch: guard that one too.
+			defer guardFaults()()
+			return fn(boltTx{btx})
+		})
+	}
+	return wrapWriteErr(e.path, err)
+}
+
+func wrapWriteErr(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if errors.Is(err, bolterrors.ErrDatabaseReadOnly) || errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return Wrap(KindUnavailable, "ledger_unwritable", err, "cannot write ledger %s", path)
+	}
+	return Wrap(KindInternal, "ledger_write_failed", err, "writing ledger %s failed; nothing was changed", path)
+}
+
+// boltTx is a value, so that two runs in one bbolt transaction compare equal.
+type boltTx struct{ btx *bolt.Tx }
+
+func (t boltTx) bucket(b Bucket) *bolt.Bucket {
+	bk := t.btx.Bucket([]byte(b))
+	if bk == nil {
+		// Open checks every bucket exists; reaching here is a programming error.
+		panic("store: bucket " + string(b) + " is missing")
+	}
+	return bk
+}
+
+func (t boltTx) writable() bool { return t.btx.Writable() }
+
+func (t boltTx) get(b Bucket, key string) ([]byte, error) {
+	return t.bucket(b).Get([]byte(key)), nil
+}
+
+func (t boltTx) put(b Bucket, key string, value []byte) error {
+	return t.bucket(b).Put([]byte(key), value)
+}
+
+func (t boltTx) del(b Bucket, key string) error {
+	return t.bucket(b).Delete([]byte(key))
+}
+
+func (t boltTx) scan(b Bucket, prefix string, reverse bool, fn func(key string, value []byte) error) error {
+	c := t.bucket(b).Cursor()
+	p := []byte(prefix)
+	var k, v []byte
+	if !reverse {
+		k, v = c.Seek(p)
+	} else {
+		k, v = seekLast(c, p)
+	}
+	for ; k != nil && hasPrefix(k, p); k, v = step(c, reverse) {
+		if err := fn(string(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// check runs bbolt's consistency check: bbolt keeps no checksums on data pages, but the
+// check at least finds pages that are unreachable, doubly used or malformed.
+func (t boltTx) check() ([]Violation, error) {
+	var out []Violation
+	for err := range t.btx.Check() {
+		out = append(out, Violation{Check: "file_structure", Subject: t.btx.DB().Path(), Message: err.Error()})
+	}
+	return out, nil
+}
+
+func step(c *bolt.Cursor, reverse bool) ([]byte, []byte) {
+	if reverse {
+		return c.Prev()
+	}
+	return c.Next()
+}
+
+// seekLast positions c at the last key with prefix p.
+func seekLast(c *bolt.Cursor, p []byte) ([]byte, []byte) {
+	end := prefixEnd(p)
+	if end == nil {
+		return c.Last()
+	}
+	if k, _ := c.Seek(end); k == nil {
+		return c.Last()
+	}
+	return c.Prev()
+}
+
+func hasPrefix(k, p []byte) bool {
+	return len(k) >= len(p) && string(k[:len(p)]) == string(p)
+}

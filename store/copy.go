@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// CopyStats counts the records Copy wrote, bucket by bucket (the meta records that
+// every ledger makes for itself are not counted).
+type CopyStats struct {
+	Buckets map[Bucket]int `json:"buckets"`
+}
+
+// Total is the number of records copied.
+func (s CopyStats) Total() int {
+	n := 0
+	for _, c := range s.Buckets {
+		n += c
+	}
+	return n
+}
+
+// record is one key of one bucket.
+type record struct {
+	b   Bucket
+	key string
+	val []byte
+}
+
+// bulkLoader is an engine that can take a whole ledger faster than one put at a time.
+type bulkLoader interface {
+	// load writes records, ending at the first error it yields.
+	load(ctx context.Context, records iter.Seq2[record, error], stats *CopyStats) error
+}
+
+var errCopyStopped = errors.New("copy stopped")
+
+// Copy copies every record of ledger from into ledger to, which must hold none yet
+// (typically a bbolt file into a fresh PostgreSQL database), in one transaction on each
+// side: to gets all of from as it was at one instant, or nothing.
+func Copy(ctx context.Context, from, to *DB) (CopyStats, error) {
+	stats := CopyStats{Buckets: map[Bucket]int{}}
+	if from == to || (from.Engine() == to.Engine() && from.Path() == to.Path()) {
+		return stats, Errorf(KindInvalid, "same_ledger", "cannot copy ledger %s onto itself", from.Path())
+	}
+	if err := to.View(ctx, func(tx *Tx) error { return requireEmpty(tx, to.Path()) }); err != nil {
+		return stats, err
+	}
+	records := func(yield func(record, error) bool) {
+		err := from.View(ctx, func(tx *Tx) error {
+			for _, b := range allBuckets {
+				err := tx.ForEach(b, "", false, func(k string, v []byte) error {
+					if b == BucketMeta && ownMeta(k) {
+						return nil
+					}
+					if !yield(record{b: b, key: k, val: append([]byte(nil), v...)}, nil) {
+						return errCopyStopped
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errCopyStopped) {
+			yield(record{}, err)
+		}
+	}
+	var err error
+	if bl, ok := to.eng.(bulkLoader); ok {
+		err = bl.load(ctx, records, &stats)
+	} else {
+		err = to.Update(ctx, func(tx *Tx) error {
+			clear(stats.Buckets)
+			if err := requireEmpty(tx, to.Path()); err != nil {
+				return err
+			}
+			for r, err := range records {
+				if err != nil {
+					return err
+				}
+				if err := tx.PutRaw(r.b, r.key, r.val); err != nil {
+					return err
+				}
+				stats.Buckets[r.b]++
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return CopyStats{}, err
+	}
+	for _, b := range allBuckets {
+		if _, ok := stats.Buckets[b]; !ok {
+			stats.Buckets[b] = 0
+		}
+	}
+	return stats, nil
+}
+
+// ownMeta reports whether a meta key is one every ledger writes for itself when made.
+func ownMeta(key string) bool {
+	return key == string(metaMagic) || key == string(metaSchema)
+}
+
+// requireEmpty refuses a ledger that holds any record beyond those it made for itself.
+func requireEmpty(tx *Tx, target string) error {
+	for _, b := range allBuckets {
+		found := ""
+		err := tx.ForEach(b, "", false, func(k string, _ []byte) error {
+			if b == BucketMeta && ownMeta(k) {
+				return nil
+			}
+			found = k
+			return ErrStop
+		})
+		if err != nil {
+			return err
+		}
+		if found != "" {
+			return Errorf(KindConflict, "ledger_not_empty", "ledger %s already holds records (bucket %s has some); copy only into an empty ledger", target, b)
+		}
+	}
+	return nil
+}
+
+// load writes the records with COPY, in one transaction that holds the table against
+// other writers, checks it is empty first and counts the rows after.
+func (e *pgEngine) load(ctx context.Context, records iter.Seq2[record, error], stats *CopyStats) error {
+	if e.closed.Load() {
+		return Errorf(KindUnavailable, "ledger_closed", "ledger %s is closed", e.url)
+	}
+	tx, err := e.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return e.classify(e.failure(err), modeUpdate, false)
+	}
+	defer rollback(tx)
+	fail := func(err error) error {
+		var se *Error
+		if errors.As(err, &se) {
+			return err
+		}
+		return e.classify(e.failure(err), modeUpdate, false)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE tagpay_kv IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		return fail(err)
+	}
+	if err := requireEmpty(newTx(ctx, &pgTx{e: e, tx: tx, ctx: ctx}), e.url); err != nil {
+		return fail(err)
+	}
+	next, stop := iter.Pull2(records)
+	defer stop()
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"tagpay_kv"}, []string{"bucket", "key", "value"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			r, err, ok := next()
+			if !ok {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			stats.Buckets[r.b]++
+			return []any{string(r.b), []byte(r.key), r.val}, nil
+		}))
+	stop()
+	if err != nil {
+		return fail(err)
+	}
+	// Count what landed, so that a copy that lost rows on the way fails rather than
+	// leaving a ledger that verifies but is short.
+	rows, err := tx.Query(ctx, "SELECT bucket, count(*) FROM tagpay_kv GROUP BY bucket")
+	if err != nil {
+		return fail(err)
+	}
+	landed := map[Bucket]int{}
+	for rows.Next() {
+		var b string
+		var n int
+		if err := rows.Scan(&b, &n); err != nil {
+			rows.Close()
+			return fail(err)
+		}
+		landed[Bucket(b)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	landed[BucketMeta] -= 2 // the meta records the database made for itself
+	for _, b := range allBuckets {
+		if landed[b] != stats.Buckets[b] {
+			return Errorf(KindInternal, "copy_mismatch", "copy into %s: bucket %s holds %d records after copying %d; nothing was changed", e.url, b, landed[b], stats.Buckets[b])
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return e.classify(e.failure(err), modeUpdate, true)
+	}
+	return nil
+}
+
+// String is the counts of the non-empty buckets, for a command's report.
+func (s CopyStats) String() string {
+	out := ""
+	for _, b := range allBuckets {
+		if n := s.Buckets[b]; n > 0 {
+			if out != "" {
+				out += ", "
+			}
+			out += fmt.Sprintf("%s %d", b, n)
+		}
+	}
+	if out == "" {
+		return "nothing"
+	}
+	return out
+}
