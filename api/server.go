@@ -385,7 +385,7 @@ func (s *Server) handle(method, path string, fn handler) {
 					return
 				}
 				defer s.release(slot)
-				c.ctx = store.WithReplayFlag(c.ctx, &replayed)
+				c.ctx = store.WithReplayFlag(store.WithIdempotencyKey(c.ctx, c.idemKey), &replayed)
 			}
 		}
 		out, err := fn(c)
