@@ -1,8 +1,11 @@
 package api
 
 import (
+	"fmt"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,4 +88,145 @@ func TestSpecReferencesResolve(t *testing.T) {
 		}
 	}
 	walk(tree)
+}
+
+// notReached are codes the source analysis finds on a route that the route cannot give,
+// each with the reason; the analysis follows every path, possible or not.
+var notReached = map[string]string{
+	"POST /v1/tokens/{token}/delete token_already_*": "a deleted token is refused as token_deleted before the already-in-state check",
+}
+
+// middlewareNotReached are codes of the shared middleware that only a damaged ledger
+// could give: a key index entry without its key record.
+var middlewareNotReached = []string{"key_not_found"}
+
+// wantedErrors are the error codes (with "*" for a part made at run time) each served
+// route can answer with, by status, as read from the source.
+func wantedErrors(t *testing.T) map[string]map[int][]string {
+	t.Helper()
+	a := loadCodeAnalysis(t)
+	served := NewServer(&Local{}, ServerOptions{}).Routes()
+	byRoute := a.routeCodes(t, served)
+	all, postOnly := a.middlewareCodes(t)
+	for k := range all {
+		if slices.Contains(middlewareNotReached, k.code) {
+			delete(all, k)
+		}
+	}
+	out := map[string]map[int][]string{}
+	for _, route := range served {
+		codes := map[codeStatus]bool{}
+		for k := range byRoute[route] {
+			codes[k] = true
+		}
+		if _, public := byRoute[route]; !public {
+			t.Fatalf("no handler found for %s", route)
+		}
+		if !a.isPublic(route) {
+			for k := range all {
+				codes[k] = true
+			}
+			if strings.HasPrefix(route, "POST ") {
+				for k := range postOnly {
+					codes[k] = true
+				}
+			}
+		} else {
+			codes[codeStatus{"internal", 500}] = true // a handler's panic
+		}
+		m := map[int][]string{}
+		for _, cs := range sortedCodes(codes) {
+			if _, skip := notReached[route+" "+cs.code]; skip {
+				continue
+			}
+			m[cs.status] = append(m[cs.status], cs.code)
+		}
+		out[route] = m
+	}
+	return out
+}
+
+// documentedErrors reads, for each operation, the codes its error responses list in
+// x-error-codes, by status.
+func documentedErrors(t *testing.T) map[string]map[int][]string {
+	t.Helper()
+	_, tree := loadSpec(t)
+	components, _ := tree["components"].(map[string]any)
+	shared, _ := components["responses"].(map[string]any)
+	paths, _ := tree["paths"].(map[string]any)
+	out := map[string]map[int][]string{}
+	for p, ops := range paths {
+		for method, op := range ops.(map[string]any) {
+			route := strings.ToUpper(method) + " " + p
+			o, _ := op.(map[string]any)
+			if s, _ := o["summary"].(string); s == "" {
+				t.Errorf("%s has no summary", route)
+			}
+			responses, _ := o["responses"].(map[string]any)
+			m := map[int][]string{}
+			for status, resp := range responses {
+				r, _ := resp.(map[string]any)
+				if ref, ok := r["$ref"].(string); ok {
+					r, _ = shared[strings.TrimPrefix(ref, "#/components/responses/")].(map[string]any)
+				}
+				code, err := strconv.Atoi(status)
+				if err != nil {
+					t.Errorf("%s: response %q is not a status; every error is listed by its status", route, status)
+					continue
+				}
+				if code < 400 {
+					continue
+				}
+				content, _ := r["content"].(map[string]any)
+				js, _ := content["application/json"].(map[string]any)
+				schema, _ := js["schema"].(map[string]any)
+				if schema["$ref"] != "#/components/schemas/Error" {
+					t.Errorf("%s %d: the body is not the Error schema", route, code)
+				}
+				list, _ := r["x-error-codes"].([]any)
+				if len(list) == 0 {
+					t.Errorf("%s %d lists no x-error-codes", route, code)
+				}
+				for _, c := range list {
+					m[code] = append(m[code], fmt.Sprint(c))
+				}
+			}
+			out[route] = m
+		}
+	}
+	return out
+}
+
+// codeMatches reports whether the concrete code matches pattern, where "*" stands for
+// any run of lower-case letters and underscores.
+func codeMatches(pattern, code string) bool {
+	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, `[a-z_]+`) + "$"
+	return regexp.MustCompile(re).MatchString(code)
+}
+
+// TestSpecDocumentsEveryErrorCode holds the error codes of each operation in
+// openapi.yaml to those the source can answer that route with: each code the code can
+// give is documented under its status, and each documented code can be given.
+func TestSpecDocumentsEveryErrorCode(t *testing.T) {
+	want, got := wantedErrors(t), documentedErrors(t)
+	for route, statuses := range want {
+		doc, ok := got[route]
+		if !ok {
+			continue // TestSpecMatchesRoutes reports it
+		}
+		for status, codes := range statuses {
+			for _, c := range codes {
+				if !slices.ContainsFunc(doc[status], func(d string) bool { return codeMatches(c, d) }) {
+					t.Errorf("%s can answer %d %s; openapi.yaml does not say so", route, status, c)
+				}
+			}
+		}
+		for status, codes := range doc {
+			for _, d := range codes {
+				if !slices.ContainsFunc(statuses[status], func(c string) bool { return codeMatches(c, d) }) {
+					t.Errorf("openapi.yaml says %s answers %d %s; the code never does", route, status, d)
+				}
+			}
+		}
+	}
 }
