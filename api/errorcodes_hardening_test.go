@@ -41,7 +41,7 @@ type codeAnalysis struct {
 	fset  *token.FileSet
 	info  *types.Info
 	decls map[*types.Func]*ast.FuncDecl
-	vars  map[*types.Var]ast.Expr // package-level initialisers
+	vars  map[*types.Var][]ast.Expr // what each variable is set to, locals included
 	pkgs  map[string]*types.Package
 	files map[string][]*ast.File
 	memo  map[string]map[codeStatus]bool
@@ -100,7 +100,7 @@ func newCodeAnalysis() (*codeAnalysis, error) {
 			Selections: map[*ast.SelectorExpr]*types.Selection{},
 		},
 		decls: map[*types.Func]*ast.FuncDecl{},
-		vars:  map[*types.Var]ast.Expr{},
+		vars:  map[*types.Var][]ast.Expr{},
 		pkgs:  map[string]*types.Package{},
 		files: map[string][]*ast.File{},
 		memo:  map[string]map[codeStatus]bool{},
@@ -150,12 +150,36 @@ func newCodeAnalysis() (*codeAnalysis, error) {
 						}
 						for i, n := range vs.Names {
 							if v, ok := a.info.Defs[n].(*types.Var); ok {
-								a.vars[v] = vs.Values[i]
+								a.vars[v] = append(a.vars[v], vs.Values[i])
 							}
 						}
 					}
 				}
 			}
+			// A local variable holding a function (tagState := func…) is followed
+			// where it is used, like a package-level one.
+			ast.Inspect(f, func(n ast.Node) bool {
+				as, ok := n.(*ast.AssignStmt)
+				if !ok || len(as.Lhs) != len(as.Rhs) {
+					return true
+				}
+				for i, l := range as.Lhs {
+					id, ok := l.(*ast.Ident)
+					if !ok {
+						continue
+					}
+					obj := a.info.Defs[id]
+					if obj == nil {
+						obj = a.info.Uses[id]
+					}
+					if v, ok := obj.(*types.Var); ok && !v.IsField() && v.Parent() != v.Pkg().Scope() {
+						if _, isFunc := as.Rhs[i].(*ast.FuncLit); isFunc {
+							a.vars[v] = append(a.vars[v], as.Rhs[i])
+						}
+					}
+				}
+				return true
+			})
 		}
 	}
 	return a, nil
@@ -242,8 +266,10 @@ func (a *codeAnalysis) codesOf(node ast.Node, bind map[*types.Var]string, out ma
 			switch fun := n.Fun.(type) {
 			case *ast.SelectorExpr:
 				a.codesOf(fun.X, bind, out)
-			case *ast.FuncLit:
-				a.codesOf(fun, bind, out)
+			default:
+				if a.funcOf(fun) == nil { // a function value: a literal, a variable
+					a.codesOf(fun, bind, out)
+				}
 			}
 			for _, arg := range n.Args {
 				a.codesOf(arg, bind, out)
@@ -251,8 +277,12 @@ func (a *codeAnalysis) codesOf(node ast.Node, bind map[*types.Var]string, out ma
 			return false
 		case *ast.Ident:
 			if v, ok := a.info.Uses[n].(*types.Var); ok {
-				if init, ok := a.vars[v]; ok {
-					a.enter("var "+v.Pkg().Path()+"."+v.Name(), func(o map[codeStatus]bool) { a.codesOf(init, nil, o) }, out)
+				if inits, ok := a.vars[v]; ok {
+					a.enter("var "+a.fset.Position(v.Pos()).String(), func(o map[codeStatus]bool) {
+						for _, e := range inits {
+							a.codesOf(e, nil, o)
+						}
+					}, out)
 				}
 			}
 			if fn := a.funcOf(n); fn != nil {

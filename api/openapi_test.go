@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tagpay/tagpay/store"
 )
 
 // specDoc is the part of api/openapi.yaml the tests read.
@@ -228,5 +230,80 @@ func TestSpecDocumentsEveryErrorCode(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// concretePath fills the path parameters of a spec path with names that are well formed
+// but name nothing: an id of the kind the collection holds, or a plain name.
+func concretePath(p string) string {
+	prefixes := map[string]string{"accounts": store.PrefixAccount, "orders": store.PrefixOrder, "cards": store.PrefixCard, "keys": store.PrefixKey, "devices": store.PrefixDevice}
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		if !strings.HasPrefix(part, "{") {
+			continue
+		}
+		if prefix, ok := prefixes[parts[i-1]]; ok {
+			parts[i] = store.NewID(prefix)
+		} else {
+			parts[i] = "nosuchname"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// TestObservedErrorsAreDocumented sends each operation of the spec requests that go
+// wrong in the common ways (no key, a key of each role, bodies and headers that are
+// refused, names of nothing) and fails on any answer the spec does not list for it.
+func TestObservedErrorsAreDocumented(t *testing.T) {
+	f := newFixture(t)
+	f.server.authFailures = nil // the probes fail to authenticate far more than a client would
+	w := f.buildWorld()
+	payer, merchant := f.key(store.RolePayer, w.payer1.ID), f.key(store.RoleMerchant, w.merchant1.ID)
+	doc := documentedErrors(t)
+	spec, _ := loadSpec(t)
+	seen := 0
+	for p, ops := range spec.Paths {
+		for method := range ops {
+			route := strings.ToUpper(method) + " " + p
+			path := concretePath(p)
+			type probe struct {
+				token, body string
+				headers     []string
+			}
+			probes := []probe{{token: ""}, {token: "tpk_" + strings.Repeat("x", 52)}, {token: f.admin}, {token: payer}, {token: merchant}, {token: f.admin + "?"}}
+			if method == "post" {
+				probes = append(probes,
+					probe{token: f.admin, body: `{"zzz":1}`},
+					probe{token: f.admin, body: `{"reason":"a","reason":"b"}`},
+					probe{token: f.admin, body: `{"Reason":"a"}`},
+					probe{token: f.admin, body: `{`},
+					probe{token: f.admin, body: `[]`},
+					probe{token: f.admin, body: `{}`, headers: []string{"Idempotency-Key", "has space"}},
+					probe{token: f.admin, body: `{}`, headers: []string{"Content-Type", "text/plain"}},
+					probe{token: f.admin, body: `{"x":"` + strings.Repeat("y", DefaultMaxBodyBytes) + `"}`},
+				)
+			} else {
+				probes = append(probes, probe{token: f.admin, headers: []string{"Zzz", ""}})
+			}
+			for _, pr := range probes {
+				target := path
+				if pr.headers != nil && pr.headers[0] == "Zzz" {
+					target += "?zzz=1"
+					pr.headers = nil
+				}
+				r := f.do(strings.ToUpper(method), target, pr.token, pr.body, pr.headers...)
+				if r.status < 400 {
+					continue
+				}
+				seen++
+				d := r.errorDetail(t)
+				if !slices.Contains(doc[route][r.status], d.Code) {
+					t.Errorf("%s %s answered %d %s, which openapi.yaml does not list for %s", strings.ToUpper(method), target, r.status, d.Code, route)
+				}
+			}
+		}
+	}
+	if seen < 200 {
+		t.Fatalf("only %d error answers seen: the probes prove little", seen)
 	}
 }
