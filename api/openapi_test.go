@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -305,5 +306,166 @@ func TestObservedErrorsAreDocumented(t *testing.T) {
 	}
 	if seen < 200 {
 		t.Fatalf("only %d error answers seen: the probes prove little", seen)
+	}
+}
+
+// schemaProblems lists where v, a decoded JSON answer, strays from schema: a field the
+// schema does not declare, a value of another type, a value outside an enum.
+func schemaProblems(tree map[string]any, schema map[string]any, v any, at string) []string {
+	if ref, ok := schema["$ref"].(string); ok {
+		var node any = tree
+		for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+			m, _ := node.(map[string]any)
+			node = m[part]
+		}
+		target, _ := node.(map[string]any)
+		return schemaProblems(tree, target, v, at)
+	}
+	var out []string
+	if all, ok := schema["allOf"].([]any); ok {
+		// The object may hold the fields of any part; each part checks its own.
+		merged := map[string]any{"type": "object", "properties": map[string]any{}}
+		for _, part := range all {
+			p, _ := part.(map[string]any)
+			for p["$ref"] != nil {
+				ref := p["$ref"].(string)
+				var node any = tree
+				for _, seg := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+					m, _ := node.(map[string]any)
+					node = m[seg]
+				}
+				p, _ = node.(map[string]any)
+			}
+			props, _ := p["properties"].(map[string]any)
+			for k, s := range props {
+				merged["properties"].(map[string]any)[k] = s
+			}
+		}
+		return schemaProblems(tree, merged, v, at)
+	}
+	if enum, ok := schema["enum"].([]any); ok && !slices.ContainsFunc(enum, func(e any) bool { return fmt.Sprint(e) == fmt.Sprint(v) }) {
+		out = append(out, fmt.Sprintf("%s: %v is not one of %v", at, v, enum))
+	}
+	switch schema["type"] {
+	case "object":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return append(out, fmt.Sprintf("%s: %T, not an object", at, v))
+		}
+		props, _ := schema["properties"].(map[string]any)
+		for k, fv := range m {
+			ps, ok := props[k].(map[string]any)
+			if !ok {
+				if schema["additionalProperties"] == nil || schema["additionalProperties"] == false {
+					out = append(out, fmt.Sprintf("%s.%s is not in the spec", at, k))
+				}
+				continue
+			}
+			out = append(out, schemaProblems(tree, ps, fv, at+"."+k)...)
+		}
+	case "array":
+		items, _ := schema["items"].(map[string]any)
+		a, ok := v.([]any)
+		if !ok {
+			return append(out, fmt.Sprintf("%s: %T, not an array", at, v))
+		}
+		for i, e := range a {
+			out = append(out, schemaProblems(tree, items, e, fmt.Sprintf("%s[%d]", at, i))...)
+		}
+	case "string":
+		if _, ok := v.(string); !ok {
+			out = append(out, fmt.Sprintf("%s: %T, not a string", at, v))
+		}
+	case "integer":
+		if n, ok := v.(float64); !ok || n != float64(int64(n)) {
+			out = append(out, fmt.Sprintf("%s: %v, not an integer", at, v))
+		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			out = append(out, fmt.Sprintf("%s: %T, not a boolean", at, v))
+		}
+	}
+	return out
+}
+
+// okSchema is the schema of an operation's 200 answer.
+func okSchema(t *testing.T, tree map[string]any, route string) map[string]any {
+	t.Helper()
+	method, p, _ := strings.Cut(route, " ")
+	paths, _ := tree["paths"].(map[string]any)
+	ops, _ := paths[p].(map[string]any)
+	op, _ := ops[strings.ToLower(method)].(map[string]any)
+	responses, _ := op["responses"].(map[string]any)
+	r, _ := responses["200"].(map[string]any)
+	if ref, ok := r["$ref"].(string); ok {
+		shared := tree["components"].(map[string]any)["responses"].(map[string]any)
+		r, _ = shared[strings.TrimPrefix(ref, "#/components/responses/")].(map[string]any)
+	}
+	content, _ := r["content"].(map[string]any)
+	js, _ := content["application/json"].(map[string]any)
+	schema, _ := js["schema"].(map[string]any)
+	if schema == nil {
+		t.Fatalf("%s documents no JSON 200 answer", route)
+	}
+	return schema
+}
+
+// TestAnswersMatchTheSpec holds the 200 answer of every operation, as a real server gives
+// it on a ledger with something of everything, to the schema the spec documents for it.
+func TestAnswersMatchTheSpec(t *testing.T) {
+	_, tree := loadSpec(t)
+	posts := specPOSTs(t)
+	check := func(t *testing.T, route string, body []byte) {
+		t.Helper()
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Fatalf("%s: %v", route, err)
+		}
+		for _, p := range schemaProblems(tree, okSchema(t, tree, route), v, "body") {
+			t.Errorf("%s: %s", route, p)
+		}
+	}
+	for _, route := range posts {
+		mk, ok := postCases[route]
+		if !ok {
+			continue // TestEveryPOSTInTheSpecIsIdempotent reports it
+		}
+		f := newFixture(t)
+		w := f.buildWorld()
+		pc := mk(t, f, w)
+		r := f.do("POST", pc.path, f.admin, pc.body)
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", route, r.status, r.body)
+		}
+		check(t, route, r.body)
+	}
+	f := newFixture(t)
+	w := f.buildWorld()
+	gets := map[string]string{
+		"GET /healthz": "/healthz", "GET /v1/accounts": "/v1/accounts", "GET /v1/accounts/{id}": "/v1/accounts/" + w.payer1.ID,
+		"GET /v1/journal": "/v1/journal", "GET /v1/verify": "/v1/verify", "GET /v1/tags": "/v1/tags",
+		"GET /v1/tags/{tag}": "/v1/tags/" + w.tag1.ID, "GET /v1/orders": "/v1/orders", "GET /v1/orders/{id}": "/v1/orders/" + w.paid1.ID,
+		"GET /v1/logins": "/v1/logins", "GET /v1/cards": "/v1/cards", "GET /v1/cards/{id}": "/v1/cards/" + w.card1.ID,
+		"GET /v1/tokens": "/v1/tokens", "GET /v1/tokens/{token}": "/v1/tokens/" + w.token2.ID, "GET /v1/keys": "/v1/keys",
+	}
+	doc, _ := loadSpec(t)
+	for p, ops := range doc.Paths {
+		if _, ok := ops["get"]; !ok {
+			continue
+		}
+		route := "GET " + p
+		path, ok := gets[route]
+		if !ok {
+			t.Errorf("no request for %s: add one to gets", route)
+			continue
+		}
+		r := f.do("GET", path, f.admin, "")
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", route, r.status, r.body)
+		}
+		if string(r.body) == "[]\n" && route != "GET /v1/verify" { // a clean ledger has no violation
+			t.Errorf("%s answered an empty list: the check proves nothing", route)
+		}
+		check(t, route, r.body)
 	}
 }
