@@ -189,7 +189,7 @@ func TestRequestIDAndClientAddressAreLogged(t *testing.T) {
 	if got := rec.Header().Get("X-Request-Id"); got != "client-chosen-id-1" {
 		t.Fatalf("a sane request id is echoed, got %q", got)
 	}
-	for _, insane := range []string{"short", strings.Repeat("a", 65), "has space in it", "new\nline-in-it", "tpk_" + strings.Repeat("é", 10)} {
+	for _, insane := range []string{"short", strings.Repeat("a", 65), "has space in it", "new\nline-in-it", "tpk_" + strings.Repeat("é", 10), store.SecretPrefix + strings.Repeat("a", 52)} {
 		req := httptest.NewRequest("GET", "/healthz", nil)
 		req.Header.Set("X-Request-Id", insane)
 		rec := httptest.NewRecorder()
@@ -202,17 +202,17 @@ func TestRequestIDAndClientAddressAreLogged(t *testing.T) {
 	made := rec.Header().Get("X-Request-Id")
 
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
-	if len(lines) != 7 {
-		t.Fatalf("%d log lines for 7 requests:\n%s", len(lines), logs)
+	if len(lines) != 8 {
+		t.Fatalf("%d log lines for 8 requests:\n%s", len(lines), logs)
 	}
 	var first, last map[string]any
 	json.Unmarshal([]byte(lines[0]), &first)
-	json.Unmarshal([]byte(lines[6]), &last)
+	json.Unmarshal([]byte(lines[7]), &last)
 	if first["request_id"] != "client-chosen-id-1" || first["client"] != "203.0.113.5" {
 		t.Fatalf("first line: %s", lines[0])
 	}
 	if last["request_id"] != made || last["client"] != "203.0.113.6" || last["code"] != "unknown_api_key" {
-		t.Fatalf("last line: %s", lines[6])
+		t.Fatalf("last line: %s", lines[7])
 	}
 	dur, _ := first["duration"].(string)
 	if d, err := time.ParseDuration(dur); err != nil || d <= 0 {

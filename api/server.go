@@ -196,9 +196,10 @@ func humanDuration(d time.Duration) string {
 }
 
 // requestID is the client's X-Request-Id when it is short and plain, so that a client
-// can find its request in the log; otherwise a new random one.
+// can find its request in the log; otherwise a new random one. What looks like an API
+// key is never taken: the id goes into every log line.
 func requestID(sent string) string {
-	if len(sent) >= 8 && len(sent) <= 64 && !strings.ContainsFunc(sent, func(r rune) bool {
+	if len(sent) >= 8 && len(sent) <= 64 && !strings.HasPrefix(sent, store.SecretPrefix) && !strings.ContainsFunc(sent, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' || r == ':')
 	}) {
 		return sent
@@ -287,10 +288,12 @@ func (l *limiters) take(name string, now time.Time) time.Duration {
 	return 0
 }
 
-// tooManyRequests is the 429 answer, with Retry-After in whole seconds.
+// tooManyRequests is the 429 answer, with Retry-After in whole seconds; the message
+// ends with the wait.
 func tooManyRequests(w http.ResponseWriter, wait time.Duration, code, format string, args ...any) error {
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-	return newHTTPError(http.StatusTooManyRequests, store.KindUnavailable, code, format, args...)
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return newHTTPError(http.StatusTooManyRequests, store.KindUnavailable, code, format+"; retry in %ds", append(args, secs)...)
 }
 
 // statusWriter remembers the status written, for the log line.
@@ -366,7 +369,7 @@ func (s *Server) handle(method, path string, fn handler) {
 		}
 		if s.perKey != nil {
 			if wait := s.perKey.take(actor.ID, time.Now()); wait > 0 {
-				s.writeError(w, r, tooManyRequests(w, wait, "rate_limited", "API key %s sends requests faster than this server allows; retry in %s", actor.ID, wait.Round(time.Millisecond)))
+				s.writeError(w, r, tooManyRequests(w, wait, "rate_limited", "API key %s sends requests faster than this server allows", actor.ID))
 				return
 			}
 		}
@@ -420,7 +423,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (store.Act
 	client := clientBucket(r.RemoteAddr)
 	if s.authFailures != nil {
 		if wait := s.authFailures.exhausted(client, now); wait > 0 {
-			return store.Actor{}, tooManyRequests(w, wait, "too_many_failed_authentications", "too many requests from this address failed to authenticate; retry in %s", wait.Round(time.Second))
+			return store.Actor{}, tooManyRequests(w, wait, "too_many_failed_authentications", "too many requests from this address failed to authenticate")
 		}
 	}
 	actor, err := s.checkKey(r)
