@@ -2,8 +2,10 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -195,6 +197,61 @@ func FuzzDecodeRequestNames(f *testing.F) {
 				if err := decodeBody(other, reflect.New(typ).Interface()); err == nil {
 					t.Fatalf("%q into %T: accepted %q in upper case (%q)", body, v, n, other)
 				}
+			}
+		}
+	})
+}
+
+// FuzzRequestBodyOverHTTP sends arbitrary bodies to POST routes of a real server (as a
+// handler, without the network): every answer is JSON, a refusal is a 4xx in the error
+// shape, and nothing is ever a 5xx.
+func FuzzRequestBodyOverHTTP(f *testing.F) {
+	local, err := OpenLocal(f.TempDir() + "/ledger.db")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer local.Close()
+	ctx := store.WithActor(context.Background(), store.LocalActor)
+	admin, err := local.CreateKey(ctx, store.CreateKeyRequest{Role: store.RoleAdmin})
+	if err != nil {
+		f.Fatal(err)
+	}
+	acct, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: "Ada", Kind: store.KindPerson, Currency: "EUR"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	merchant, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: "Cafe", Kind: store.KindMerchant, Currency: "EUR"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := NewServer(local, ServerOptions{Limits: Limits{AuthFailureRate: -1}})
+	paths := []string{"/v1/accounts", "/v1/accounts/" + acct.ID + "/fund", "/v1/tags", "/v1/orders", "/v1/keys", "/v1/cards", "/v1/migrations"}
+	for _, seed := range []string{
+		`{"name":"Eve","kind":"person","currency":"EUR"}`, `{"amount":"1.00"}`, `{"amount":"1.00","amount":"2"}`,
+		`{"Amount":"1.00"}`, `{"uid":"04A1B2C3D4E5F6","merchant":"` + merchant.ID + `"}`, `{"role":"admin"}`,
+		`{"reply":"x","payer":"` + acct.ID + `"}`, `{"a":{"b":[1,{"c":null}]}}`, "{\"name\":\"\xff\"}", `{}`, ``, `[`,
+	} {
+		for i := range paths {
+			f.Add(uint8(i), []byte(seed))
+		}
+	}
+	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
+		path := paths[int(route)%len(paths)]
+		req := httptest.NewRequest("POST", path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+admin.Secret)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("POST %s %q: %d %s", path, body, rec.Code, rec.Body)
+		}
+		if rec.Header().Get("Content-Type") != "application/json" || !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("POST %s %q: the answer is not JSON: %q", path, body, rec.Body)
+		}
+		if rec.Code >= 400 {
+			var eb errorBody
+			if err := decodeBody(rec.Body.Bytes(), &eb); err != nil || eb.Error.Code == "" || eb.Error.Type == "" || eb.Error.Message == "" {
+				t.Fatalf("POST %s %q: %d %q is not an error body", path, body, rec.Code, rec.Body)
 			}
 		}
 	})
