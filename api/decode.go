@@ -2,13 +2,16 @@ package api
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/tagpay/tagpay/store"
@@ -42,9 +45,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
-// decodeBody reads one JSON object into v, strictly: unknown fields, wrong types,
-// trailing data and invalid UTF-8 are refused with an error naming the problem (and the
-// field, where there is one). An empty body is an empty object.
+// decodeBody reads one JSON object into v, strictly: unknown fields, fields named in
+// another case, repeated fields, wrong types, trailing data and invalid UTF-8 are refused
+// with an error naming the problem (and the field, where there is one). An empty body is
+// an empty object.
 func decodeBody(body []byte, v any) error {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -64,7 +68,125 @@ func decodeBody(body []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return store.Errorf(store.KindInvalid, "malformed_json", "request body has data after the JSON object")
 	}
+	// encoding/json matches names without regard to case and keeps the last of repeated
+	// names: a body that two parsers could read differently is refused instead.
+	names := json.NewDecoder(bytes.NewReader(trimmed))
+	names.UseNumber()
+	return checkNames(names, reflect.TypeOf(v), "")
+}
+
+// checkNames walks the next JSON value of dec (already known to be valid and to fit t)
+// and refuses a repeated name in any object and, where t says which fields exist, a
+// name that is not exactly one of them.
+func checkNames(dec *json.Decoder, t reflect.Type, at string) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t != nil && (reflect.PointerTo(t).Implements(unmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType)) {
+		t = nil // it reads its own JSON: only repeats are checked inside
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return decodeError(err)
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	switch delim {
+	case '[':
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for dec.More() {
+			if err := checkNames(dec, elem, at); err != nil {
+				return err
+			}
+		}
+	case '{':
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return decodeError(err)
+			}
+			name, _ := tok.(string)
+			field := name
+			if at != "" {
+				field = at + "." + name
+			}
+			if seen[name] {
+				return store.Errorf(store.KindInvalid, "duplicate_field", "field %q is given more than once", field).WithParam(field)
+			}
+			seen[name] = true
+			var sub reflect.Type
+			switch {
+			case t != nil && t.Kind() == reflect.Struct:
+				fields := jsonFields(t)
+				ft, ok := fields[name]
+				if !ok {
+					for exact := range fields {
+						if strings.EqualFold(exact, name) {
+							return store.Errorf(store.KindInvalid, "unknown_field", "field %q is not part of this request; names are case-sensitive: %q", field, exact).WithParam(field)
+						}
+					}
+					return store.Errorf(store.KindInvalid, "unknown_field", "field %q is not part of this request", field).WithParam(field)
+				}
+				sub = ft
+			case t != nil && t.Kind() == reflect.Map:
+				sub = t.Elem()
+			}
+			if err := checkNames(dec, sub, field); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = dec.Token() // the closing delimiter
+	if err != nil {
+		return decodeError(err)
+	}
 	return nil
+}
+
+var (
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
+// jsonFields maps the JSON names of struct type t, promoted fields of embedded structs
+// included, to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" && (f.Type.Kind() == reflect.Struct || f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct) {
+			continue // its fields are listed themselves
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if _, dup := m[name]; !dup || len(f.Index) == 1 {
+			m[name] = f.Type
+		}
+	}
+	fieldCache.Store(t, m)
+	return m
 }
 
 func decodeError(err error) error {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +28,12 @@ type ServeConfig struct {
 	Logger      *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Limits bound failed authentications per client address (on by default) and
+	// requests per key (off unless set).
+	Limits Limits
+	// MaxConns caps the connections open at once; 0 means DefaultMaxConns, negative no
+	// cap. Connections past the cap wait in the kernel's queue until one closes.
+	MaxConns int
 	// Timeouts; zero values take the defaults of DefaultTimeouts.
 	Timeouts Timeouts
 	// Ready, when set, is called with the base URL once the server accepts connections
@@ -42,6 +49,10 @@ type Timeouts struct {
 	Idle       time.Duration // between requests on a kept-alive connection
 	Shutdown   time.Duration // for in-flight requests to finish after a stop
 }
+
+// DefaultMaxConns is far more connections than tagpay clients keep open, and far fewer
+// file descriptors than a process may hold.
+const DefaultMaxConns = 1024
 
 // DefaultTimeouts are generous for a person's CLI and short for a slowloris.
 var DefaultTimeouts = Timeouts{
@@ -65,22 +76,91 @@ func (t Timeouts) withDefaults() Timeouts {
 	return t
 }
 
-// NewHTTPServer wraps h in an http.Server with the timeouts set.
+// NewHTTPServer wraps h in an http.Server with the timeouts set and TLS configured as
+// TLSConfig says. A handler gets nine tenths of the write timeout, so that a request
+// that takes too long is answered (503 request_cancelled) before its connection is cut.
 func NewHTTPServer(h http.Handler, t Timeouts, log *slog.Logger) *http.Server {
 	t = t.withDefaults()
+	budget := t.Write * 9 / 10
 	srv := &http.Server{
-		Handler:           h,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), budget)
+			defer cancel()
+			h.ServeHTTP(w, r.WithContext(ctx))
+		}),
 		ReadHeaderTimeout: t.ReadHeader,
 		ReadTimeout:       t.Read,
 		WriteTimeout:      t.Write,
 		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    16 << 10,
-		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSConfig:         TLSConfig(),
 	}
 	if log != nil {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
 	return srv
+}
+
+// TLSConfig is how the server speaks TLS: 1.3, or 1.2 with forward-secret AEAD suites
+// only (ECDHE with AES-GCM or ChaCha20-Poly1305; no CBC, no RSA key exchange), and
+// HTTP/2 or HTTP/1.1 by ALPN. TLS 1.3 suites are all AEAD and not configurable.
+func TLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+		NextProtos: []string{"h2", "http/1.1"},
+	}
+}
+
+// limitListener lets at most cap(slots) connections be open at once: Accept waits for a
+// slot, and closing a connection frees it.
+type limitListener struct {
+	net.Listener
+	slots chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newLimitListener(ln net.Listener, n int) *limitListener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 // Serve runs the server on backend until ctx is cancelled, then stops accepting
@@ -99,7 +179,7 @@ func Serve(ctx context.Context, be *backend.Local, cfg ServeConfig) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := cfg.Timeouts.withDefaults()
-	srv := NewHTTPServer(NewServer(be, ServerOptions{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes}), t, log)
+	srv := NewHTTPServer(NewServer(be, ServerOptions{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits}), t, log)
 	if cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
 		if err != nil {
@@ -115,10 +195,19 @@ func Serve(ctx context.Context, be *backend.Local, cfg ServeConfig) error {
 		}
 		return store.Wrap(store.KindUnavailable, "cannot_listen", err, "cannot listen on %s", addr)
 	}
+	maxConns := cfg.MaxConns
+	if maxConns == 0 {
+		maxConns = DefaultMaxConns
+	}
+	if maxConns > 0 {
+		ln = newLimitListener(ln, maxConns)
+	}
 	scheme := "http"
+	serve := func() error { return srv.Serve(ln) }
 	if cfg.TLSCertFile != "" {
+		// ServeTLS, unlike Serve on a TLS listener, sets up HTTP/2 for the h2 of ALPN.
 		scheme = "https"
-		ln = tls.NewListener(ln, srv.TLSConfig)
+		serve = func() error { return srv.ServeTLS(ln, "", "") }
 	}
 	baseURL := scheme + "://" + ln.Addr().String()
 	log.Info("serving", slog.String("url", baseURL), slog.String("ledger", be.Path()))
@@ -127,7 +216,7 @@ func Serve(ctx context.Context, be *backend.Local, cfg ServeConfig) error {
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- serve() }()
 	select {
 	case err := <-served:
 		return store.Wrap(store.KindUnavailable, "server_failed", err, "serving on %s failed", addr)

@@ -2,10 +2,15 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
+	"net"
 	"net/http"
+	"net/netip"
 	"path"
 	"slices"
 	"strconv"
@@ -13,6 +18,8 @@ import (
 	"sync"
 	"time"
 	"unicode"
+
+	"golang.org/x/time/rate"
 
 	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/store"
@@ -24,6 +31,42 @@ type ServerOptions struct {
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Limits bound how fast one client address may fail to authenticate and how fast one
+	// key may call.
+	Limits Limits
+}
+
+// Limits are the request rates the server allows; each rate is per second.
+type Limits struct {
+	// AuthFailureRate and AuthFailureBurst bound failed authentications per client
+	// address (IPv6: per /64): Burst at once, then Rate a second. Zero values take
+	// DefaultAuthFailureRate and DefaultAuthFailureBurst; a negative rate turns it off.
+	AuthFailureRate  float64
+	AuthFailureBurst int
+	// KeyRate and KeyBurst bound the requests of one API key; a zero rate (the
+	// default) means no limit. A zero burst with a rate set means one.
+	KeyRate  float64
+	KeyBurst int
+}
+
+// The default bound of failed authentications: enough for a person mistyping a key, far
+// too few to guess one, and cheap to keep per address.
+const (
+	DefaultAuthFailureRate  = 1.0
+	DefaultAuthFailureBurst = 30
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.AuthFailureRate == 0 {
+		l.AuthFailureRate = DefaultAuthFailureRate
+	}
+	if l.AuthFailureBurst <= 0 {
+		l.AuthFailureBurst = DefaultAuthFailureBurst
+	}
+	if l.KeyRate > 0 && l.KeyBurst <= 0 {
+		l.KeyBurst = 1
+	}
+	return l
 }
 
 // Server is the HTTP/JSON face of a local ledger: it authenticates the API key of each
@@ -39,6 +82,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	inFlight map[string]struct{} // actor id + "/" + idempotency key of requests running now
+
+	authFailures *limiters // by client address; nil when off
+	perKey       *limiters // by key id; nil when off
 }
 
 // NewServer returns the handler of every /v1 route and /healthz, serving backend.
@@ -49,6 +95,13 @@ func NewServer(be *backend.Local, opts ServerOptions) *Server {
 		maxBody:  opts.MaxBodyBytes,
 		mux:      http.NewServeMux(),
 		inFlight: map[string]struct{}{},
+	}
+	lim := opts.Limits.withDefaults()
+	if lim.AuthFailureRate > 0 {
+		s.authFailures = newLimiters(rate.Limit(lim.AuthFailureRate), lim.AuthFailureBurst)
+	}
+	if lim.KeyRate > 0 {
+		s.perKey = newLimiters(rate.Limit(lim.KeyRate), lim.KeyBurst)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -78,15 +131,21 @@ type requestLog struct {
 
 type requestLogKey struct{}
 
-// ServeHTTP logs one line per request around the router, and turns a panic of a handler
-// into a 500 instead of a dropped connection.
+// ServeHTTP logs one line per request around the router, with the request's id and
+// client address, and turns a panic of a handler into a 500 instead of a dropped
+// connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	info := &requestLog{}
 	sw := &statusWriter{ResponseWriter: w}
+	id := requestID(r.Header.Get("X-Request-Id"))
+	sw.Header().Set("X-Request-Id", id)
 	r = r.WithContext(context.WithValue(r.Context(), requestLogKey{}, info))
 	defer func() {
 		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p) // the handler asked for the connection to be dropped
+			}
 			info.err = fmt.Errorf("panic: %v", p)
 			if sw.status == 0 {
 				s.writeError(sw, r, store.Errorf(store.KindInternal, "internal", "handler panicked"))
@@ -97,16 +156,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelError
 		}
 		attrs := []slog.Attr{
+			slog.String("request_id", id),
+			slog.String("client", clientHost(r.RemoteAddr)),
 			slog.String("method", r.Method),
 			slog.String("route", info.route),
 			slog.Int("status", sw.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.String("duration", humanDuration(time.Since(start))),
 		}
 		if info.keyID != "" {
 			attrs = append(attrs, slog.String("key", info.keyID))
 		}
-		if info.err != nil && sw.status >= 500 {
-			attrs = append(attrs, slog.String("error", info.err.Error()))
+		if info.err != nil && sw.status >= 400 {
+			// The code is stable and names no secret; the text may name server paths.
+			attrs = append(attrs, slog.String("code", store.CodeOf(info.err)))
+			if sw.status >= 500 {
+				attrs = append(attrs, slog.String("error", info.err.Error()))
+			}
 		}
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}()
@@ -117,6 +182,118 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// humanDuration rounds d to what a person reads in a log: 1.2ms, 350µs, 2.5s.
+func humanDuration(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// requestID is the client's X-Request-Id when it is short and plain, so that a client
+// can find its request in the log; otherwise a new random one. What looks like an API
+// key is never taken: the id goes into every log line.
+func requestID(sent string) string {
+	if len(sent) >= 8 && len(sent) <= 64 && !strings.HasPrefix(sent, store.SecretPrefix) && !strings.ContainsFunc(sent, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' || r == ':')
+	}) {
+		return sent
+	}
+	var b [15]byte
+	rand.Read(b[:])
+	return "req_" + strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
+}
+
+// clientHost is the address a request came from, without its port.
+func clientHost(remoteAddr string) string {
+	if host, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		return host
+	}
+	return remoteAddr
+}
+
+// clientBucket groups client addresses that one party is likely to hold: one IPv4
+// address, or one IPv6 /64 (a single host usually gets a whole /64).
+func clientBucket(remoteAddr string) string {
+	a, err := netip.ParseAddr(clientHost(remoteAddr))
+	if err != nil {
+		return remoteAddr
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// limiters keeps one token bucket per name, forgetting buckets that have been full
+// (untouched) for a while so that many addresses cannot grow it without bound.
+type limiters struct {
+	limit rate.Limit
+	burst int
+
+	mu    sync.Mutex
+	by    map[string]*rate.Limiter
+	sweep time.Time
+}
+
+func newLimiters(limit rate.Limit, burst int) *limiters {
+	return &limiters{limit: limit, burst: burst, by: map[string]*rate.Limiter{}, sweep: time.Now()}
+}
+
+func (l *limiters) get(name string, now time.Time) *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.sweep) > time.Minute || len(l.by) > 1<<16 {
+		for k, lim := range l.by {
+			if lim.TokensAt(now) >= float64(l.burst) {
+				delete(l.by, k) // a new bucket would be the same
+			}
+		}
+		l.sweep = now
+	}
+	lim, ok := l.by[name]
+	if !ok {
+		lim = rate.NewLimiter(l.limit, l.burst)
+		l.by[name] = lim
+	}
+	return lim
+}
+
+// exhausted reports how long name must wait for a token, without taking one; 0 when it
+// has one.
+func (l *limiters) exhausted(name string, now time.Time) time.Duration {
+	lim := l.get(name, now)
+	tokens := lim.TokensAt(now)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second))
+}
+
+// take spends one token of name, reporting how long to wait when there is none.
+func (l *limiters) take(name string, now time.Time) time.Duration {
+	lim := l.get(name, now)
+	r := lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d
+	}
+	return 0
+}
+
+// tooManyRequests is the 429 answer, with Retry-After in whole seconds; the message
+// ends with the wait.
+func tooManyRequests(w http.ResponseWriter, wait time.Duration, code, format string, args ...any) error {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return newHTTPError(http.StatusTooManyRequests, store.KindUnavailable, code, format+"; retry in %ds", append(args, secs)...)
 }
 
 // statusWriter remembers the status written, for the log line.
@@ -182,14 +359,19 @@ func (s *Server) handle(method, path string, fn handler) {
 		if info != nil {
 			info.route = pattern
 		}
-		actor, err := s.authenticate(r)
+		actor, err := s.authenticate(w, r)
 		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tagpay"`)
 			s.writeError(w, r, err)
 			return
 		}
 		if info != nil {
 			info.keyID = actor.ID
+		}
+		if s.perKey != nil {
+			if wait := s.perKey.take(actor.ID, time.Now()); wait > 0 {
+				s.writeError(w, r, tooManyRequests(w, wait, "rate_limited", "API key %s sends requests faster than this server allows", actor.ID))
+				return
+			}
 		}
 		c := &call{r: r, w: w, ctx: store.WithActor(r.Context(), actor), maxBody: s.maxBody}
 		replayed := false
@@ -206,7 +388,7 @@ func (s *Server) handle(method, path string, fn handler) {
 					return
 				}
 				defer s.release(slot)
-				c.ctx = store.WithReplayFlag(c.ctx, &replayed)
+				c.ctx = store.WithReplayFlag(store.WithIdempotencyKey(c.ctx, c.idemKey), &replayed)
 			}
 		}
 		out, err := fn(c)
@@ -233,8 +415,28 @@ func (s *Server) handlePublic(method, path string, fn func(w http.ResponseWriter
 	})
 }
 
-// authenticate reads "Authorization: Bearer <key>" and finds its actor.
-func (s *Server) authenticate(r *http.Request) (store.Actor, error) {
+// authenticate reads "Authorization: Bearer <key>" and finds its actor. A client address
+// that has failed too often is refused before its key is even looked at, so guessing
+// keys is slow and a flood of bad keys costs the ledger nothing.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (store.Actor, error) {
+	now := time.Now()
+	client := clientBucket(r.RemoteAddr)
+	if s.authFailures != nil {
+		if wait := s.authFailures.exhausted(client, now); wait > 0 {
+			return store.Actor{}, tooManyRequests(w, wait, "too_many_failed_authentications", "too many requests from this address failed to authenticate")
+		}
+	}
+	actor, err := s.checkKey(r)
+	if err != nil && store.KindOf(err) == store.KindUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tagpay"`)
+		if s.authFailures != nil {
+			s.authFailures.take(client, now)
+		}
+	}
+	return actor, err
+}
+
+func (s *Server) checkKey(r *http.Request) (store.Actor, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return store.Actor{}, store.Errorf(store.KindUnauthorized, "missing_api_key", "no API key given; send Authorization: Bearer <key> (tagpay --token or TAGPAY_TOKEN)")
@@ -245,7 +447,6 @@ func (s *Server) authenticate(r *http.Request) (store.Actor, error) {
 	}
 	return s.be.Authenticate(r.Context(), strings.TrimSpace(secret))
 }
-
 
 // claim marks slot as running; false when it already is.
 func (s *Server) claim(slot string) bool {
@@ -293,7 +494,8 @@ func (c *call) decode(v any) error {
 	return decodeBody(body, v)
 }
 
-// query returns the query parameters, refusing any but the allowed ones and repeats.
+// query returns the query parameters, refusing any but the allowed ones, repeats, and a
+// value that the parameter's row of queryFilters refuses. An empty value is no filter.
 func (c *call) query(allowed ...string) (map[string]string, error) {
 	out := map[string]string{}
 	for name, vs := range c.r.URL.Query() {
@@ -306,6 +508,14 @@ func (c *call) query(allowed ...string) (map[string]string, error) {
 		out[name] = vs[0]
 	}
 	return out, nil
+}
+
+// clip shortens a value echoed in an error.
+func clip(v string) string {
+	if len(v) > 64 {
+		return v[:64] + "…"
+	}
+	return v
 }
 
 // segment returns the path value name, refusing what cannot name a record (a decoded

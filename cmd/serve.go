@@ -22,6 +22,8 @@ type ServeOptions struct {
 	TLSCert, TLSKey  string
 	BootstrapKeyFile string
 	AddrFile         string // hidden: where to write the base URL once listening
+	Limits           api.Limits
+	MaxConns         int
 	Local            backend.LocalOptions
 	// Ready, when set, hears the base URL once the server listens (the demo serves
 	// in-process on a free port).
@@ -62,6 +64,11 @@ One JSON log line per request goes to stderr.`,
 	c.Flags().StringVar(&opts.BootstrapKeyFile, "bootstrap-admin-key", "", "write a first admin key to this file when the ledger has none")
 	c.Flags().StringVar(&opts.AddrFile, "addr-file", "", "write the server's base URL to this file once it listens")
 	_ = c.Flags().MarkHidden("addr-file")
+	c.Flags().Float64Var(&opts.Limits.AuthFailureRate, "auth-failure-rate", api.DefaultAuthFailureRate, "failed authentications allowed per second per client address, after the burst (negative: no limit)")
+	c.Flags().IntVar(&opts.Limits.AuthFailureBurst, "auth-failure-burst", api.DefaultAuthFailureBurst, "failed authentications allowed at once per client address")
+	c.Flags().Float64Var(&opts.Limits.KeyRate, "key-rate", 0, "requests allowed per second per API key, after the burst (0: no limit)")
+	c.Flags().IntVar(&opts.Limits.KeyBurst, "key-burst", 0, "requests allowed at once per API key (with --key-rate; 0: one)")
+	c.Flags().IntVar(&opts.MaxConns, "max-conns", api.DefaultMaxConns, "connections open at once; more wait (negative: no cap)")
 	return c
 }
 
@@ -94,6 +101,8 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		TLSCertFile: opts.TLSCert,
 		TLSKeyFile:  opts.TLSKey,
 		Logger:      log,
+		Limits:      opts.Limits,
+		MaxConns:    opts.MaxConns,
 		Ready: func(baseURL string) {
 			fmt.Fprintf(opts.IO.ErrOut, "tagpay: serving %s on %s\n", opts.DB, baseURL)
 			if opts.Ready != nil {

@@ -238,8 +238,12 @@ func checkOrderFilter(f OrderFilter) error {
 	default:
 		return store.Errorf(store.KindInvalid, "invalid_status", "status %q is not one of created, paid, refunded, cancelled", f.Status).WithParam("status")
 	}
-	if f.After != "" && !store.ValidID(f.After, store.PrefixOrder) {
-		return store.Errorf(store.KindInvalid, "invalid_after", "after %q is not an order id", f.After).WithParam("after")
+	for _, c := range []struct{ param, value, prefix string }{
+		{"payer", f.Payer, store.PrefixAccount}, {"payee", f.Payee, store.PrefixAccount}, {"after", f.After, store.PrefixOrder},
+	} {
+		if err := store.CheckFilterID(c.param, c.value, c.prefix); err != nil {
+			return err
+		}
 	}
 	return store.CheckLimit(f.Limit)
 }

@@ -303,6 +303,9 @@ func changeTag(tx *store.Tx, req TagStateRequest, to TagStatus, defaultReason st
 // ListTags lists the tags of the merchant accounts the actor owns (admins: all),
 // oldest first.
 func (s *Service) ListTags(ctx context.Context, f TagFilter) ([]Tag, error) {
+	if err := store.CheckFilterID("merchant", f.Merchant, store.PrefixAccount); err != nil {
+		return nil, err
+	}
 	return read(s, ctx, func(tx *store.Tx) ([]Tag, error) {
 		actor := tx.Actor()
 		out := []Tag{}

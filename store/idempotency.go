@@ -87,3 +87,18 @@ type replayKey struct{}
 func WithReplayFlag(ctx context.Context, flag *bool) context.Context {
 	return context.WithValue(ctx, replayKey{}, flag)
 }
+
+type idempotencyKeyKey struct{}
+
+// WithIdempotencyKey carries a request's idempotency key for the few operations whose
+// request is a bare id (revoking an API key), so that a server can honour the header on
+// every POST without widening their signatures.
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idempotencyKeyKey{}, key)
+}
+
+// IdempotencyKeyFrom is the key of WithIdempotencyKey, or "".
+func IdempotencyKeyFrom(ctx context.Context) string {
+	k, _ := ctx.Value(idempotencyKeyKey{}).(string)
+	return k
+}

@@ -161,21 +161,20 @@ func (db *DB) RevokeKey(ctx context.Context, id string) (APIKey, error) {
 		if !ValidID(id, PrefixKey) {
 			return Errorf(KindNotFound, "key_not_found", "API key %q not found", id).WithParam("id")
 		}
-		rec, err := Load[keyRecord](tx, BucketKeys, id, "key")
-		if err != nil {
-			return err
-		}
-		out = rec.APIKey
-		if rec.RevokedAt != nil {
-			return nil
-		}
-		now := tx.now
-		rec.RevokedAt = &now
-		if err := tx.Put(BucketKeys, rec.ID, rec); err != nil {
-			return err
-		}
-		out = rec.APIKey
-		return tx.Audit("key.revoke", rec.ID, nil)
+		k, _, err := Idempotent(tx, IdempotencyKeyFrom(ctx), "key.revoke", id, func() (APIKey, error) {
+			rec, err := Load[keyRecord](tx, BucketKeys, id, "key")
+			if err != nil || rec.RevokedAt != nil {
+				return rec.APIKey, err
+			}
+			now := tx.now
+			rec.RevokedAt = &now
+			if err := tx.Put(BucketKeys, rec.ID, rec); err != nil {
+				return rec.APIKey, err
+			}
+			return rec.APIKey, tx.Audit("key.revoke", rec.ID, nil)
+		})
+		out = k
+		return err
 	})
 	return out, err
 }

@@ -119,3 +119,15 @@ func (tx *Tx) NormalizeAmount(account, text string) string {
 	}
 	return m.String()
 }
+
+// CheckFilterID refuses a list filter that cannot name an object of its kind, so that a
+// mangled id is an error rather than an empty list; "" is no filter.
+func CheckFilterID(param, value, prefix string) error {
+	if value == "" || ValidID(value, prefix) {
+		return nil
+	}
+	if len(value) > 64 {
+		value = value[:64] + "…"
+	}
+	return Errorf(KindInvalid, "invalid_parameter", "%s %q is not an id of the form %s_…", param, value, prefix).WithParam(param)
+}
