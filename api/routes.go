@@ -9,7 +9,6 @@ import (
 	"github.com/tagpay/tagpay/store"
 )
 
-
 // routes registers every Backend method under /v1 (api/openapi.yaml describes them; a
 // test keeps the two in step).
 func (s *Server) routes() {

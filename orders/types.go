@@ -152,9 +152,9 @@ type Order struct {
 // PayRequest is the payment step. Without Card and Token the payer's balance pays.
 type PayRequest struct {
 	Order          string `json:"order"`
-	Card           string `json:"card,omitempty"`   // pay with the card's active nfc token on Device
+	Card           string `json:"card,omitempty"`          // pay with the card's active nfc token on Device
 	PaymentToken   string `json:"payment_token,omitempty"` // pay with this token (id or number)
-	Device         string `json:"device,omitempty"` // the paying device, for Card
+	Device         string `json:"device,omitempty"`        // the paying device, for Card
 	IdempotencyKey string `json:"-"`
 }
 
