@@ -380,15 +380,15 @@ func (s *demoStory) provision(ctx context.Context) error {
 	if err != nil {
 		return stepError("provision", err)
 	}
-	r := provisionOne(ctx, s.be, t, 1, &TagProvisionOptions{Merchant: s.merchant.ID, Label: "Demo Café counter"})
-	personality := t.Personality()
-	if cerr := t.Close(); r.err == nil && cerr != nil {
-		r.err = cerr
+	r := orders.Provision(ctx, s.be, &provisionTarget{t: t, ctx: ctx}, orders.ProvisionRequest{Merchant: s.merchant.ID, Label: "Demo Café counter"})
+	personality, ic, apdus := t.Personality(), t.Name, t.apdus()
+	if cerr := t.Close(); r.Err == nil && cerr != nil {
+		r.Err = cerr
 	}
-	if r.err != nil {
-		return stepError("provision", fmt.Errorf("tag %s %s: %w", r.UID, r.Status, r.err))
+	if r.Err != nil {
+		return stepError("provision", fmt.Errorf("tag %s %s: %w", r.UID, r.Status, r.Err))
 	}
-	s.log.step("provision", "tag %s registered, written, read back: %s (ref %s, %s behind an %s reader, %d APDUs)", r.UID, r.Status, r.Ref, r.IC, personality, r.APDUs)
+	s.log.step("provision", "tag %s registered, written, read back: %s (ref %s, %s behind an %s reader, %d APDUs)", r.UID, r.Status, r.Ref, ic, personality, apdus)
 	return nil
 }
 

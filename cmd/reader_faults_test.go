@@ -341,7 +341,7 @@ func TestTagProvisionFaultAtEveryAPDU(t *testing.T) {
 		t.Run(string(p), func(t *testing.T) {
 			local, merchant := provisionLedger(t)
 			res, err := provisionOnce(local, merchant, newMemBench(t, p, faultImage(t, "04B100000000FF"), emu.Faults{}))
-			if err != nil || res.Status != provisionActive || res.APDUs < 4 {
+			if err != nil || res.Status != orders.ProvisionActive || res.APDUs < 4 {
 				t.Fatalf("fault-free provisioning: %+v, %v", res, err)
 			}
 			uids := 0

@@ -271,7 +271,7 @@ func TestProvisionTagAfterTag(t *testing.T) {
 		Env: Env{IO: io, Out: NewPrinter(io, FormatJSON), Backend: func(context.Context) (backend.Backend, func() error, error) {
 			return be, func() error { return nil }, nil
 		}},
-		Access: b.access(5 * time.Second), Merchant: "acct_x", Count: 2, Lock: true,
+		Access: b.access(5 * time.Second), Merchant: "acct_x", Count: 2, Lock: true, Yes: true,
 	}
 	opts.Access.Waiting = errOut
 	if err := runTagProvision(context.Background(), opts); err != nil {
@@ -286,7 +286,7 @@ func TestProvisionTagAfterTag(t *testing.T) {
 	}
 	for i, r := range results {
 		want := fmt.Sprintf("0400000000000%d", i+1)
-		if r.UID != want || r.Status != provisionActive || !r.Locked {
+		if r.UID != want || r.Status != orders.ProvisionActive || !r.Locked {
 			t.Errorf("result %d = %+v, want %s active and locked", i, r, want)
 		}
 	}
@@ -332,13 +332,13 @@ func TestProvisionVerdict(t *testing.T) {
 		stopped error
 		want    int
 	}{
-		{"all good", []*ProvisionResult{{Status: provisionActive}}, nil, ExitOK},
-		{"a torn tag", []*ProvisionResult{{Status: provisionActive}, {Status: provisionFailed, err: device}}, nil, ExitDevice},
-		{"device failure wins over an earlier one", []*ProvisionResult{{Status: provisionFailed, err: declined}, {Status: provisionFailed, err: device}}, nil, ExitDevice},
-		{"a declined read-back", []*ProvisionResult{{Status: provisionFailed, err: declined}}, nil, ExitDeclined},
-		{"failed and not marked", []*ProvisionResult{{Status: provisionStuck, err: declined}}, nil, ExitError},
+		{"all good", []*ProvisionResult{{Status: orders.ProvisionActive}}, nil, ExitOK},
+		{"a torn tag", []*ProvisionResult{{Status: orders.ProvisionActive}, {Status: orders.ProvisionFailed, err: device}}, nil, ExitDevice},
+		{"device failure wins over an earlier one", []*ProvisionResult{{Status: orders.ProvisionFailed, err: declined}, {Status: orders.ProvisionFailed, err: device}}, nil, ExitDevice},
+		{"a declined read-back", []*ProvisionResult{{Status: orders.ProvisionFailed, err: declined}}, nil, ExitDeclined},
+		{"failed and not marked", []*ProvisionResult{{Status: orders.ProvisionStuck, err: declined}}, nil, ExitError},
 		{"no tag came", nil, fmt.Errorf("stopped: %w", nfc.ErrNoTag), ExitDevice},
-		{"stopped after a good tag", []*ProvisionResult{{Status: provisionActive}}, fmt.Errorf("stopped: %w", nfc.ErrNoTag), ExitDevice},
+		{"stopped after a good tag", []*ProvisionResult{{Status: orders.ProvisionActive}}, fmt.Errorf("stopped: %w", nfc.ErrNoTag), ExitDevice},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

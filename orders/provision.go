@@ -1,0 +1,221 @@
+package orders
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tagpay/tagpay/nfc/ndef"
+)
+
+// Registry is the part of a ledger that provisioning talks to. Service implements it,
+// and so does every backend (local or remote), so that the same flow runs either way.
+type Registry interface {
+	RegisterTag(ctx context.Context, req RegisterRequest) (Tag, error)
+	ConfirmTag(ctx context.Context, req ConfirmRequest) (Tag, error)
+	FailTag(ctx context.Context, req TagStateRequest) (Tag, error)
+	GetTag(ctx context.Context, refOrUID string) (Tag, error)
+}
+
+// ProvisionTarget is the tag on the reader, as provisioning needs it. The reader side
+// (package nfc, through the command line's reader access) satisfies it.
+type ProvisionTarget interface {
+	// UID is the tag's UID in upper-case hex.
+	UID() string
+	// Writable says why the tag cannot take content (locked, read-only), or nil.
+	Writable() error
+	WriteNDEF(msg []byte) error
+	Lock() error
+	// ReadBack reads the UID and the URL again on a fresh connection, as a payer's
+	// phone would, so that nothing cached from the write can answer.
+	ReadBack(ctx context.Context) (uid, content string, err error)
+}
+
+// ProvisionRequest is one tag to make.
+type ProvisionRequest struct {
+	Merchant, Amount, Label, BaseURL string
+	Lock                             bool
+	// IdempotencyKey, when set, keys each ledger step of this tag (with the UID), so
+	// that a batch run again never registers a tag twice.
+	IdempotencyKey string
+}
+
+// Outcomes of provisioning one tag.
+const (
+	ProvisionActive  = "active"  // registered, written, read back, confirmed
+	ProvisionFailed  = "failed"  // registered, then marked failed in the ledger
+	ProvisionRefused = "refused" // never registered: the ledger or the tag said no first
+	ProvisionStuck   = "error"   // failed, and marking it failed failed too: act on it
+)
+
+// Provisioned is the outcome of one tag.
+type Provisioned struct {
+	UID     string `json:"uid"`
+	Tag     string `json:"tag,omitempty"` // registration id
+	Ref     string `json:"ref,omitempty"`
+	Content string `json:"content,omitempty"`
+	Status  string `json:"status"`
+	Locked  bool   `json:"locked"`
+	Reason  string `json:"reason,omitempty"`
+	// Err is what went wrong, with its kind, for the caller's exit code.
+	Err error `json:"-"`
+}
+
+// Provision takes one tag through the provisioning flow: register it pending, write the
+// content the ledger gives it, lock it if asked, read it back and confirm what was read,
+// which makes it active. From the moment it is registered, any failure marks it failed
+// in the ledger (even when ctx is cancelled), so a tag that does not hold its content
+// is never left pending or looking good.
+func Provision(ctx context.Context, reg Registry, tag ProvisionTarget, req ProvisionRequest) Provisioned {
+	uid := tag.UID()
+	r := Provisioned{UID: uid}
+	key := func(step string) string {
+		if req.IdempotencyKey == "" {
+			return ""
+		}
+		return req.IdempotencyKey + "." + uid + "." + step
+	}
+	// A tag that cannot be written is refused before the ledger hears of it.
+	if err := tag.Writable(); err != nil {
+		r.Status, r.Reason, r.Err = ProvisionRefused, err.Error(), err
+		return r
+	}
+	t, err := reg.RegisterTag(ctx, RegisterRequest{
+		UID: uid, Merchant: req.Merchant, Amount: req.Amount, Label: req.Label, BaseURL: req.BaseURL,
+		Pending: true, IdempotencyKey: key("register"),
+	})
+	if err != nil {
+		r.Status, r.Reason, r.Err = ProvisionRefused, err.Error(), err
+		return r
+	}
+	r.Tag, r.Ref, r.Content = t.ID, t.Ref, t.Content
+	if t.Status == TagActive {
+		// A run again with the same key: this tag was finished before.
+		r.Status = ProvisionActive
+		return r
+	}
+	fail := func(err error) Provisioned {
+		r.Err, r.Status, r.Reason = err, ProvisionFailed, err.Error()
+		_, ferr := reg.FailTag(context.WithoutCancel(ctx), TagStateRequest{Tag: t.ID, Reason: truncateReason(err.Error()), IdempotencyKey: key("fail")})
+		// ConfirmTag marks the tag failed itself when it declines the read-back.
+		if ferr != nil && statusOf(ctx, reg, t.ID) != TagFailed {
+			r.Status = ProvisionStuck
+			r.Reason += fmt.Sprintf("; marking it failed in the ledger failed too (%v): run tagpay tag revoke %s", ferr, t.Ref)
+		}
+		return r
+	}
+	msg, err := ndef.Encode(ndef.Message{ndef.NewURI(t.Content)})
+	if err != nil {
+		return fail(fmt.Errorf("encoding the content: %w", err))
+	}
+	if err := tag.WriteNDEF(msg); err != nil {
+		return fail(err)
+	}
+	if req.Lock {
+		if err := tag.Lock(); err != nil {
+			return fail(fmt.Errorf("locking: %w", err))
+		}
+		r.Locked = true
+	}
+	uidRead, content, err := tag.ReadBack(ctx)
+	if err != nil {
+		return fail(fmt.Errorf("reading back: %w", err))
+	}
+	confirmed, err := reg.ConfirmTag(ctx, ConfirmRequest{Tag: t.ID, UID: uidRead, Content: content, IdempotencyKey: key("confirm")})
+	if err != nil {
+		return fail(err)
+	}
+	r.Status = string(confirmed.Status)
+	return r
+}
+
+// statusOf is the ledger's status of a tag, or "" when it cannot be asked.
+func statusOf(ctx context.Context, reg Registry, id string) TagStatus {
+	t, err := reg.GetTag(context.WithoutCancel(ctx), id)
+	if err != nil {
+		return ""
+	}
+	return t.Status
+}
+
+// truncateReason keeps a failure reason within what a tag stores (maxReason), cut on a
+// character boundary.
+func truncateReason(s string) string {
+	if len(s) <= maxReason {
+		return s
+	}
+	cut := maxReason - len("…")
+	for cut > 0 && !isRuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// A Batch is the state of a provisioning run: one outcome per UID, in the order the tags
+// came. A tag presented again after it was provisioned uses no slot; one that failed is
+// tried again and its new outcome replaces the old.
+type Batch struct {
+	Want    int           // how many tags the run is to make
+	Results []Provisioned // one per UID
+}
+
+// Done is the number of tags provisioned.
+func (b *Batch) Done() int {
+	n := 0
+	for _, r := range b.Results {
+		if r.Status == ProvisionActive {
+			n++
+		}
+	}
+	return n
+}
+
+// Complete reports whether the run has made every tag it was to make.
+func (b *Batch) Complete() bool { return b.Done() >= b.Want }
+
+// Seen is the earlier outcome of the tag with uid.
+func (b *Batch) Seen(uid string) (Provisioned, bool) {
+	for _, r := range b.Results {
+		if strings.EqualFold(r.UID, uid) {
+			return r, true
+		}
+	}
+	return Provisioned{}, false
+}
+
+// Record keeps the outcome of a tag, replacing an earlier one of the same UID.
+func (b *Batch) Record(r Provisioned) {
+	for i := range b.Results {
+		if strings.EqualFold(b.Results[i].UID, r.UID) {
+			b.Results[i] = r
+			return
+		}
+	}
+	b.Results = append(b.Results, r)
+}
+
+// Failed are the tags whose final outcome is not active.
+func (b *Batch) Failed() []Provisioned {
+	var out []Provisioned
+	for _, r := range b.Results {
+		if r.Status != ProvisionActive {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ErrAlreadyProvisioned says a tag presented again was provisioned earlier in the run.
+var ErrAlreadyProvisioned = errors.New("already provisioned in this run")
+
+// Next decides what to do with the tag uid presented to the run: provision it, or skip
+// it (ErrAlreadyProvisioned) because it is done.
+func (b *Batch) Next(uid string) error {
+	if r, ok := b.Seen(uid); ok && r.Status == ProvisionActive {
+		return ErrAlreadyProvisioned
+	}
+	return nil
+}
