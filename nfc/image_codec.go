@@ -153,7 +153,7 @@ func (img *Image) validate424() error {
 		return fmt.Errorf("tag image: signature is %d bytes, an NTAG 424 DNA signs with 56", len(img.Signature))
 	}
 	if img.DNA != nil {
-		if err := img.DNA.validate(); err != nil {
+		if err := img.DNA.validate(img.NDEF); err != nil {
 			return err
 		}
 	}

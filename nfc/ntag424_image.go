@@ -20,7 +20,9 @@ type DNAKey struct {
 }
 
 // DNAFile is one file: its settings as GetFileSettings gives them, and its content
-// for files 1 and 3 (file 2's content is the image's NDEF message after NLEN).
+// for files 1 and 3. File 2's content is NLEN and the image's NDEF message, zero
+// padded; only when other bytes lie past the message (a torn write) is it stored in
+// full here as well.
 type DNAFile struct {
 	No       byte     `json:"no"`
 	Settings HexBytes `json:"settings"`
@@ -107,7 +109,25 @@ func (s *DNAState) File(no byte) (DNAFile, bool) {
 	return DNAFile{}, false
 }
 
-func (s *DNAState) validate() error {
+// NDEFFile424 is the content of an NDEF file holding msg as stored without
+// anything past it: NLEN, the message, zeros.
+func NDEFFile424(msg []byte) []byte {
+	f := make([]byte, file424Size[File424NDEF])
+	f[0], f[1] = byte(len(msg)>>8), byte(len(msg))
+	copy(f[2:], msg)
+	return f
+}
+
+// MessageOf424 is the NDEF message an NDEF file holds, NLEN clamped to the file.
+func MessageOf424(file []byte) []byte {
+	if len(file) < 2 {
+		return nil
+	}
+	n := min(int(file[0])<<8|int(file[1]), len(file)-2)
+	return bytes.Clone(file[2 : 2+n])
+}
+
+func (s *DNAState) validate(ndefMsg []byte) error {
 	if len(s.Keys) != 5 {
 		return fmt.Errorf("tag image: dna.keys has %d keys, an NTAG 424 DNA has 5", len(s.Keys))
 	}
@@ -134,8 +154,11 @@ func (s *DNAState) validate() error {
 			return fmt.Errorf("tag image: dna file %d has SDM on; only the NDEF file (2) mirrors", f.No)
 		}
 		switch {
-		case f.No == File424NDEF && f.Data != nil:
-			return fmt.Errorf("tag image: dna file 2 holds no data; the NDEF message is in ndef")
+		case f.No == File424NDEF && f.Data == nil:
+		case f.No == File424NDEF && len(f.Data) != fs.Size:
+			return fmt.Errorf("tag image: dna file 2 data is %d bytes, want %d", len(f.Data), fs.Size)
+		case f.No == File424NDEF && !bytes.Equal(MessageOf424(f.Data), ndefMsg):
+			return fmt.Errorf("tag image: dna file 2 data does not hold the image's ndef message")
 		case f.No != File424NDEF && len(f.Data) != fs.Size:
 			return fmt.Errorf("tag image: dna file %d data is %d bytes, want %d", f.No, len(f.Data), fs.Size)
 		}

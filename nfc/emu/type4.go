@@ -167,12 +167,12 @@ func (t *type4) load(s *nfc.DNAState, ndefMsg []byte) error {
 			return fmt.Errorf("emu: file %d settings % X are not valid (status %02X)", f.no, []byte(b), st)
 		}
 		f.opt, f.ar, f.sdm = opt, ar, sdm
-		if f.no == 2 {
-			binary.BigEndian.PutUint16(f.data, uint16(len(ndefMsg)))
-			copy(f.data[2:], ndefMsg)
-		} else if len(sf.Data) != sizes[i] {
+		switch {
+		case f.no == 2 && sf.Data == nil:
+			copy(f.data, nfc.NDEFFile424(ndefMsg))
+		case len(sf.Data) != sizes[i]:
 			return fmt.Errorf("emu: file %d holds %d bytes, want %d", f.no, len(sf.Data), sizes[i])
-		} else {
+		default:
 			copy(f.data, sf.Data)
 		}
 		t.files = append(t.files, f)
@@ -436,18 +436,15 @@ func (t *type4) image() *nfc.Image {
 		return img
 	}
 	file := t.files[1].data
-	n := int(binary.BigEndian.Uint16(file))
-	if n > ndefFileSize-2 {
-		n = ndefFileSize - 2 // a writer left an NLEN larger than the file
-	}
-	img.NDEF = bytes.Clone(file[2 : 2+n])
+	img.NDEF = nfc.MessageOf424(file)
 	s := &nfc.DNAState{}
 	for i := range t.keys {
 		s.Keys = append(s.Keys, nfc.DNAKey{Key: bytes.Clone(t.keys[i][:]), Version: t.keyVer[i]})
 	}
 	for _, f := range t.files {
 		df := nfc.DNAFile{No: f.no, Settings: f.fileSettings()}
-		if f.no != 2 {
+		// File 2 is the NDEF message unless bytes lie past it (a torn write).
+		if f.no != 2 || !bytes.Equal(f.data, nfc.NDEFFile424(img.NDEF)) {
 			df.Data = bytes.Clone(f.data)
 		}
 		s.Files = append(s.Files, df)
