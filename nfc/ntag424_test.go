@@ -2,6 +2,7 @@ package nfc_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -344,5 +345,32 @@ func TestSecureChannelAgainstTheEmulator(t *testing.T) {
 	img := b.tag.Image()
 	if !bytes.Equal(img.DNA.Keys[0].Key, masterKey) || img.DNA.Keys[0].Version != 1 || !bytes.Equal(img.DNA.Keys[4].Key, k4) {
 		t.Fatalf("saved keys %+v", img.DNA.Keys)
+	}
+}
+
+// tag diagnose on a 424 DNA: SDM off on a fresh tag; on a provisioned one, what it
+// mirrors and the SUN message checked with the keys.
+func TestDiagnose424SDM(t *testing.T) {
+	b := newBench(t, emu.ACR122, fresh424(t, "04DE5F1EACC040"), emu.Faults{})
+	checks := nfc.Diagnose(context.Background(), b.bus, nfc.DiagnoseOptions{})
+	if c := find(t, checks, nfc.CheckSDM); c.Status != nfc.StatusWarn || !strings.Contains(c.Detail, "SDM off") {
+		t.Errorf("fresh tag: %s %s", c.Status, c.Detail)
+	}
+	tag, _ := b.open(t)
+	if _, err := nfc.ProvisionSUN(tag, plan424()); err != nil {
+		t.Fatal(err)
+	}
+	tag.Close()
+	b.reinsert()
+	checks = nfc.Diagnose(context.Background(), b.bus, nfc.DiagnoseOptions{MetaKey: metaKey, FileKey: fileKey})
+	c := find(t, checks, nfc.CheckSDM)
+	if c.Status != nfc.StatusPass || !strings.Contains(c.Detail, "PICC data (UID and read counter) encrypted with key 1") || !strings.Contains(c.Detail, "MAC with key 2") {
+		t.Errorf("provisioned tag: %s %s", c.Status, c.Detail)
+	}
+	if c := find(t, checks, nfc.CheckSUN); c.Status != nfc.StatusPass {
+		t.Errorf("SUN: %s %s", c.Status, c.Detail)
+	}
+	if c := find(t, checks, nfc.CheckSignature); c.Status != nfc.StatusFail {
+		t.Errorf("an emulated tag's zero signature: %s %s", c.Status, c.Detail)
 	}
 }
