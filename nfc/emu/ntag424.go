@@ -88,6 +88,9 @@ func (t *type4) authenticate2(p *authPending, d []byte) []byte {
 	ra := rotl(rndA)
 	if !p.first {
 		s := t.sess
+		if s == nil {
+			return t.fail(st424AuthError)
+		}
 		s.keyNo, s.enc, s.mac = p.keyNo, enc, mac
 		return append(status(st424OK), cbcEncrypt(key, make([]byte, 16), ra[:])...)
 	}

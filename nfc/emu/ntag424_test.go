@@ -305,3 +305,24 @@ func TestDNAAccessRules(t *testing.T) {
 		}
 	}
 }
+
+// The emulator's own AES-CMAC against RFC 4493 examples 1 to 4, and the SUN session
+// MAC key and MAC of AN12196's all-zero-key example.
+func TestDNACMACVectors(t *testing.T) {
+	key := mustHex("2b7e151628aed2a6abf7158809cf4f3c")
+	m := mustHex("6bc1bee22e409f96e93d7e117393172a ae2d8a571e03ac9c9eb76fac45af8e51 30c81c46a35ce411e5fbc1191a0a52ef f69f2445df4f9b17ad2b417be66c3710")
+	for n, want := range map[int]string{0: "bb1d6929e95937287fa37d129b756746", 16: "070a16b46b4d4144f79bdd9dd04a287c",
+		40: "dfa66747de9ae63030ca32611497c827", 64: "51f0bebf7e3b9d92fc49741779363cfe"} {
+		if got := aesCMAC(key, m[:n]); got != to16(mustHex(want)) {
+			t.Errorf("CMAC of %d bytes = %x, want %s", n, got, want)
+		}
+	}
+	sesKey := aesCMAC(make([]byte, 16), mustHex("3CC30001008004DE5F1EACC0403D0000"))
+	if sesKey != to16(mustHex("3FB5F6E3A807A03D5E3570ACE393776F")) {
+		t.Fatalf("SUN session MAC key = %X", sesKey)
+	}
+	full := aesCMAC(sesKey[:], nil)
+	if full != to16(mustHex("E194C7EE12D9F7EE8A65C8331B704386")) || !bytes.Equal(macT(full), mustHex("94EED9EE65337086")) {
+		t.Fatalf("SUN MAC = %X, truncated %X", full, macT(full))
+	}
+}
