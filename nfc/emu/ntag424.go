@@ -3,6 +3,9 @@ package emu
 import (
 	"bytes"
 	"crypto/subtle"
+	"fmt"
+
+	"github.com/tagpay/tagpay/nfc"
 )
 
 // NTAG 424 DNA native commands (NT4H2421Gx) and their status bytes.
@@ -445,4 +448,28 @@ func (t *type4) content(f *dnaFile) ([]byte, byte) {
 		t.snapshot = t.mirror(f, t.counter)
 	}
 	return t.snapshot, st424OK
+}
+
+// TapNDEF is the NDEF message a phone would read from the tag now, as one tap: an
+// NTAG 424 DNA with SDM on mirrors a new SUN message and counts the read. Other tags
+// are not served this way. It resets the tag as a new tap does: use it on a tag that
+// is in no reader.
+func (t *Tag) TapNDEF() ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.t4 == nil {
+		return nil, fmt.Errorf("emu: TapNDEF serves NTAG 424 DNA tags only")
+	}
+	t4 := t.t4
+	t4.powerOn()
+	defer t4.powerOn()
+	f := t4.files[1]
+	if f.readKey() != accFree && f.rwKey() != accFree {
+		return nil, fmt.Errorf("emu: the NDEF file is not freely readable")
+	}
+	content, st := t4.content(f)
+	if st != st424OK {
+		return nil, fmt.Errorf("emu: the tag refuses the read (status %02X): its read counter is spent", st)
+	}
+	return nfc.MessageOf424(content), nil
 }

@@ -326,3 +326,21 @@ func TestDNACMACVectors(t *testing.T) {
 		t.Fatalf("SUN MAC = %X, truncated %X", full, macT(full))
 	}
 }
+
+func TestTapNDEF(t *testing.T) {
+	img := sunImage(t, "04DE5F1EACC040", 60, "https://pay.example/t/a", nfc.SUNTemplateOptions{MetaKeyNo: 1, FileKeyNo: 2})
+	tag := newTestTag(t, img)
+	for want := uint32(61); want <= 62; want++ {
+		msg, err := tag.TapNDEF()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := nfc.VerifySUN(uriOf(t, msg), make([]byte, 16), make([]byte, 16))
+		if err != nil || !res.Valid || res.Counter != want {
+			t.Fatalf("tap: %+v, %v; want valid at counter %d", res, err, want)
+		}
+	}
+	if _, err := newTestTag(t, blankImage(t, nfc.TypeNTAG213)).TapNDEF(); err == nil {
+		t.Fatal("TapNDEF served a Type 2 tag")
+	}
+}
