@@ -370,9 +370,17 @@ func (t *Tag) GetFileSettings(fileNo byte) (FileSettings, error) {
 }
 
 // ChangeFileSettings replaces file fileNo's settings (FULL mode; the file's Change
-// key must be the session's). fs.Size and fs.FileType are not sent.
+// key must be the session's). fs.Size and fs.FileType are not sent; settings the tag
+// would refuse (see FileSettings.Check) are refused before anything is sent.
 func (t *Tag) ChangeFileSettings(fileNo byte, fs FileSettings) error {
-	_, err := t.exchange424(fmt.Sprintf("change the settings of file %d", fileNo), ins424ChangeFileSet, []byte{fileNo}, fs.changeData(), CommFull, CommMAC)
+	op := fmt.Sprintf("change the settings of file %d", fileNo)
+	if fs.Size == 0 {
+		fs.Size = file424Size[fileNo]
+	}
+	if err := fs.Check(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	_, err := t.exchange424(op, ins424ChangeFileSet, []byte{fileNo}, fs.changeData(), CommFull, CommMAC)
 	return err
 }
 

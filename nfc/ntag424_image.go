@@ -147,6 +147,12 @@ func (s *DNAState) validate(ndefMsg []byte) error {
 		if err != nil {
 			return fmt.Errorf("tag image: dna file %d settings: %w", f.No, err)
 		}
+		if !bytes.Equal(fs.Bytes(), f.Settings) {
+			return fmt.Errorf("tag image: dna file %d settings % X are not as a tag reports them (RFU bits, ASCII option)", f.No, []byte(f.Settings))
+		}
+		if err := fs.Check(); err != nil {
+			return fmt.Errorf("tag image: dna file %d settings: %w", f.No, err)
+		}
 		if fs.Size != file424Size[f.No] {
 			return fmt.Errorf("tag image: dna file %d is %d bytes, an NTAG 424 DNA's is %d", f.No, fs.Size, file424Size[f.No])
 		}

@@ -1,6 +1,7 @@
 package nfc
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -251,4 +252,75 @@ func (s *SDMSettings) Mirrors() string {
 		parts = append(parts, fmt.Sprintf("read counter limit %d", s.ReadCtrLimit))
 	}
 	return strings.Join(parts, "; ")
+}
+
+func keyRef(k byte) bool { return k <= 4 || k == AccessFree || k == AccessNever }
+
+// Check refuses settings an NTAG 424 DNA would refuse: access conditions other than
+// keys 0–4, free or never; SDM options that contradict each other; mirrored fields
+// outside the file or overlapping; a MAC input or encrypted data that does not end
+// before the MAC.
+func (fs FileSettings) Check() error {
+	a := fs.Access
+	for _, k := range []byte{a.Read, a.Write, a.ReadWrite, a.Change} {
+		if !keyRef(k) {
+			return fmt.Errorf("access condition %X: want a key 0–4, E (free) or F (never)", k)
+		}
+	}
+	s := fs.SDM
+	if s == nil {
+		return nil
+	}
+	mirrorsMeta := s.MirrorUID || s.MirrorReadCounter
+	switch {
+	case !keyRef(s.CtrRetKey) || !keyRef(s.MetaReadKey) || (s.FileReadKey > 4 && s.FileReadKey != AccessNever):
+		return fmt.Errorf("SDM keys: counter %X, meta %X, file %X are not key references", s.CtrRetKey, s.MetaReadKey, s.FileReadKey)
+	case s.MetaReadKey == AccessNever && mirrorsMeta:
+		return errors.New("SDM mirrors the UID or counter but its meta read access is never")
+	case s.MetaReadKey <= 4 && !mirrorsMeta:
+		return errors.New("SDM encrypts PICC data holding neither UID nor counter")
+	case s.EncFileData && (s.FileReadKey == AccessNever || !s.MirrorUID || !s.MirrorReadCounter):
+		return errors.New("SDM encrypted file data needs a file read key and both UID and counter mirrored")
+	case s.ReadCounterLimit && s.ReadCtrLimit > 0xFFFFFF:
+		return fmt.Errorf("SDM read counter limit %d does not fit 3 bytes", s.ReadCtrLimit)
+	}
+	type span struct {
+		name  string
+		at, n int
+	}
+	var spans []span
+	switch {
+	case s.MetaReadKey == AccessFree:
+		if s.MirrorUID {
+			spans = append(spans, span{"UID", s.UIDOffset, 14})
+		}
+		if s.MirrorReadCounter {
+			spans = append(spans, span{"read counter", s.ReadCtrOffset, 6})
+		}
+	case s.MetaReadKey <= 4:
+		spans = append(spans, span{"PICC data", s.PICCDataOffset, 32})
+	}
+	if s.FileReadKey != AccessNever {
+		if s.MACInputOffset > s.MACOffset {
+			return fmt.Errorf("SDM MAC input starts at %d, after the MAC at %d", s.MACInputOffset, s.MACOffset)
+		}
+		if s.EncFileData {
+			if s.ENCLength == 0 || s.ENCLength%32 != 0 || s.ENCOffset < s.MACInputOffset || s.ENCOffset+s.ENCLength > s.MACOffset {
+				return fmt.Errorf("SDM encrypted data of %d characters at %d must be a multiple of 32 inside the MAC input (%d to %d)", s.ENCLength, s.ENCOffset, s.MACInputOffset, s.MACOffset)
+			}
+			spans = append(spans, span{"encrypted data", s.ENCOffset, s.ENCLength})
+		}
+		spans = append(spans, span{"MAC", s.MACOffset, 16})
+	}
+	for i, x := range spans {
+		if x.at < 0 || x.at+x.n > fs.Size {
+			return fmt.Errorf("SDM %s at %d runs past the %d-byte file", x.name, x.at, fs.Size)
+		}
+		for _, y := range spans[i+1:] {
+			if x.at < y.at+y.n && y.at < x.at+x.n {
+				return fmt.Errorf("SDM %s at %d overlaps the %s at %d", x.name, x.at, y.name, y.at)
+			}
+		}
+	}
+	return nil
 }
