@@ -6,10 +6,10 @@ import (
 	"strings"
 )
 
-// One file of the NDEF application with its settings (NT4H2421Gx, file management).
+// One file of the NDEF application with its settings (NT4H2421Gx, file management);
+// file n is ISO file E102+n.
 type dnaFile struct {
 	no   byte
-	fid  uint16
 	data []byte
 	opt  byte    // FileOption: bit 6 SDM, bits 1–0 comm mode
 	ar   [2]byte // access rights: RW‖Change, Read‖Write

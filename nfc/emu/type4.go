@@ -157,7 +157,7 @@ func (t *type4) load(s *nfc.DNAState, ndefMsg []byte) error {
 	}
 	sizes := []int{32, ndefFileSize, 128}
 	for i, sf := range s.Files {
-		f := &dnaFile{no: byte(i + 1), fid: uint16(fileCC + i), data: make([]byte, sizes[i])}
+		f := &dnaFile{no: byte(i + 1), data: make([]byte, sizes[i])}
 		b := sf.Settings
 		if sf.No != f.no || len(b) < 7 || b[0] != 0 || int(b[4])|int(b[5])<<8|int(b[6])<<16 != sizes[i] {
 			return fmt.Errorf("emu: file %d settings % X do not describe file %d of %d bytes", sf.No, []byte(b), f.no, sizes[i])
