@@ -157,3 +157,30 @@ func TestDNAStateValidation(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseFileSettings: any answer parses or is refused without a panic, and what
+// parses encodes back to settings that parse the same.
+func FuzzParseFileSettings(f *testing.F) {
+	for _, s := range []string{"0040EEEE000100D1FE001F00004400004400002000006A0000", "0000E0EE000100", "00033023800000",
+		"0040E0EE000100C1FF341900003C00003C0000", "0040E0EE000100" + "21" + "F0EE" + "100000" + "200000" + "300000" + "050000"} {
+		f.Add(unhex(f, s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fs, err := ParseFileSettings(b)
+		if err != nil {
+			return
+		}
+		back, err := ParseFileSettings(fs.Bytes())
+		if err != nil {
+			t.Fatalf("%X parses, its encoding %X does not: %v", b, fs.Bytes(), err)
+		}
+		if back.FileType != fs.FileType || back.CommMode != fs.CommMode || back.Access != fs.Access || back.Size != fs.Size ||
+			(back.SDM == nil) != (fs.SDM == nil) || (fs.SDM != nil && *back.SDM != *fs.SDM) {
+			t.Fatalf("%X parses as %+v, re-encoded as %+v", b, fs, back)
+		}
+		_ = fs.Check()
+		if fs.SDM != nil {
+			_ = fs.SDM.Mirrors()
+		}
+	})
+}
