@@ -37,6 +37,7 @@ const (
 	CheckLock      = "lock"
 	CheckPassword  = "password"
 	CheckSignature = "originality signature"
+	CheckSDM       = "sdm"
 	CheckSUN       = "sun"
 )
 
@@ -411,10 +412,31 @@ func (d *diagnosis) type4(opts DiagnoseOptions) {
 	}
 	if t.Type == TypeNTAG424DNA {
 		d.signature()
+		if d.sdm() {
+			return
+		}
 	}
 	if t.Type == TypeNTAG424DNA && len(opts.MetaKey) > 0 && len(opts.FileKey) > 0 && err == nil {
 		d.sun(msg, opts)
 	}
+}
+
+// sdm reports whether the NDEF file mirrors a SUN message, and what into it.
+func (d *diagnosis) sdm() (stop bool) {
+	fs, err := d.t.GetFileSettings(File424NDEF)
+	if err != nil {
+		if d.removed(CheckSDM, err) {
+			return true
+		}
+		d.add(CheckSDM, StatusWarn, "cannot read the NDEF file settings: %v", err)
+		return false
+	}
+	if fs.SDM == nil {
+		d.add(CheckSDM, StatusWarn, "SDM off: the tag serves a fixed URL, no SUN message (NDEF file %s)", fs.Access)
+		return false
+	}
+	d.add(CheckSDM, StatusPass, "SDM on: %s; NDEF file %s", fs.SDM.Mirrors(), fs.Access)
+	return false
 }
 
 func (d *diagnosis) sun(msg []byte, opts DiagnoseOptions) {

@@ -54,12 +54,15 @@ type Image struct {
 	Counter   uint32     `json:"counter,omitempty"`   // NFC read counter (READ_CNT) or SUN counter
 	Pages     []HexBytes `json:"pages,omitempty"`     // Type 2: every page from 0, 4 bytes each
 	NDEF      HexBytes   `json:"ndef,omitempty"`      // Type 4: the NDEF message, without NLEN
-	SUN       *SUNConfig `json:"sun,omitempty"`       // Type 4: SUN mirroring, for the emulator
+	SUN       *SUNConfig `json:"sun,omitempty"`       // Type 4: SUN template (older images), for the emulator
+	DNA       *DNAState  `json:"dna,omitempty"`       // NTAG 424 DNA: keys and file settings, for the emulator
 }
 
 // SUNConfig tells an emulated NTAG 424 DNA how to build its URL on each read:
 // BaseURL followed by "?e=<PICCData>&c=<MAC>" (or "?uid=..&ctr=..&c=.." when Plain).
-// The keys are the tag's own; they appear in emulator images, never in dumps.
+// The keys are the tag's own; they appear in emulator images, never in dumps. It is
+// the older form: the emulator turns it into file settings (SDM on file 2, the meta
+// key as key 1, the file key as key 2) and saves those in DNA once they change.
 type SUNConfig struct {
 	BaseURL string   `json:"base_url"`
 	MetaKey HexBytes `json:"meta_key"`

@@ -86,8 +86,8 @@ func (img *Image) Validate() error {
 	if img.Signature != nil && len(img.Signature) != 32 {
 		return fmt.Errorf("tag image: signature is %d bytes, %s %s signs with 32", len(img.Signature), article(lay.Name), lay.Name)
 	}
-	if img.NDEF != nil || img.SUN != nil {
-		return fmt.Errorf("tag image: ndef and sun are for NTAG 424 DNA images; %s %s keeps its NDEF message in its pages", article(lay.Name), lay.Name)
+	if img.NDEF != nil || img.SUN != nil || img.DNA != nil {
+		return fmt.Errorf("tag image: ndef, sun and dna are for NTAG 424 DNA images; %s %s keeps its NDEF message in its pages", article(lay.Name), lay.Name)
 	}
 	return checkUIDPages(img.UID, img.Pages)
 }
@@ -151,6 +151,14 @@ func (img *Image) validate424() error {
 	}
 	if img.Signature != nil && len(img.Signature) != 56 {
 		return fmt.Errorf("tag image: signature is %d bytes, an NTAG 424 DNA signs with 56", len(img.Signature))
+	}
+	if img.DNA != nil {
+		if err := img.DNA.validate(img.NDEF); err != nil {
+			return err
+		}
+	}
+	if img.Counter > 0xFFFFFF {
+		return fmt.Errorf("tag image: SUN counter %d does not fit in 3 bytes", img.Counter)
 	}
 	if s := img.SUN; s != nil {
 		switch {

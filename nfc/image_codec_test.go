@@ -101,7 +101,7 @@ func TestImageValidate(t *testing.T) {
 		{"short UID", TypeNTAG213, func(img *Image) { img.UID = img.UID[:4] }, "UID is 4 bytes, want 7"},
 		{"short version", TypeNTAG213, func(img *Image) { img.Version = img.Version[:7] }, "version is 7 bytes"},
 		{"signature size", TypeNTAG213, func(img *Image) { img.Signature = make([]byte, 56) }, "signature is 56 bytes, an NTAG213 signs with 32"},
-		{"ndef on Type 2", TypeNTAG213, func(img *Image) { img.NDEF = []byte{1} }, "ndef and sun are for NTAG 424 DNA images"},
+		{"ndef on Type 2", TypeNTAG213, func(img *Image) { img.NDEF = []byte{1} }, "ndef, sun and dna are for NTAG 424 DNA images"},
 		{"unknown type", TypeNTAG213, func(img *Image) { img.Type = TypeUnknown }, `unknown tag type "unknown"`},
 		{"valid 424", TypeNTAG424DNA, func(*Image) {}, ""},
 		{"424 with pages", TypeNTAG424DNA, func(img *Image) { img.Pages = []HexBytes{{0, 0, 0, 0}} }, "an NTAG 424 DNA has no pages"},

@@ -11,7 +11,8 @@ import (
 // NewImage is a tag of type t fresh from the factory with ndefMsg written to it (see
 // Layout.NewImage). For TypeUltralightEV1 it is the smaller MF0UL11; use
 // LayoutByPages(TypeUltralightEV1, 41) and Layout.NewImage for MF0UL21. An NTAG 424 DNA
-// image holds only the UID and the NDEF message. A nil uid picks a random NXP UID.
+// image holds the UID, the NDEF message and the factory state (FactoryDNAState: keys
+// zero, SDM off). A nil uid picks a random NXP UID.
 func NewImage(t TagType, uid []byte, ndefMsg []byte) (*Image, error) {
 	if t == TypeNTAG424DNA {
 		uid, err := imageUID(uid)
@@ -21,7 +22,7 @@ func NewImage(t TagType, uid []byte, ndefMsg []byte) (*Image, error) {
 		if err := checkNDEF(ndefMsg); err != nil {
 			return nil, err
 		}
-		img := &Image{Type: t, UID: uid, NDEF: bytes.Clone(ndefMsg)}
+		img := &Image{Type: t, UID: uid, NDEF: bytes.Clone(ndefMsg), DNA: FactoryDNAState()}
 		if err := img.Validate(); err != nil {
 			return nil, err
 		}

@@ -125,7 +125,8 @@ type Tag struct {
 	layout   *Layout
 	mem      pageCache
 	t4       *t4State
-	t4App    bool // the NDEF application is selected
+	t4App    bool        // the NDEF application is selected
+	sess     *dnaSession // NTAG 424 DNA secure channel, nil when none is open
 }
 
 // Open identifies the tag behind card. For a MIFARE Classic or another tag tagpay

@@ -224,6 +224,9 @@ func (t *Tag) signatureType4() ([]byte, error) {
 	if t.Type != TypeNTAG424DNA {
 		return nil, fmt.Errorf("%w: %s has no originality signature", ErrUnsupported, t.Name)
 	}
+	if t.sess != nil {
+		return t.ReadSig() // under a session the signature comes encrypted
+	}
 	sig, err := t.link.transmit4("read the originality signature", apduReadSig424)
 	if err != nil {
 		return nil, err

@@ -2,44 +2,45 @@ package emu
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io"
 
 	"github.com/tagpay/tagpay/nfc"
-	"github.com/tagpay/tagpay/nfc/ndef"
 )
 
 // NTAG 424 DNA as a Type 4 tag (NFC Forum T4T 3.0, NXP NT4H2421Gx):
-//   - the NDEF application D2760000850101 holds the CC file E103 and the NDEF file E104
-//     of 256 bytes, both readable and the NDEF file writable without keys;
-//   - SELECT answers 90 00 without FCI, whatever P2 asks;
-//   - a READ BINARY past the end returns what there is with 62 82; at or past the end, 6B 00;
-//   - with SUN settings, the first READ BINARY of E104 after it is selected (a new tap)
-//     increments the SUN counter and serves one URI record holding BuildSUN's URL; later
-//     reads in the same selection serve that same snapshot. UPDATE BINARY still changes
-//     the stored file (it shows in Image) but reads keep serving the SUN record, as the
-//     real tag's mirror overlays its file;
-//   - native commands come ISO-wrapped (CLA 90: GET_VERSION 60 then AF, AF; READ_SIG 3C
-//     00) or raw through a reader's native channel, where the status byte comes first;
+//   - the NDEF application D2760000850101 holds file 1 (CC, E103, 32 bytes), file 2
+//     (NDEF, E104, 256 bytes) and file 3 (proprietary, E105, 128 bytes), with the
+//     access rights and comm modes of their file settings; five AES-128 keys;
+//   - SELECT answers 90 00 without FCI, whatever P2 asks; selecting the application
+//     ends any authentication;
+//   - ISO READ BINARY and UPDATE BINARY need free access (or the session's key with a
+//     plain file): 69 82 otherwise. A read past the end returns what there is with
+//     62 82; at or past the end, 6B 00;
+//   - native commands come ISO-wrapped (CLA 90, status 91 xx) or raw through a
+//     reader's native channel, where the status byte comes first: GetVersion (3
+//     frames), AuthenticateEV2First and NonFirst, GetFileSettings, ChangeFileSettings,
+//     ChangeKey, GetKeyVersion, WriteData, ReadData, GetFileCounters, GetCardUID,
+//     Read_Sig, with secure messaging (MAC or FULL, command counter, TI) once
+//     authenticated. Any error ends the session;
+//   - with SDM on file 2, the first read after a selection (a new tap) increments the
+//     read counter and mirrors what the file settings call for over the stored file;
+//     later reads in the same selection serve that same snapshot;
 //   - GET_VERSION answers 04 04 02 30 00 11 05, then 04 04 02 01 02 11 05, then the UID
 //     and production data; an image's Version of 7 bytes replaces the first frame, of 14
-//     the first two. READ_SIG answers the image's 56-byte signature, zeros without one.
+//     the first two. READ_SIG answers the image's 56-byte signature, zeros without one
+//     (encrypted when authenticated).
 const (
 	fileCC       = 0xE103
 	fileNDEF     = 0xE104
+	fileProp     = 0xE105
 	ndefFileSize = 256
 )
 
 var (
 	ndefAID = []byte{0xD2, 0x76, 0x00, 0x00, 0x85, 0x01, 0x01}
-
-	// CC file: CCLEN 23, mapping version 2.0, MLe 256, MLc 255, NDEF file E104 of 256
-	// bytes with free read and write, then the proprietary file E105 as NXP ships it.
-	ccFile = []byte{
-		0x00, 0x17, 0x20, 0x01, 0x00, 0x00, 0xFF,
-		0x04, 0x06, 0xE1, 0x04, 0x01, 0x00, 0x00, 0x00,
-		0x05, 0x06, 0xE1, 0x05, 0x00, 0x80, 0x82, 0x83,
-	}
 
 	hw424 = []byte{0x04, 0x04, 0x02, 0x30, 0x00, 0x11, 0x05} // vendor NXP, type 04, 424 DNA, storage 11
 	sw424 = []byte{0x04, 0x04, 0x02, 0x01, 0x02, 0x11, 0x05}
@@ -68,15 +69,25 @@ type type4 struct {
 	swVer   []byte // GET_VERSION, second frame
 	version []byte // the image's version, given back as it came
 	sig     []byte // READ_SIG answer: zeros (an unsigned clone) unless the image has one
-	file    []byte // the NDEF file: NLEN then the message, zero padded
-	sun     *nfc.SUNConfig
-	counter uint32
+	keys    [5]block16
+	keyVer  [5]byte
+	files   []*dnaFile // files 1, 2, 3
+	counter uint32     // SDMReadCtr of file 2
+	rand    io.Reader  // RndB, TI and PICC data padding; crypto/rand unless a test sets it
+
+	// legacy is the image as given when it used the SUN template, and legacyState
+	// the state it migrated to: while the state is unchanged the image is saved in
+	// the form it came in.
+	legacy      *nfc.Image
+	legacyState []byte
 
 	// Volatile state, lost at power-off.
 	appSelected bool
 	selected    int    // selected EF, 0 when none
-	snapshot    []byte // NDEF file as served since the last selection, when SUN is on
+	snapshot    []byte // file 2 as served since the last selection, when SDM is on
 	versionStep int    // GET_VERSION frames sent so far, 0 when none is under way
+	sess        *session
+	pending     *authPending
 }
 
 func newType4(img *nfc.Image) (*type4, error) {
@@ -93,8 +104,8 @@ func newType4(img *nfc.Image) (*type4, error) {
 		uid:     bytes.Clone(img.UID),
 		hwVer:   hw424,
 		swVer:   sw424,
-		file:    make([]byte, ndefFileSize),
 		counter: img.Counter,
+		rand:    rand.Reader,
 	}
 	t.version = bytes.Clone(img.Version)
 	switch len(img.Version) {
@@ -115,20 +126,100 @@ func newType4(img *nfc.Image) (*type4, error) {
 	} else {
 		t.sig = make([]byte, 56)
 	}
-	binary.BigEndian.PutUint16(t.file, uint16(len(img.NDEF)))
-	copy(t.file[2:], img.NDEF)
+	state := img.DNA
+	if state == nil {
+		state = nfc.FactoryDNAState()
+	}
+	if err := t.load(state, img.NDEF); err != nil {
+		return nil, err
+	}
 	if img.SUN != nil {
-		sun := *img.SUN
-		sun.MetaKey = bytes.Clone(sun.MetaKey)
-		sun.FileKey = bytes.Clone(sun.FileKey)
-		t.sun = &sun
-		// Build the largest URL once so that a bad key or an oversized base URL fails
-		// here, not on some later tap.
-		if _, err := t.sunFile(maxCounter); err != nil {
+		if err := t.migrate(img.SUN); err != nil {
 			return nil, err
 		}
+		t.legacy = img
+		t.legacyState = t.stateKey()
 	}
 	return t, nil
+}
+
+// load takes keys and files from an image's state; file 2 holds NLEN and ndefMsg.
+func (t *type4) load(s *nfc.DNAState, ndefMsg []byte) error {
+	if len(s.Keys) != 5 || len(s.Files) != 3 {
+		return fmt.Errorf("emu: NTAG 424 DNA state has %d keys and %d files, want 5 and 3", len(s.Keys), len(s.Files))
+	}
+	for i, k := range s.Keys {
+		if len(k.Key) != 16 {
+			return fmt.Errorf("emu: key %d is %d bytes, want 16", i, len(k.Key))
+		}
+		copy(t.keys[i][:], k.Key)
+		t.keyVer[i] = k.Version
+	}
+	sizes := []int{32, ndefFileSize, 128}
+	for i, sf := range s.Files {
+		f := &dnaFile{no: byte(i + 1), data: make([]byte, sizes[i])}
+		b := sf.Settings
+		if sf.No != f.no || len(b) < 7 || b[0] != 0 || int(b[4])|int(b[5])<<8|int(b[6])<<16 != sizes[i] {
+			return fmt.Errorf("emu: file %d settings % X do not describe file %d of %d bytes", sf.No, []byte(b), f.no, sizes[i])
+		}
+		opt, ar, sdm, st := parseSettings(f, append([]byte{b[1], b[2], b[3]}, b[7:]...))
+		if st != st424OK {
+			return fmt.Errorf("emu: file %d settings % X are not valid (status %02X)", f.no, []byte(b), st)
+		}
+		f.opt, f.ar, f.sdm = opt, ar, sdm
+		switch {
+		case f.no == 2 && sf.Data == nil:
+			copy(f.data, nfc.NDEFFile424(ndefMsg))
+		case len(sf.Data) != sizes[i]:
+			return fmt.Errorf("emu: file %d holds %d bytes, want %d", f.no, len(sf.Data), sizes[i])
+		default:
+			copy(f.data, sf.Data)
+		}
+		t.files = append(t.files, f)
+	}
+	return nil
+}
+
+// migrate turns an older image's SUN template into what a real tag would hold: the
+// URL template in file 2, SDM settings pointing at it, the meta key as key 1 and the
+// file key as key 2.
+func (t *type4) migrate(sun *nfc.SUNConfig) error {
+	tpl, err := nfc.NewSUNTemplate(sun.BaseURL, nfc.SUNTemplateOptions{MetaKeyNo: 1, FileKeyNo: 2, Plain: sun.Plain})
+	if err != nil {
+		return fmt.Errorf("emu: SUN template: %w", err)
+	}
+	if len(sun.FileKey) != 16 || (!sun.Plain && len(sun.MetaKey) != 16) {
+		return fmt.Errorf("emu: SUN keys of %d and %d bytes, want 16", len(sun.MetaKey), len(sun.FileKey))
+	}
+	f := t.files[1]
+	fs, _ := nfc.FactoryFileSettings424(2)
+	fs.Access = nfc.AccessRights{Read: f.readKey(), Write: f.writeKey(), ReadWrite: f.rwKey(), Change: f.changeKey()}
+	fs.SDM = &tpl.SDM
+	b := fs.Bytes()
+	opt, ar, sdm, st := parseSettings(f, append([]byte{b[1], b[2], b[3]}, b[7:]...))
+	if st != st424OK {
+		return fmt.Errorf("emu: SUN template of %q gives settings the tag refuses (status %02X)", sun.BaseURL, st)
+	}
+	f.opt, f.ar, f.sdm = opt, ar, sdm
+	clear(f.data)
+	copy(f.data, tpl.File)
+	if !sun.Plain {
+		copy(t.keys[1][:], sun.MetaKey)
+	}
+	copy(t.keys[2][:], sun.FileKey)
+	return nil
+}
+
+// stateKey is the tag's persistent state but its counter, for comparisons.
+func (t *type4) stateKey() []byte {
+	var b []byte
+	for i := range t.keys {
+		b = append(append(b, t.keys[i][:]...), t.keyVer[i])
+	}
+	for _, f := range t.files {
+		b = append(append(b, f.fileSettings()...), f.data...)
+	}
+	return b
 }
 
 func (t *type4) powerOn() {
@@ -136,25 +227,15 @@ func (t *type4) powerOn() {
 	t.selected = 0
 	t.snapshot = nil
 	t.versionStep = 0
+	t.sess, t.pending = nil, nil
 }
 
-// sunFile is the NDEF file holding the SUN URL for one counter value.
-func (t *type4) sunFile(counter uint32) ([]byte, error) {
-	url, err := nfc.BuildSUN(t.sun.BaseURL, t.uid, counter, t.sun.MetaKey, t.sun.FileKey, t.sun.Plain)
-	if err != nil {
-		return nil, fmt.Errorf("emu: SUN URL: %w", err)
+// random fills b from the tag's random source; a failing source gives zeros rather
+// than a panic, which only a test could arrange.
+func (t *type4) random(b []byte) {
+	if _, err := io.ReadFull(t.rand, b); err != nil {
+		clear(b)
 	}
-	msg, err := ndef.Encode(ndef.Message{ndef.NewURI(url)})
-	if err != nil {
-		return nil, fmt.Errorf("emu: SUN record: %w", err)
-	}
-	if 2+len(msg) > ndefFileSize {
-		return nil, fmt.Errorf("emu: SUN record of %d bytes does not fit the %d-byte NDEF file", len(msg), ndefFileSize)
-	}
-	f := make([]byte, ndefFileSize)
-	binary.BigEndian.PutUint16(f, uint16(len(msg)))
-	copy(f[2:], msg)
-	return f, nil
 }
 
 // apdu answers one ISO 7816-4 command APDU.
@@ -165,6 +246,7 @@ func (t *type4) apdu(b []byte) []byte {
 	}
 	if c.cla != nativeWrappedCLA {
 		t.versionStep = 0
+		t.pending = nil
 	}
 	switch {
 	case c.cla == nativeWrappedCLA:
@@ -192,14 +274,14 @@ func (t *type4) selectFile(c command) []byte {
 		if !bytes.Equal(c.data, ndefAID) {
 			return sw(0x6A, 0x82)
 		}
-		t.appSelected, t.selected, t.snapshot = true, 0, nil
+		t.appSelected, t.selected, t.snapshot, t.sess = true, 0, nil, nil
 		return sw(0x90, 0x00)
 	case 0x00, 0x02: // by file identifier
 		if len(c.data) != 2 {
 			return sw(0x67, 0x00)
 		}
 		fid := int(binary.BigEndian.Uint16(c.data))
-		if !t.appSelected || (fid != fileCC && fid != fileNDEF) {
+		if !t.appSelected || fid < fileCC || fid > fileProp {
 			return sw(0x6A, 0x82)
 		}
 		t.selected, t.snapshot = fid, nil
@@ -208,32 +290,35 @@ func (t *type4) selectFile(c command) []byte {
 	return sw(0x6A, 0x86)
 }
 
+// isoFile is the selected file when the ISO commands may reach it with access k.
+func (t *type4) isoFile(write bool) (*dnaFile, []byte) {
+	if t.selected == 0 {
+		return nil, sw(0x69, 0x86)
+	}
+	f := t.files[t.selected-fileCC]
+	keys := []byte{f.readKey(), f.rwKey()}
+	if write {
+		keys = []byte{f.writeKey(), f.rwKey()}
+	}
+	for _, k := range keys {
+		if k == accFree || (t.allowed(k) && f.commMode() == 0) {
+			return f, nil
+		}
+	}
+	return nil, sw(0x69, 0x82)
+}
+
 func (t *type4) readBinary(c command) []byte {
 	if c.p1&0x80 != 0 {
 		return sw(0x6A, 0x81) // short EF identifiers are not supported
 	}
-	var content []byte
-	switch t.selected {
-	case fileCC:
-		content = ccFile
-	case fileNDEF:
-		content = t.file
-		if t.sun != nil {
-			if t.snapshot == nil {
-				if t.counter >= maxCounter {
-					return sw(0x69, 0x82) // the real tag stops mirroring at the end of its counter
-				}
-				f, err := t.sunFile(t.counter + 1)
-				if err != nil {
-					return sw(0x6F, 0x00)
-				}
-				t.counter++
-				t.snapshot = f
-			}
-			content = t.snapshot
-		}
-	default:
-		return sw(0x69, 0x86)
+	f, refused := t.isoFile(false)
+	if refused != nil {
+		return refused
+	}
+	content, st := t.content(f)
+	if st != st424OK {
+		return sw(0x69, 0x82)
 	}
 	off := int(c.p1)<<8 | int(c.p2)
 	if off >= len(content) {
@@ -253,55 +338,75 @@ func (t *type4) updateBinary(c command) []byte {
 	if c.p1&0x80 != 0 {
 		return sw(0x6A, 0x81)
 	}
-	switch t.selected {
-	case fileNDEF:
-	case fileCC:
-		return sw(0x69, 0x82) // the CC file is read-only
-	default:
-		return sw(0x69, 0x86)
+	f, refused := t.isoFile(true)
+	if refused != nil {
+		return refused
 	}
 	off := int(c.p1)<<8 | int(c.p2)
 	if len(c.data) == 0 {
 		return sw(0x67, 0x00)
 	}
-	if off+len(c.data) > len(t.file) {
+	if off+len(c.data) > len(f.data) {
 		return sw(0x6B, 0x00)
 	}
-	copy(t.file[off:], c.data)
+	copy(f.data[off:], c.data)
+	if f.no == 2 {
+		t.snapshot = nil
+	}
 	return sw(0x90, 0x00)
 }
 
 // native answers a native command frame: status byte first, then data.
 func (t *type4) native(frame []byte) []byte {
 	if len(frame) == 0 {
-		return []byte{st424LengthError}
+		return t.fail(st424LengthError)
 	}
 	step := t.versionStep
 	t.versionStep = 0
-	switch frame[0] {
+	pending := t.pending
+	t.pending = nil
+	cmd, d := frame[0], frame[1:]
+	switch cmd {
 	case cmd424GetVersion:
-		if len(frame) != 1 {
-			return []byte{st424LengthError}
+		if len(d) != 0 {
+			return t.fail(st424LengthError)
 		}
 		t.versionStep = 1
 		return append([]byte{st424More}, t.hwVer...)
 	case cmd424AdditFrame:
-		switch step {
-		case 1:
+		switch {
+		case pending != nil:
+			return t.authenticate2(pending, d)
+		case step == 1:
 			t.versionStep = 2
 			return append([]byte{st424More}, t.swVer...)
-		case 2:
+		case step == 2:
 			out := append([]byte{st424OK}, t.uid...)
 			// Batch number, then batch/fab key, calendar week and year of production.
 			return append(out, 0xCF, 0x39, 0x41, 0xB0, 0x01, 0x20, 0x21)
 		}
 	case cmd424ReadSig:
-		if len(frame) != 2 || frame[1] != 0 {
-			return []byte{st424ParamError}
-		}
-		return append([]byte{st424OK}, t.sig...)
+		return t.readSig(d)
+	case cmd424AuthFirst, cmd424AuthNonFirst:
+		return t.authenticate(cmd, d)
+	case cmd424GetFileSet:
+		return t.getFileSettings(d)
+	case cmd424ChangeFileSet:
+		return t.changeFileSettings(d)
+	case cmd424ChangeKey:
+		return t.changeKey(d)
+	case cmd424GetKeyVersion:
+		return t.getKeyVersion(d)
+	case cmd424GetCardUID:
+		return t.getCardUID(d)
+	case cmd424WriteData:
+		return t.writeData(d)
+	case cmd424ReadData:
+		return t.readData(d)
+	case cmd424GetFileCounter:
+		return t.getFileCounters(d)
 	}
-	return []byte{st424IllegalCmd}
+	return t.fail(st424IllegalCmd)
 }
 
 // transceive is the 424 DNA behind a reader's native channel: ISO APDUs pass through
@@ -321,16 +426,29 @@ func (t *type4) image() *nfc.Image {
 		Signature: bytes.Clone(t.sig),
 		Counter:   t.counter,
 	}
-	n := int(binary.BigEndian.Uint16(t.file))
-	if n > ndefFileSize-2 {
-		n = ndefFileSize - 2 // a writer left an NLEN larger than the file
-	}
-	img.NDEF = bytes.Clone(t.file[2 : 2+n])
-	if t.sun != nil {
-		sun := *t.sun
+	if t.legacy != nil && bytes.Equal(t.stateKey(), t.legacyState) {
+		img.NDEF = bytes.Clone(t.legacy.NDEF)
+		sun := *t.legacy.SUN
 		sun.MetaKey = bytes.Clone(sun.MetaKey)
 		sun.FileKey = bytes.Clone(sun.FileKey)
 		img.SUN = &sun
+		img.DNA = t.legacy.DNA.Clone()
+		return img
 	}
+	file := t.files[1].data
+	img.NDEF = nfc.MessageOf424(file)
+	s := &nfc.DNAState{}
+	for i := range t.keys {
+		s.Keys = append(s.Keys, nfc.DNAKey{Key: bytes.Clone(t.keys[i][:]), Version: t.keyVer[i]})
+	}
+	for _, f := range t.files {
+		df := nfc.DNAFile{No: f.no, Settings: f.fileSettings()}
+		// File 2 is the NDEF message unless bytes lie past it (a torn write).
+		if f.no != 2 || !bytes.Equal(f.data, nfc.NDEFFile424(img.NDEF)) {
+			df.Data = bytes.Clone(f.data)
+		}
+		s.Files = append(s.Files, df)
+	}
+	img.DNA = s
 	return img
 }
