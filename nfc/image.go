@@ -53,8 +53,14 @@ type Image struct {
 	Signature HexBytes   `json:"signature,omitempty"` // READ_SIG: 32 bytes (NTAG21x), 56 (424 DNA)
 	Counter   uint32     `json:"counter,omitempty"`   // NFC read counter (READ_CNT) or SUN counter
 	Pages     []HexBytes `json:"pages,omitempty"`     // Type 2: every page from 0, 4 bytes each
-	NDEF      HexBytes   `json:"ndef,omitempty"`      // Type 4: the NDEF message, without NLEN
-	SUN       *SUNConfig `json:"sun,omitempty"`       // Type 4: SUN mirroring, for the emulator
+	// Unreadable lists Type 2 pages a dump could not read (a password guards reads
+	// from them); they hold zeros in Pages.
+	Unreadable []int `json:"unreadable,omitempty"`
+	// AuthFailures counts failed PWD_AUTH attempts since the last success, which the
+	// IC keeps in its memory and compares with AUTHLIM.
+	AuthFailures int        `json:"auth_failures,omitempty"`
+	NDEF         HexBytes   `json:"ndef,omitempty"` // Type 4: the NDEF message, without NLEN
+	SUN          *SUNConfig `json:"sun,omitempty"`  // Type 4: SUN mirroring, for the emulator
 }
 
 // SUNConfig tells an emulated NTAG 424 DNA how to build its URL on each read:

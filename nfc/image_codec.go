@@ -83,6 +83,20 @@ func (img *Image) Validate() error {
 			return fmt.Errorf("tag image: page %d has %d bytes, want 4", i, len(p))
 		}
 	}
+	for i, p := range img.Unreadable {
+		switch {
+		case p < pageUserStart || p >= len(img.Pages):
+			return fmt.Errorf("tag image: unreadable page %d is not a page a password can guard (4-%d)", p, len(img.Pages)-1)
+		case i > 0 && p <= img.Unreadable[i-1]:
+			return fmt.Errorf("tag image: unreadable pages must be listed once each, in order (%d after %d)", p, img.Unreadable[i-1])
+		}
+	}
+	if img.AuthFailures < 0 || img.AuthFailures > MaxAuthLimit {
+		return fmt.Errorf("tag image: auth_failures %d: the count of failed password attempts runs from 0 to %d", img.AuthFailures, MaxAuthLimit)
+	}
+	if img.AuthFailures > 0 && lay.CFG0 < 0 {
+		return fmt.Errorf("tag image: auth_failures %d, but %s %s has no password", img.AuthFailures, article(lay.Name), lay.Name)
+	}
 	if img.Signature != nil && len(img.Signature) != 32 {
 		return fmt.Errorf("tag image: signature is %d bytes, %s %s signs with 32", len(img.Signature), article(lay.Name), lay.Name)
 	}

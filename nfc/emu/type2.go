@@ -122,6 +122,10 @@ func newType2(img *nfc.Image) (*type2, error) {
 		return nil, fmt.Errorf("emu: counter %d does not fit 24 bits", img.Counter)
 	}
 	t.cnt[2] = img.Counter
+	if img.AuthFailures < 0 || (img.AuthFailures > 0 && lay.cfg0 < 0) {
+		return nil, fmt.Errorf("emu: %d failed password attempts on %s, which has no password", img.AuthFailures, img.Type)
+	}
+	t.failed = img.AuthFailures
 	return t, nil
 }
 
@@ -296,13 +300,19 @@ func (t *type2) incrCnt(n int, inc []byte) answer {
 	return ackAnswer
 }
 
+// pwdAuth is PWD_AUTH. With AUTHLIM set, consecutive failures are counted in the
+// IC's memory; once they reach AUTHLIM every later PWD_AUTH is refused, the right
+// password included, and the protected area is closed for good. A success before
+// that resets the count.
 func (t *type2) pwdAuth(pwd []byte) answer {
 	limit := int(t.access() & accessAuthLimMsk)
 	if limit > 0 && t.failed >= limit {
 		return nakAnswer(nakAuthOverflow)
 	}
 	if !bytes.Equal(pwd, t.page(t.lay.pwd)) {
-		t.failed++
+		if limit > 0 {
+			t.failed++
+		}
 		return nakAnswer(nakInvalidArg)
 	}
 	t.failed = 0
@@ -393,11 +403,12 @@ func (t *type2) writeDynLock(d []byte) {
 
 func (t *type2) image() *nfc.Image {
 	img := &nfc.Image{
-		Type:      t.kind,
-		UID:       bytes.Clone(t.uid),
-		Signature: bytes.Clone(t.sig),
-		Counter:   t.cnt[2],
-		Pages:     make([]nfc.HexBytes, t.lay.pages),
+		Type:         t.kind,
+		UID:          bytes.Clone(t.uid),
+		Signature:    bytes.Clone(t.sig),
+		Counter:      t.cnt[2],
+		Pages:        make([]nfc.HexBytes, t.lay.pages),
+		AuthFailures: t.failed,
 	}
 	if t.version != nil {
 		img.Version = bytes.Clone(t.version)

@@ -312,3 +312,71 @@ func TestUltralightEV1TwoSizes(t *testing.T) {
 		t.Errorf("image has %d pages, want 41", got)
 	}
 }
+
+func TestType2AuthLimitZeroIsUnlimited(t *testing.T) {
+	img := blankImage(t, nfc.TypeNTAG215)
+	img.Pages[131] = mustHex("04000004")
+	img.Pages[132] = mustHex("00000000") // AUTHLIM 0
+	img.Pages[133] = mustHex("11223344")
+	r, tag := readerWith(t, ACR122, img)
+	for i := range 20 {
+		if got := direct(t, r, "1B00000000"); got != nak {
+			t.Fatalf("wrong password %d = %s, want NAK", i+1, got)
+		}
+	}
+	if got := direct(t, r, "1B11223344"); got != "D5430000009000" {
+		t.Errorf("right password after 20 failures with AUTHLIM 0 = %s, want PACK 0000", got)
+	}
+	if n := tag.Image().AuthFailures; n != 0 {
+		t.Errorf("failures counted with AUTHLIM 0: %d", n)
+	}
+}
+
+func TestType2AuthLimitCountsOnlyConsecutiveFailures(t *testing.T) {
+	r, tag := protectedTag(t) // AUTHLIM 3
+	for round := range 3 {
+		for range 2 {
+			if got := direct(t, r, "1B00000000"); got != nak {
+				t.Fatalf("round %d: wrong password = %s, want NAK", round, got)
+			}
+		}
+		if n := tag.Image().AuthFailures; n != 2 {
+			t.Fatalf("round %d: %d failures recorded, want 2", round, n)
+		}
+		if got := direct(t, r, "1B11223344"); got != "D54300ABCD9000" {
+			t.Fatalf("round %d: right password after 2 of 3 failures = %s, want PACK", round, got)
+		}
+		if n := tag.Image().AuthFailures; n != 0 {
+			t.Fatalf("round %d: a success left %d failures", round, n)
+		}
+	}
+}
+
+func TestType2BlockedPasswordSurvivesTheImage(t *testing.T) {
+	r, tag := protectedTag(t) // AUTHLIM 3
+	for range 3 {
+		direct(t, r, "1B00000000")
+	}
+	img := tag.Image()
+	if img.AuthFailures != 3 {
+		t.Fatalf("image records %d failures, want 3", img.AuthFailures)
+	}
+	again, _ := readerWith(t, Part3, img)
+	// A Part 3 reader passes the 4-bit NAK on: 4 is "authentication counter overflow".
+	xmit(t, again, "FFC20000028100")
+	got := xmit(t, again, "FFC200010795051B1122334400")
+	if !strings.Contains(got, "920104") || !strings.Contains(got, "970104") {
+		t.Errorf("PWD_AUTH on a blocked tag = %s, want NAK 4", got)
+	}
+	if got := xmit(t, again, page(16, pageFF)); got != failed {
+		t.Errorf("write to the protected area of a blocked tag = %s, want %s", got, failed)
+	}
+}
+
+func TestType2AuthFailuresNeedAPassword(t *testing.T) {
+	img := blankImage(t, nfc.TypeUltralight)
+	img.AuthFailures = 1
+	if _, err := NewTag(img); err == nil {
+		t.Error("an Ultralight image with failed password attempts was accepted")
+	}
+}
