@@ -19,9 +19,10 @@ import (
 
 // TagReadOptions are the flags of `tag read`.
 type TagReadOptions struct {
-	IO     *IOStreams
-	Out    *Printer
-	Access TagAccess
+	IO       *IOStreams
+	Out      *Printer
+	Access   TagAccess
+	Password []byte // presented before reading, when given
 }
 
 // TagReadResult is `tag read -o json`: the tag's identity, capacity and lock state, its
@@ -57,6 +58,7 @@ is in -o json).`,
 			return runTagRead(c.Context(), opts)
 		},
 	}
+	passwordFlag(c, &opts.Password, "the tag's password, for a read-protected tag (4 bytes of hex)")
 	waitFlag(c, &wait)
 	return c
 }
@@ -67,6 +69,9 @@ func runTagRead(ctx context.Context, opts *TagReadOptions) error {
 		return err
 	}
 	defer t.Close()
+	if err := authenticate(t, opts.Password); err != nil {
+		return err
+	}
 	res, readErr := readTag(t)
 	if res == nil {
 		return readErr
@@ -252,10 +257,11 @@ func imageMessage(img *nfc.Image, path string) ([]byte, error) {
 
 // TagDumpOptions are the flags of `tag dump`.
 type TagDumpOptions struct {
-	IO     *IOStreams
-	Access TagAccess
-	File   string
-	Format string
+	IO       *IOStreams
+	Access   TagAccess
+	File     string
+	Format   string
+	Password []byte // presented before reading, when given
 }
 
 func newTagDumpCmd(f *Factory) *cobra.Command {
@@ -283,6 +289,7 @@ image goes to FILE, or to stdout. Passwords read as zeros.`,
 	}
 	c.Flags().StringVarP(&opts.File, "file", "f", "", "write the image to FILE (default: stdout)")
 	c.Flags().StringVar(&opts.Format, "format", "", "image format: json or flipper (default: from FILE's extension, else json)")
+	passwordFlag(c, &opts.Password, "the tag's password, for a read-protected tag (4 bytes of hex)")
 	waitFlag(c, &wait)
 	return c
 }
@@ -293,6 +300,9 @@ func runTagDump(ctx context.Context, opts *TagDumpOptions) error {
 		return err
 	}
 	defer t.Close()
+	if err := authenticate(t, opts.Password); err != nil {
+		return err
+	}
 	img, err := t.Dump()
 	if err != nil {
 		return err

@@ -229,6 +229,20 @@ func (t *Tag) authenticateType2(pwd, pack []byte) error {
 	return nil
 }
 
+// forgetAuth ends the tag's authenticated state: the IC forgets PWD_AUTH when it
+// NAKs a command, here a READ of a page no Type 2 IC has.
+func (t *Tag) forgetAuth() {
+	t.authed = false
+	if t.link == nil {
+		return
+	}
+	if t.link.p.NativeMax > 0 {
+		_, _ = t.link.native("end the authentication", []byte{0x30, 0xFF})
+		return
+	}
+	_, _ = t.link.readBinary(0xFF, 16)
+}
+
 // checkWriteAccess refuses, before anything is written, writes to pages the tag
 // guards with its password when none was presented in this session.
 func (t *Tag) checkWriteAccess(pages ...int) error {

@@ -174,9 +174,14 @@ func (t *Tag) Layout() (Layout, bool) {
 	return *t.layout, true
 }
 
-// Close ends any reader session and disconnects, leaving the tag in the field.
+// Close ends any reader session and disconnects, leaving the tag in the field. A
+// tag that was given its password is first made to forget it, so that no other
+// program can write its protected pages while it stays on the reader.
 func (t *Tag) Close() error {
 	var err error
+	if t.authed {
+		t.forgetAuth()
+	}
 	if t.link != nil {
 		err = t.link.close()
 	}
