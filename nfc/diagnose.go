@@ -45,6 +45,9 @@ type DiagnoseOptions struct {
 	Reader string // as SelectReader takes it
 	// MetaKey and FileKey (16 bytes each) let an NTAG 424 DNA's SUN URL be checked.
 	MetaKey, FileKey []byte
+	// Password (4 bytes), when given, is presented with PWD_AUTH before the checks,
+	// so that a read-protected tag can be examined whole.
+	Password []byte
 }
 
 // Diagnose examines the reader and the tag on it, check by check, and says what a
@@ -105,6 +108,10 @@ func describeATR(a ATRInfo) string {
 func DiagnoseTag(t *Tag, opts DiagnoseOptions) []Check {
 	d := &diagnosis{t: t}
 	d.ic()
+	if len(opts.Password) > 0 && t.family == familyType2 {
+		d.authErr = t.Authenticate(opts.Password, nil)
+		d.authTried = true
+	}
 	if t.family == familyType4 {
 		d.type4(opts)
 	} else {
@@ -114,8 +121,10 @@ func DiagnoseTag(t *Tag, opts DiagnoseOptions) []Check {
 }
 
 type diagnosis struct {
-	t   *Tag
-	out []Check
+	t         *Tag
+	out       []Check
+	authTried bool  // a password was given
+	authErr   error // what presenting it gave
 }
 
 func (d *diagnosis) add(name string, st Status, format string, args ...any) {
@@ -329,6 +338,13 @@ func (d *diagnosis) passwordType2() (stop bool) {
 		d.add(CheckPassword, StatusPass, "%s has no password protection", t.Name)
 		return false
 	}
+	if d.authTried && d.authErr != nil {
+		if d.removed(CheckPassword, d.authErr) {
+			return true
+		}
+		d.add(CheckPassword, StatusFail, "the password given was refused: %v", d.authErr)
+		return false
+	}
 	pw, err := t.passwordType2()
 	if err != nil {
 		if d.removed(CheckPassword, err) {
@@ -337,15 +353,22 @@ func (d *diagnosis) passwordType2() (stop bool) {
 		d.add(CheckPassword, StatusWarn, "cannot read the configuration: %v", err)
 		return false
 	}
+	limit := ""
+	if pw.Enabled && pw.AuthLimit > 0 {
+		limit = fmt.Sprintf(", blocked for good after %d failed attempts", pw.AuthLimit)
+	}
+	if d.authTried {
+		limit += "; the password given was accepted"
+	}
 	switch {
 	case !pw.Enabled:
 		d.add(CheckPassword, StatusPass, "no password protection (AUTH0 past the last page)")
 	case !pw.Readable:
 		d.add(CheckPassword, StatusPass, "password protected: configuration pages are read-protected")
 	case pw.ReadProtect:
-		d.add(CheckPassword, StatusPass, "password protected from page %d, reads and writes", pw.FromPage)
+		d.add(CheckPassword, StatusPass, "password protected from page %d, reads and writes%s", pw.FromPage, limit)
 	default:
-		d.add(CheckPassword, StatusPass, "password protected from page %d, writes only", pw.FromPage)
+		d.add(CheckPassword, StatusPass, "password protected from page %d, writes only%s", pw.FromPage, limit)
 	}
 	return false
 }
