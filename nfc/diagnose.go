@@ -216,10 +216,12 @@ func (d *diagnosis) ccType2(cc []byte) bool {
 	switch {
 	case t.layout == nil:
 		d.add(CheckCC, StatusWarn, "% X: %d-byte data area, %s; IC size unknown, cannot cross-check", cc, size, access)
-	case size > t.layout.UserBytes():
-		d.add(CheckCC, StatusFail, "% X: announces %d bytes but an %s has %d: writers will run past user memory", cc, size, t.Name, t.layout.UserBytes())
+	case size > t.layout.AllUserBytes():
+		d.add(CheckCC, StatusFail, "% X: announces %d bytes but an %s has %d: writers will run past user memory", cc, size, t.Name, t.layout.AllUserBytes())
 	case cc[2] != t.layout.CC[2]:
-		d.add(CheckCC, StatusWarn, "% X: announces %d bytes, an %s has %d", cc, size, t.Name, t.layout.UserBytes())
+		d.add(CheckCC, StatusWarn, "% X: announces %d bytes, an %s has %d", cc, size, t.Name, t.layout.AllUserBytes())
+	case t.layout.TotalUserBytes > 0:
+		d.add(CheckCC, StatusPass, "% X: %d-byte data area matches the %s, %s; tagpay reaches the %d bytes in sector 0", cc, size, t.Name, access, t.layout.UserBytes())
 	default:
 		d.add(CheckCC, StatusPass, "% X: %d-byte data area matches the %s, %s", cc, size, t.Name, access)
 	}
@@ -230,7 +232,7 @@ func (d *diagnosis) ccType2(cc []byte) bool {
 // way leaves a length running past the message, or no terminator after it.
 func (d *diagnosis) ndefType2(cc []byte) (stop bool) {
 	t := d.t
-	size := dataArea(cc)
+	size := t.reachableArea(cc)
 	src := t.areaSource()
 	s, err := scanTLVs(src, size)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -72,7 +73,7 @@ func (img *Image) Validate() error {
 		return img.validate424()
 	}
 	if _, ok := LayoutOf(img.Type); !ok {
-		return fmt.Errorf("tag image: unknown tag type %q (want ntag213, ntag215, ntag216, ultralight, ultralight_ev1, ultralight_c or ntag424dna)", img.Type)
+		return fmt.Errorf("tag image: unknown tag type %q (want one of %s)", img.Type, strings.Join(TypeNames(), ", "))
 	}
 	lay, ok := LayoutByPages(img.Type, len(img.Pages))
 	if !ok {
@@ -104,6 +105,17 @@ func (img *Image) Validate() error {
 		return fmt.Errorf("tag image: ndef and sun are for NTAG 424 DNA images; %s %s keeps its NDEF message in its pages", article(lay.Name), lay.Name)
 	}
 	return checkUIDPages(img.UID, img.Pages)
+}
+
+// TypeNames lists the image types tagpay knows: every Type 2 IC, then ntag424dna.
+func TypeNames() []string {
+	var names []string
+	for _, l := range layouts {
+		if !slices.Contains(names, string(l.Type)) {
+			names = append(names, string(l.Type))
+		}
+	}
+	return append(names, string(TypeNTAG424DNA))
 }
 
 // pagesWanted says how many pages an IC type has, for error messages.

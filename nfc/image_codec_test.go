@@ -70,7 +70,7 @@ func TestParseImageJSONRejects(t *testing.T) {
 		{"bad hex", `{"type":"ntag213","uid":"04515CFA6F73ZZ"}`, "bad hex"},
 		{"trailing data", string(goodJSON) + `{}`, "unexpected data after the JSON object"},
 		{"not JSON", `tag`, "tag image"},
-		{"unknown type", `{"type":"ntag210","uid":"04515CFA6F7381"}`, `unknown tag type "ntag210"`},
+		{"unknown type", `{"type":"ntag218","uid":"04515CFA6F7381"}`, `unknown tag type "ntag218"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -70,7 +70,13 @@ type PasswordConfig struct {
 	AuthLimit int
 }
 
+// errUltralightC explains why an Ultralight C's protection is out of reach.
+var errUltralightC = fmt.Errorf("%w: a MIFARE Ultralight C guards its pages with 3DES authentication, which tagpay does not support (only NTAG21x and Ultralight EV1 PWD_AUTH passwords)", ErrUnsupported)
+
 func (t *Tag) setPasswordType2(cfg PasswordConfig) error {
+	if t.Type == TypeUltralightC {
+		return errUltralightC
+	}
 	cfg0 := t.cfg0Page()
 	if cfg0 < 0 {
 		return fmt.Errorf("%w: %s has no password protection", ErrUnsupported, t.Name)
@@ -195,6 +201,9 @@ func (t *Tag) verifyConfig(auth0, access byte) error {
 
 // authenticateType2 presents the password (PWD_AUTH) and checks the PACK.
 func (t *Tag) authenticateType2(pwd, pack []byte) error {
+	if t.Type == TypeUltralightC {
+		return errUltralightC
+	}
 	if t.cfg0Page() < 0 {
 		return fmt.Errorf("%w: %s has no password", ErrUnsupported, t.Name)
 	}

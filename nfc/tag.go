@@ -336,7 +336,7 @@ func (t *Tag) Info() (*Info, error) {
 	}
 	switch {
 	case checkCC(cc) == nil:
-		in.Capacity = dataArea(cc)
+		in.Capacity = t.reachableArea(cc)
 	case t.layout != nil:
 		in.Capacity = t.layout.UserBytes()
 	}

@@ -180,6 +180,15 @@ func (t *Tag) cc() ([]byte, error) {
 // dataArea is the NDEF data area size the CC announces, in bytes.
 func dataArea(cc []byte) int { return int(cc[2]) * 8 }
 
+// reachableArea is the part of the CC's data area that READ and WRITE reach: all of
+// it, except on ICs whose user memory runs past sector 0.
+func (t *Tag) reachableArea(cc []byte) int {
+	if t.layout != nil && t.layout.TotalUserBytes > 0 {
+		return min(dataArea(cc), t.layout.UserBytes())
+	}
+	return dataArea(cc)
+}
+
 // checkCC tells whether cc describes an NDEF-formatted Type 2 tag.
 func checkCC(cc []byte) error {
 	if cc[0] != ccMagic {
@@ -280,7 +289,7 @@ func (t *Tag) readNDEFType2() ([]byte, error) {
 		return nil, err
 	}
 	src := t.areaSource()
-	s, err := scanTLVs(src, dataArea(cc))
+	s, err := scanTLVs(src, t.reachableArea(cc))
 	if err != nil {
 		return nil, err
 	}
@@ -325,7 +334,7 @@ func (t *Tag) writeNDEFType2(msg []byte) error {
 	if cc[3] != 0x00 {
 		return fmt.Errorf("%w: the capability container forbids writing (write access %X)", ErrReadOnly, cc[3]&0x0F)
 	}
-	area := dataArea(cc)
+	area := t.reachableArea(cc)
 	if limit := maxMessage(area); len(msg) > limit {
 		return &TooLargeError{Size: len(msg), Max: limit, Tag: t.Name}
 	}

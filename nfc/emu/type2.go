@@ -151,10 +151,21 @@ func (t *type2) page(p int) []byte { return t.mem[p*4 : p*4+4] }
 
 // auth0 is the first page that needs the password; lay.pages when nothing does.
 func (t *type2) auth0() int {
-	if t.lay.cfg0 < 0 {
+	switch {
+	case t.lay.ulcAuth:
+		return int(t.page(ulcAuth0Page)[0])
+	case t.lay.cfg0 < 0:
 		return t.lay.pages
 	}
 	return int(t.page(t.lay.cfg0)[3])
+}
+
+// readProtected tells whether reads from AUTH0 on need authentication too.
+func (t *type2) readProtected() bool {
+	if t.lay.ulcAuth {
+		return t.page(ulcAuth1Page)[0]&0x01 == 0
+	}
+	return t.access()&accessPROT != 0
 }
 
 func (t *type2) access() byte {
@@ -165,12 +176,13 @@ func (t *type2) access() byte {
 }
 
 func (t *type2) readable(p int) bool {
-	return t.authed || t.access()&accessPROT == 0 || p < t.auth0()
+	return t.authed || !t.readProtected() || p < t.auth0()
 }
 
-// readPage is a page as the IC returns it: PWD and PACK always read as zero.
+// readPage is a page as the IC returns it: PWD and PACK (and an Ultralight C's key)
+// always read as zero.
 func (t *type2) readPage(p int) []byte {
-	if t.lay.cfg0 >= 0 && (p == t.lay.pwd || p == t.lay.pack) {
+	if (t.lay.cfg0 >= 0 && (p == t.lay.pwd || p == t.lay.pack)) || (t.lay.ulcAuth && p >= ulcKeyPage) {
 		return make([]byte, 4)
 	}
 	return t.page(p)
@@ -227,7 +239,7 @@ func (t *type2) exchange(frame []byte) answer {
 		return t.readCnt(int(frame[1]))
 	case cmd == cmdIncrCnt && len(frame) == 6 && t.lay.counters:
 		return t.incrCnt(int(frame[1]), frame[2:5])
-	case cmd == cmdPwdAuth && len(frame) == 5:
+	case cmd == cmdPwdAuth && len(frame) == 5 && t.lay.pwd >= 0:
 		return t.pwdAuth(frame[1:5])
 	default:
 		return nakAnswer(nakInvalidArg)
