@@ -65,7 +65,7 @@ tag emulate, or write its message to a real tag with tag write --image.`,
 	fl.StringVar(&uid, "uid", "", "7-byte UID in hex (default: random)")
 	fl.StringVar(&opts.URI, "uri", "", "an NDEF URI record to hold")
 	fl.StringVarP(&opts.File, "file", "f", "", "write the image to FILE (default: stdout)")
-	fl.StringVar(&opts.Format, "format", "", "image format: json or flipper (default: from FILE's extension, else json)")
+	fl.StringVar(&opts.Format, "format", "", "image format: json, flipper or proxmark (default: from FILE's extension, else json)")
 	return c
 }
 

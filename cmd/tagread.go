@@ -173,14 +173,15 @@ func describeRecord(r ndef.RecordInfo) string {
 
 // Image file formats.
 const (
-	imageJSON    = "json"
-	imageFlipper = "flipper"
+	imageJSON     = "json"
+	imageFlipper  = "flipper"
+	imageProxmark = nfc.ImageProxmark
 )
 
 // imageFormat is the format named by --format, else the one -f's extension implies.
 func imageFormat(format, file string) (string, error) {
 	switch strings.ToLower(format) {
-	case imageJSON, imageFlipper:
+	case imageJSON, imageFlipper, imageProxmark:
 		return strings.ToLower(format), nil
 	case "":
 		if strings.EqualFold(filepath.Ext(file), ".nfc") {
@@ -188,7 +189,7 @@ func imageFormat(format, file string) (string, error) {
 		}
 		return imageJSON, nil
 	}
-	return "", Usagef("--format %q: want json or flipper", format)
+	return "", Usagef("--format %q: want json or flipper (or proxmark, a Proxmark3 dump)", format)
 }
 
 // formatImage writes img in the given format.
@@ -197,6 +198,13 @@ func formatImage(img *nfc.Image, format string) ([]byte, error) {
 		b, err := nfc.FormatFlipper(img)
 		if err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("--format flipper: %w", err)}
+		}
+		return b, nil
+	}
+	if format == imageProxmark {
+		b, err := nfc.FormatProxmark(img)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("--format proxmark: %w", err)}
 		}
 		return b, nil
 	}
@@ -219,19 +227,14 @@ func writeImage(out io.Writer, img *nfc.Image, format, file string) error {
 	return nil
 }
 
-// loadImage reads a tag image: a Flipper .nfc file or tagpay's JSON, told apart by
-// content.
+// loadImage reads a tag image: a Flipper .nfc file, a Proxmark3 JSON dump or tagpay's
+// JSON, told apart by content.
 func loadImage(path string) (*nfc.Image, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Usagef("reading tag image: %v", err)
 	}
-	var img *nfc.Image
-	if strings.HasPrefix(strings.TrimSpace(string(raw)), "Filetype:") {
-		img, err = nfc.ParseFlipper(raw)
-	} else {
-		img, err = nfc.ParseImageJSON(raw)
-	}
+	img, _, err := nfc.ParseImageFile(raw)
 	if err != nil {
 		return nil, Usagef("tag image %s: %v", path, err)
 	}
@@ -288,7 +291,7 @@ image goes to FILE, or to stdout. Passwords read as zeros.`,
 		},
 	}
 	c.Flags().StringVarP(&opts.File, "file", "f", "", "write the image to FILE (default: stdout)")
-	c.Flags().StringVar(&opts.Format, "format", "", "image format: json or flipper (default: from FILE's extension, else json)")
+	c.Flags().StringVar(&opts.Format, "format", "", "image format: json, flipper or proxmark (default: from FILE's extension, else json)")
 	passwordFlag(c, &opts.Password, "the tag's password, for a read-protected tag (4 bytes of hex)")
 	waitFlag(c, &wait)
 	return c
