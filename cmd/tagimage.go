@@ -19,10 +19,10 @@ func newTagImageCmd(f *Factory) *cobra.Command {
 
 // TagImageNewOptions are the flags of `tag image new`.
 type TagImageNewOptions struct {
-	IO     *IOStreams
-	Type   nfc.TagType
-	UID    []byte // nil: a random NXP UID
-	URI    string
+	IO        *IOStreams
+	Type      nfc.TagType
+	UID       []byte // nil: a random NXP UID
+	URI       string
 	File      string
 	Format    string
 	Signature []byte // an originality signature to give the image
