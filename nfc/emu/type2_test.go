@@ -380,3 +380,67 @@ func TestType2AuthFailuresNeedAPassword(t *testing.T) {
 		t.Error("an Ultralight image with failed password attempts was accepted")
 	}
 }
+
+func TestUltralightCProtectionWithout3DES(t *testing.T) {
+	img := blankImage(t, nfc.TypeUltralightC)
+	img.Pages[20] = mustHex("C0FFEE00")
+	img.Pages[44] = mustHex("49454D4B") // first key page
+	img.Pages[42] = mustHex("14000000") // AUTH0 = page 20
+	img.Pages[43] = mustHex("01000000") // AUTH1 bit 0: writes protected only
+	r, tag := readerWith(t, ACR122, img)
+	if got := tag.atr()[14]; got != 0x3A {
+		t.Errorf("ATR card name %02X, want 3A (Ultralight C)", got)
+	}
+	if got := direct(t, r, "60"); got != nak {
+		t.Errorf("GET_VERSION = %s, want no answer", got)
+	}
+	if got := xmit(t, r, readPages(20, 4)); got != "C0FFEE00"+ok {
+		t.Errorf("read of a write-protected page = %s", got)
+	}
+	if got := xmit(t, r, page(20, pageFF)); got != failed {
+		t.Errorf("write at AUTH0 = %s, want %s (no 3DES authentication)", got, failed)
+	}
+	if got := xmit(t, r, page(19, pageFF)); got != ok {
+		t.Errorf("write below AUTH0 = %s", got)
+	}
+	if got := xmit(t, r, readPages(44, 4)); got != pageZero+ok {
+		t.Errorf("the 3DES key reads %s, want zeros", got)
+	}
+	if got := direct(t, r, "1A00"); got != nak {
+		t.Errorf("AUTHENTICATE = %s, want no answer (3DES is not emulated)", got)
+	}
+	tag.t2.page(43)[0] = 0x00 // AUTH1 bit 0 clear: reads protected too
+	if got := xmit(t, r, readPages(20, 4)); got != failed {
+		t.Errorf("read of a read-protected page = %s, want %s", got, failed)
+	}
+}
+
+func TestNTAG203HasNoVersionNorPassword(t *testing.T) {
+	r, _ := readerWith(t, Part3, blankImage(t, nfc.TypeNTAG203))
+	xmit(t, r, "FFC20000028100")
+	for _, frame := range []string{"60", "1B11223344", "3C00", "3A0001"} {
+		got := xmit(t, r, fmt.Sprintf("FFC20001%02X95%02X%s00", len(frame)/2+2, len(frame)/2, frame))
+		if !strings.HasPrefix(got, "C00301640") {
+			t.Errorf("%s to an NTAG203 = %s, want silence", frame, got)
+		}
+	}
+	if got := xmit(t, r, readPages(41, 4)); !strings.HasSuffix(got, ok) {
+		t.Errorf("read of the last page = %s", got)
+	}
+	if got := xmit(t, r, readPages(42, 4)); got != failed {
+		t.Errorf("read past page 41 = %s, want %s", got, failed)
+	}
+}
+
+func TestNTAGI2CVersions(t *testing.T) {
+	for typ, v := range map[nfc.TagType]string{
+		nfc.TypeNTAGI2C1K: "0004040502011303", nfc.TypeNTAGI2C2K: "0004040502011503",
+		nfc.TypeNTAGI2CPlus1K: "0004040502021303", nfc.TypeNTAGI2CPlus2K: "0004040502021503",
+		nfc.TypeNTAG210: "0004040101000B03", nfc.TypeNTAG212: "0004040101000E03",
+	} {
+		r, _ := readerWith(t, ACR122, blankImage(t, typ))
+		if got := direct(t, r, "60"); got != "D54300"+v+ok {
+			t.Errorf("%s GET_VERSION = %s, want %s", typ, got, v)
+		}
+	}
+}
