@@ -185,3 +185,49 @@ func FuzzParseFlipper(f *testing.F) {
 		}
 	})
 }
+
+func TestFlipperRoundTripOfEveryIC(t *testing.T) {
+	for _, l := range Layouts() {
+		t.Run(l.Name, func(t *testing.T) {
+			img, err := l.NewImage(unhex(t, "04515CFA6F7381"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.CFG0 >= 0 {
+				img.AuthFailures = 2 // kept by the IC, and by Flipper
+			}
+			b, err := FormatFlipper(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := ParseFlipper(b)
+			if err != nil {
+				t.Fatalf("ParseFlipper: %v\n%s", err, b)
+			}
+			j1, _ := FormatImageJSON(img)
+			j2, _ := FormatImageJSON(back)
+			if !bytes.Equal(j1, j2) {
+				t.Fatalf("Flipper round trip changed the image:\n%s\n%s", j1, j2)
+			}
+		})
+	}
+}
+
+func TestFormatFlipperOfAPartialDump(t *testing.T) {
+	img := newTestImage(t, TypeNTAG213)
+	img.Unreadable = []int{10, 11, 12}
+	for p := 13; p < 45; p++ {
+		img.Unreadable = append(img.Unreadable, p)
+	}
+	b, err := FormatFlipper(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if !strings.Contains(s, "Pages read: 10\n") || !strings.Contains(s, "Page 9: ") || strings.Contains(s, "Page 10: ") {
+		t.Errorf("partial dump as Flipper:\n%s", s)
+	}
+	if _, err := ParseFlipper(b); err == nil || !strings.Contains(err.Error(), "only 10 of 45 pages were read") {
+		t.Errorf("ParseFlipper of a partial dump: %v", err)
+	}
+}
