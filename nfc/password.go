@@ -258,53 +258,85 @@ func (t *Tag) checkWriteAccess(pages ...int) error {
 	if t.authed || t.cfg0Page() < 0 {
 		return nil
 	}
-	pw, err := t.passwordType2()
-	if err != nil {
+	from, readsToo, err := t.protectedFrom()
+	if err != nil || from < 0 {
 		return err
 	}
-	if !pw.Enabled {
-		return nil
-	}
-	if !pw.Readable {
-		return fmt.Errorf("%w for reading and writing (its configuration pages are unreadable): writing it needs its password", ErrPasswordProtected)
-	}
 	for _, p := range pages {
-		if p >= pw.FromPage {
-			return fmt.Errorf("%w from page %d: writing page %d needs its password", ErrPasswordProtected, pw.FromPage, p)
+		if p >= from {
+			return protectedError(from, readsToo, fmt.Sprintf("writing page %d", p))
 		}
 	}
 	return nil
+}
+
+func protectedError(from int, readsToo bool, what string) error {
+	reads := ""
+	if readsToo {
+		reads = " (reads too)"
+	}
+	return fmt.Errorf("%w from page %d%s: %s needs its password", ErrPasswordProtected, from, reads, what)
+}
+
+// protectedFrom is the first page the tag's password guards, and whether it guards
+// reads too; -1 when nothing is guarded, or when the tag answers too badly to tell
+// (a failing reader must not pass for a protected tag). Its error is a removal.
+func (t *Tag) protectedFrom() (int, bool, error) {
+	pw, err := t.passwordType2()
+	switch {
+	case err != nil:
+		return -1, false, err
+	case !pw.Enabled:
+		return -1, false, nil
+	case pw.Readable:
+		return pw.FromPage, pw.ReadProtect, nil
+	}
+	// The configuration is unreadable: reads are guarded too, from a page found by
+	// probing, provided the tag still answers below it (page 3 never is guarded).
+	if ok, err := t.probePage(pageCC); !ok {
+		return -1, false, err
+	}
+	limit, err := t.readableLimit()
+	if err != nil || limit >= t.totalPages() {
+		return -1, false, err
+	}
+	return limit, true, nil
+}
+
+// refusal tells a command the tag or reader refused from a lost exchange.
+func refusal(err error) bool {
+	var refused *statusError
+	var te *tagError
+	return errors.As(err, &refused) || errors.As(err, &te)
 }
 
 // protectedWrite explains a write of page p that the tag refused with err: when the
 // page lies in the password-protected area and no password was presented, the
 // returned error says so; otherwise it is nil.
 func (t *Tag) protectedWrite(p int, err error) error {
-	var refused *statusError
-	var te *tagError
-	if t.authed || t.cfg0Page() < 0 || (!errors.As(err, &refused) && !errors.As(err, &te)) {
+	if t.authed || t.cfg0Page() < 0 || !refusal(err) {
 		return nil
 	}
-	t.mem.forget(pageCC, t.cfg0Page(), t.cfg0Page()+1)
-	pw, perr := t.passwordType2()
-	switch {
-	case perr != nil || !pw.Enabled:
-		return nil
-	case pw.Readable && p >= pw.FromPage:
-		return fmt.Errorf("%w from page %d: writing page %d needs its password", ErrPasswordProtected, pw.FromPage, p)
-	case pw.Readable:
+	t.mem.forget(t.cfg0Page(), t.cfg0Page()+1)
+	from, readsToo, ferr := t.protectedFrom()
+	if ferr != nil || from < 0 || p < from {
 		return nil
 	}
-	// The configuration is unreadable: reads are protected too, from a page found by
-	// probing, provided the tag still answers at all (page 3 is never protected).
-	if _, err := t.read(pageCC, 1); err != nil {
+	return protectedError(from, readsToo, fmt.Sprintf("writing page %d", p))
+}
+
+// protectedRead explains a read the tag refused with err: when a password guards
+// reads and none was presented, the returned error says from which page; otherwise
+// it is nil.
+func (t *Tag) protectedRead(err error) error {
+	if t.authed || t.cfg0Page() < 0 || !refusal(err) {
 		return nil
 	}
-	limit, lerr := t.readableLimit()
-	if lerr != nil || limit >= t.totalPages() || p < limit {
+	from, readsToo, ferr := t.protectedFrom()
+	if ferr != nil || from < 0 || !readsToo {
 		return nil
 	}
-	return fmt.Errorf("%w from page %d (reads too): writing page %d needs its password", ErrPasswordProtected, limit, p)
+	return protectedError(from, true, "reading its NDEF message")
 }
 
 // dumpType2 reads every page into an image. Pages a password keeps from being read

@@ -142,7 +142,35 @@ func TestWriteIntoAProtectedAreaPartWay(t *testing.T) {
 	tag.Close()
 	b.reinsert()
 	again, _ := b.open(t)
+	before := b.tag.Image()
 	err := again.WriteNDEF(uriMessage(t, paymentURL), nfc.WriteOptions{})
+	var torn *nfc.TornWriteError
+	if !errors.Is(err, nfc.ErrPasswordProtected) || errors.As(err, &torn) {
+		t.Fatalf("write running into page 8: %v, want a refusal before anything is written", err)
+	}
+	if !strings.Contains(err.Error(), "password-protected from page 8: writing page 8 needs its password") {
+		t.Errorf("message %q", err)
+	}
+	if after := b.tag.Image(); !slices.EqualFunc(after.Pages, before.Pages, func(a, b nfc.HexBytes) bool { return bytes.Equal(a, b) }) {
+		t.Error("the refused write changed the tag")
+	}
+}
+
+// A tag whose protection appears between the check and the write (another program
+// set it meanwhile) still gives a torn write that names the password.
+func TestWriteRefusedPartWayNamesThePassword(t *testing.T) {
+	b := newBench(t, emu.ACR122, image(t, nfc.TypeNTAG215, nil), emu.Faults{})
+	tag, _ := b.open(t)
+	if _, err := tag.Password(); err != nil { // cached: the write will not look again
+		t.Fatal(err)
+	}
+	other, _ := b.open(t)
+	pwd, pack := unhex(t, "CAFEF00D"), unhex(t, "1234")
+	if err := other.SetPassword(nfc.PasswordConfig{Password: pwd, PACK: pack, FromPage: 8}); err != nil {
+		t.Fatal(err)
+	}
+	other.Close() // forgets the authentication
+	err := tag.WriteNDEF(uriMessage(t, paymentURL), nfc.WriteOptions{})
 	var torn *nfc.TornWriteError
 	if !errors.As(err, &torn) || !errors.Is(err, nfc.ErrPasswordProtected) {
 		t.Fatalf("write running into page 8: %v, want a torn write caused by the password", err)

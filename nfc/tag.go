@@ -210,7 +210,13 @@ func (t *Tag) ReadNDEF() ([]byte, error) {
 	if t.family == familyType4 {
 		return t.readNDEFType4()
 	}
-	return t.readNDEFType2()
+	msg, err := t.readNDEFType2()
+	if err != nil {
+		if perr := t.protectedRead(err); perr != nil {
+			return nil, perr
+		}
+	}
+	return msg, err
 }
 
 // WriteOptions tune WriteNDEF.

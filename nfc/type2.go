@@ -365,11 +365,17 @@ func (t *Tag) writeNDEFType2(msg []byte) error {
 		plan, data = append(plan, pageUserStart), append(data, tlv[:pageSize])
 	}
 
+	// A password boundary inside the message would leave it torn: refuse before
+	// writing anything, at the cost of reading the configuration pages.
+	if err := t.checkWriteAccess(plan...); err != nil {
+		if errors.Is(err, ErrTagRemoved) {
+			return &TornWriteError{PagesPlanned: plan, Err: err}
+		}
+		return err
+	}
 	var done []int
 	for i, p := range plan {
 		if err := t.writePage(p, data[i]); err != nil {
-			// Told afterwards, not checked before: the check costs an exchange that
-			// every unprotected write would pay.
 			// A refusal (status word) means the page was not written; a lost answer
 			// leaves it unknown.
 			var refused *statusError
