@@ -317,6 +317,9 @@ func runTagDump(ctx context.Context, opts *TagDumpOptions) error {
 	if len(img.Pages) == 0 {
 		size = fmt.Sprintf("%d-byte NDEF message", len(img.NDEF))
 	}
+	if n := len(img.Unreadable); n > 0 {
+		size += fmt.Sprintf(", %d unreadable without the password", n)
+	}
 	fmt.Fprintf(opts.IO.ErrOut, "Wrote the %s %X (%s, %d APDUs) to %s\n", t.Name, t.UID, size, t.APDUs.APDUs(), opts.File)
 	return nil
 }

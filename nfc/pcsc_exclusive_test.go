@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ebfe/scard"
+
 	"github.com/tagpay/tagpay/nfc"
 	"github.com/tagpay/tagpay/nfc/emu"
 )
@@ -71,5 +73,36 @@ func TestPCSCExclusiveKeepsOtherProgramsOut(t *testing.T) {
 				t.Errorf("the tag now reads % X, %v; want the second program's message", got, err)
 			}
 		})
+	}
+}
+
+// A program holding the reader with an exclusive connection keeps tagpay waiting,
+// not failing, for as long as it is quick about it.
+func TestPCSCConnectWaitsForAnExclusiveHolder(t *testing.T) {
+	b := newVPCDBench(t, emu.ACR122, image(t, nfc.TypeNTAG213, nil), emu.Faults{})
+	other, err := scard.EstablishContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Release()
+	held, err := other.Connect(b.name, scard.ShareExclusive, scard.ProtocolAny)
+	if err != nil {
+		t.Fatalf("exclusive connection: %v", err)
+	}
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		held.Disconnect(scard.LeaveCard)
+	}()
+	start := time.Now()
+	tag, _, err := nfc.OpenTag(context.Background(), b.bus, b.name)
+	if err != nil {
+		t.Fatalf("OpenTag while another program held the reader for 0.7 s: %v", err)
+	}
+	defer tag.Close()
+	if took := time.Since(start); took < 600*time.Millisecond {
+		t.Errorf("OpenTag returned after %v, before the other program let go", took)
+	}
+	if tag.Type != nfc.TypeNTAG213 {
+		t.Errorf("identified %s", tag.Type)
 	}
 }

@@ -119,9 +119,19 @@ func (b *pcscBus) Connect(ctx context.Context, reader string) (Card, error) {
 	if err != nil {
 		return nil, pcscError("connect to the PC/SC service", "", err)
 	}
+	// A reader another program holds exclusively refuses the connection at once:
+	// try again for a while, as for a transaction, before saying so.
+	deadline := time.Now().Add(DefaultExclusiveWait)
 	card, err := own.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	for errors.Is(err, scard.ErrSharingViolation) && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		card, err = own.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	}
 	if err != nil {
 		_ = own.Release()
+		if errors.Is(err, scard.ErrSharingViolation) {
+			return nil, fmt.Errorf("%w: reader %q is held by another program, which kept it for more than %v; close other NFC tools (or let them finish) and retry (PC/SC: %w)", ErrReaderBusy, reader, DefaultExclusiveWait, err)
+		}
 		return nil, pcscError("connect", reader, err)
 	}
 	st, err := card.Status()
@@ -413,7 +423,7 @@ func pcscError(op, reader string, err error) error {
 	case scard.ErrUnresponsiveCard, scard.ErrUnpoweredCard, scard.ErrUnsupportedCard:
 		kind, advice = ErrReaderFault, fmt.Sprintf("the tag on reader%s does not answer; reposition it and retry", where)
 	case scard.ErrSharingViolation:
-		kind, advice = ErrReaderFault, fmt.Sprintf("reader%s is held by another program; close other NFC tools and retry", where)
+		kind, advice = ErrReaderBusy, fmt.Sprintf("reader%s is held by another program; close other NFC tools and retry", where)
 	case scard.ErrCancelled:
 		return fmt.Errorf("%s: %w", op, context.Canceled)
 	default:
