@@ -224,7 +224,7 @@ func (t *Tag) authenticateType2(pwd, pack []byte) error {
 			if te.hasNAK && te.nak == nakAuthLimit {
 				return fmt.Errorf("%w: the tag has blocked its password after too many failed attempts (AUTHLIM); its protected pages can never be written again", ErrAuth)
 			}
-			return fmt.Errorf("%w: the tag refused the password (every failure counts towards the tag's limit of attempts, when it has one)", ErrAuth)
+			return fmt.Errorf("%w (each failed attempt counts towards the tag's limit, when it has one)", ErrAuth)
 		}
 		return err
 	}
