@@ -12,7 +12,7 @@ import (
 	"github.com/tagpay/tagpay/nfc/emu"
 )
 
-var passwordTypes = []nfc.TagType{nfc.TypeNTAG213, nfc.TypeNTAG215, nfc.TypeNTAG216, nfc.TypeUltralightEV1, ev1Large}
+var passwordTypes = []nfc.TagType{nfc.TypeNTAG213, nfc.TypeNTAG215, nfc.TypeNTAG216, nfc.TypeUltralightEV1, ev1Large, nfc.TypeNTAG210, nfc.TypeNTAG212, nfc.TypeNTAGI2CPlus1K}
 
 func TestProtectWriteUnprotect(t *testing.T) {
 	pwd, pack := unhex(t, "CAFEF00D"), unhex(t, "1234")
