@@ -336,6 +336,9 @@ func (d *diagnosis) lockType2() (stop bool) {
 
 func (d *diagnosis) passwordType2() (stop bool) {
 	t := d.t
+	if t.Type == TypeUltralightC && t.layout != nil {
+		return d.ultralightC()
+	}
 	if t.cfg0Page() < 0 {
 		d.add(CheckPassword, StatusPass, "%s has no password protection", t.Name)
 		return false
@@ -372,6 +375,31 @@ func (d *diagnosis) passwordType2() (stop bool) {
 	default:
 		d.add(CheckPassword, StatusPass, "password protected from page %d, writes only%s", pw.FromPage, limit)
 	}
+	return false
+}
+
+// ultralightC reports an Ultralight C's 3DES protection from AUTH0 and AUTH1, when
+// they can be read.
+func (d *diagnosis) ultralightC() (stop bool) {
+	l := d.t.layout
+	b, err := d.t.read(l.Auth0Page, 2)
+	if err != nil {
+		if d.removed(CheckPassword, err) {
+			return true
+		}
+		d.add(CheckPassword, StatusWarn, "cannot read AUTH0 (page %d): %v", l.Auth0Page, err)
+		return false
+	}
+	auth0, writesOnly := int(b[l.Auth0Byte]), b[4]&0x01 != 0
+	if auth0 >= l.Pages {
+		d.add(CheckPassword, StatusPass, "no 3DES protection (AUTH0 %02X past the last page)", auth0)
+		return false
+	}
+	what := "reads and writes"
+	if writesOnly {
+		what = "writes only"
+	}
+	d.add(CheckPassword, StatusWarn, "3DES-protected from page %d, %s; tagpay cannot authenticate with 3DES, so those pages stay out of its reach", auth0, what)
 	return false
 }
 

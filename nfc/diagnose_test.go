@@ -192,3 +192,17 @@ func TestDiagnoseWithThePassword(t *testing.T) {
 		t.Errorf("wrong password: %s %s, want FAIL", c.Status, c.Detail)
 	}
 }
+
+func TestDiagnoseUltralightCProtection(t *testing.T) {
+	img := image(t, nfc.TypeUltralightC, uriMessage(t, shortURL))
+	checks := diagnose(t, emu.ACR122, img, nfc.DiagnoseOptions{})
+	if c := find(t, checks, nfc.CheckPassword); c.Status != nfc.StatusPass || !strings.Contains(c.Detail, "no 3DES protection") {
+		t.Errorf("unprotected Ultralight C: %s %s", c.Status, c.Detail)
+	}
+	img.Pages[42][0] = 0x20 // AUTH0: page 32
+	img.Pages[43][0] = 0x01 // AUTH1: writes only
+	checks = diagnose(t, emu.Part3, img, nfc.DiagnoseOptions{})
+	if c := find(t, checks, nfc.CheckPassword); c.Status != nfc.StatusWarn || !strings.Contains(c.Detail, "3DES-protected from page 32, writes only") {
+		t.Errorf("protected Ultralight C: %s %s", c.Status, c.Detail)
+	}
+}
