@@ -22,6 +22,7 @@ func newTagCmd(f *Factory) *cobra.Command {
 		newTagShowCmd(f),
 		newTagRevokeCmd(f),
 		newTagReadCmd(f), newTagDumpCmd(f), newTagWriteCmd(f), newTagDiagnoseCmd(f), newTagEmulateCmd(f), newTagVerifySUNCmd(f), newTagImageCmd(f), newTagProvisionCmd(f),
+		newTagProtectCmd(f), newTagUnprotectCmd(f),
 	)
 	return c
 }

@@ -20,6 +20,7 @@ type TagDiagnoseOptions struct {
 	Watch  bool
 
 	MetaKey, FileKey []byte
+	Password         []byte // presented before the checks, when given
 }
 
 // Diagnosis is `tag diagnose -o json`: the reader, and each check in order.
@@ -74,6 +75,7 @@ interrupted.`,
 	c.Flags().BoolVar(&opts.Watch, "watch", false, "diagnose tag after tag until interrupted")
 	c.Flags().StringVar(&metaKey, "meta-key", "", "SUN meta read key of an NTAG 424 DNA (AES-128, hex)")
 	c.Flags().StringVar(&fileKey, "file-key", "", "SUN file read key of an NTAG 424 DNA (AES-128, hex)")
+	passwordFlag(c, &opts.Password, "the tag's password, to examine a read-protected tag whole (4 bytes of hex)")
 	waitFlag(c, &wait)
 	return c
 }
@@ -132,7 +134,7 @@ func diagnoseOnce(ctx context.Context, bus nfc.Bus, opts *TagDiagnoseOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	checks := nfc.Diagnose(ctx, bus, nfc.DiagnoseOptions{Reader: r.Name, MetaKey: opts.MetaKey, FileKey: opts.FileKey})
+	checks := nfc.Diagnose(ctx, bus, nfc.DiagnoseOptions{Reader: r.Name, MetaKey: opts.MetaKey, FileKey: opts.FileKey, Password: opts.Password})
 	d := &Diagnosis{Reader: r.Name, Checks: checks}
 	cs := opts.IO.Colors()
 	t := Table{Header: []string{"CHECK", "STATUS", "DETAIL"}}

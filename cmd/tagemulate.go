@@ -32,6 +32,7 @@ type TagEmulateOptions struct {
 	For         time.Duration // 0: until interrupted
 	Faults      emu.Faults
 	OpenBus     func() (nfc.Bus, error)
+	Save        string // write the tag's memory here when the emulator stops
 }
 
 func newTagEmulateCmd(f *Factory) *cobra.Command {
@@ -78,6 +79,7 @@ answers 63 00 from the Nth APDU on, --delay D slows every answer.`,
 	fl.IntVar(&opts.Faults.RemoveAfter, "remove-after", 0, "take the tag away after N APDUs")
 	fl.IntVar(&opts.Faults.FailAfter, "fail-after", 0, "answer 63 00 from the Nth APDU on")
 	fl.DurationVar(&opts.Faults.Delay, "delay", 0, "delay every answer by this much")
+	fl.StringVar(&opts.Save, "save", "", "when the emulator stops, write the tag's memory to FILE (tagpay JSON, or Flipper for .nfc)")
 	return c
 }
 
@@ -117,11 +119,28 @@ func runTagEmulate(ctx context.Context, opts *TagEmulateOptions) error {
 	fmt.Fprintf(opts.IO.ErrOut, "Serving the %s %X in %q as an %s reader %s\n", img.Type, []byte(img.UID), e.name, opts.Personality, until)
 	select {
 	case <-wait:
-		return e.Stop()
-	case err := <-e.done:
+		err = e.Stop()
+	case err = <-e.done:
 		e.release()
+	}
+	return errors.Join(err, saveEmulated(opts, e))
+}
+
+// saveEmulated writes what the emulated tag holds now, torn writes and all, so that
+// it can be emulated again and diagnosed.
+func saveEmulated(opts *TagEmulateOptions, e *emulator) error {
+	if opts.Save == "" {
+		return nil
+	}
+	format, err := imageFormat("", opts.Save)
+	if err != nil {
 		return err
 	}
+	if err := writeImage(opts.IO.Out, e.Tag.Image(), format, opts.Save); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Saved the tag's memory to %s\n", opts.Save)
+	return nil
 }
 
 // errSlotOccupied is a vpcd slot holding a tag that some other program serves.

@@ -19,17 +19,18 @@ func newTagImageCmd(f *Factory) *cobra.Command {
 
 // TagImageNewOptions are the flags of `tag image new`.
 type TagImageNewOptions struct {
-	IO     *IOStreams
-	Type   nfc.TagType
-	UID    []byte // nil: a random NXP UID
-	URI    string
-	File   string
-	Format string
+	IO        *IOStreams
+	Type      nfc.TagType
+	UID       []byte // nil: a random NXP UID
+	URI       string
+	File      string
+	Format    string
+	Signature []byte // an originality signature to give the image
 }
 
 func newTagImageNewCmd(f *Factory) *cobra.Command {
 	opts := &TagImageNewOptions{}
-	var typ, uid string
+	var typ, uid, sig string
 	c := &cobra.Command{
 		Use:   "new --type TYPE [--uid HEX] [--uri URI] [-f FILE] [--format json|flipper]",
 		Short: "Make the image of a tag fresh from the factory, optionally holding a URI",
@@ -56,6 +57,11 @@ tag emulate, or write its message to a real tag with tag write --image.`,
 			if opts.Format, err = imageFormat(opts.Format, opts.File); err != nil {
 				return err
 			}
+			if sig != "" {
+				if opts.Signature, err = hex.DecodeString(strings.TrimSpace(sig)); err != nil {
+					return Usagef("--signature: not hex: %v", err)
+				}
+			}
 			opts.IO = f.IO
 			return runTagImageNew(opts)
 		},
@@ -64,8 +70,9 @@ tag emulate, or write its message to a real tag with tag write --image.`,
 	fl.StringVar(&typ, "type", "", "IC: "+imageTypes())
 	fl.StringVar(&uid, "uid", "", "7-byte UID in hex (default: random)")
 	fl.StringVar(&opts.URI, "uri", "", "an NDEF URI record to hold")
+	fl.StringVar(&sig, "signature", "", "the originality signature the tag answers READ_SIG with (hex; only NXP can make a genuine one)")
 	fl.StringVarP(&opts.File, "file", "f", "", "write the image to FILE (default: stdout)")
-	fl.StringVar(&opts.Format, "format", "", "image format: json or flipper (default: from FILE's extension, else json)")
+	fl.StringVar(&opts.Format, "format", "", "image format: json, flipper or proxmark (default: from FILE's extension, else json)")
 	return c
 }
 
@@ -93,6 +100,11 @@ func runTagImageNew(opts *TagImageNewOptions) error {
 	img, err := nfc.NewImage(opts.Type, opts.UID, msg)
 	if err != nil {
 		return Usagef("%v", err)
+	}
+	if opts.Signature != nil {
+		if img.Signature = opts.Signature; img.Validate() != nil {
+			return Usagef("--signature: %v", img.Validate())
+		}
 	}
 	if err := writeImage(opts.IO.Out, img, opts.Format, opts.File); err != nil || opts.File == "" {
 		return err

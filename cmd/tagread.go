@@ -19,9 +19,10 @@ import (
 
 // TagReadOptions are the flags of `tag read`.
 type TagReadOptions struct {
-	IO     *IOStreams
-	Out    *Printer
-	Access TagAccess
+	IO       *IOStreams
+	Out      *Printer
+	Access   TagAccess
+	Password []byte // presented before reading, when given
 }
 
 // TagReadResult is `tag read -o json`: the tag's identity, capacity and lock state, its
@@ -57,6 +58,7 @@ is in -o json).`,
 			return runTagRead(c.Context(), opts)
 		},
 	}
+	passwordFlag(c, &opts.Password, "the tag's password, for a read-protected tag (4 bytes of hex)")
 	waitFlag(c, &wait)
 	return c
 }
@@ -67,6 +69,9 @@ func runTagRead(ctx context.Context, opts *TagReadOptions) error {
 		return err
 	}
 	defer t.Close()
+	if err := authenticate(t, opts.Password); err != nil {
+		return err
+	}
 	res, readErr := readTag(t)
 	if res == nil {
 		return readErr
@@ -168,14 +173,15 @@ func describeRecord(r ndef.RecordInfo) string {
 
 // Image file formats.
 const (
-	imageJSON    = "json"
-	imageFlipper = "flipper"
+	imageJSON     = "json"
+	imageFlipper  = "flipper"
+	imageProxmark = nfc.ImageProxmark
 )
 
 // imageFormat is the format named by --format, else the one -f's extension implies.
 func imageFormat(format, file string) (string, error) {
 	switch strings.ToLower(format) {
-	case imageJSON, imageFlipper:
+	case imageJSON, imageFlipper, imageProxmark:
 		return strings.ToLower(format), nil
 	case "":
 		if strings.EqualFold(filepath.Ext(file), ".nfc") {
@@ -183,7 +189,7 @@ func imageFormat(format, file string) (string, error) {
 		}
 		return imageJSON, nil
 	}
-	return "", Usagef("--format %q: want json or flipper", format)
+	return "", Usagef("--format %q: want json or flipper (or proxmark, a Proxmark3 dump)", format)
 }
 
 // formatImage writes img in the given format.
@@ -192,6 +198,13 @@ func formatImage(img *nfc.Image, format string) ([]byte, error) {
 		b, err := nfc.FormatFlipper(img)
 		if err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("--format flipper: %w", err)}
+		}
+		return b, nil
+	}
+	if format == imageProxmark {
+		b, err := nfc.FormatProxmark(img)
+		if err != nil {
+			return nil, &UsageError{Err: fmt.Errorf("--format proxmark: %w", err)}
 		}
 		return b, nil
 	}
@@ -214,19 +227,14 @@ func writeImage(out io.Writer, img *nfc.Image, format, file string) error {
 	return nil
 }
 
-// loadImage reads a tag image: a Flipper .nfc file or tagpay's JSON, told apart by
-// content.
+// loadImage reads a tag image: a Flipper .nfc file, a Proxmark3 JSON dump or tagpay's
+// JSON, told apart by content.
 func loadImage(path string) (*nfc.Image, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Usagef("reading tag image: %v", err)
 	}
-	var img *nfc.Image
-	if strings.HasPrefix(strings.TrimSpace(string(raw)), "Filetype:") {
-		img, err = nfc.ParseFlipper(raw)
-	} else {
-		img, err = nfc.ParseImageJSON(raw)
-	}
+	img, _, err := nfc.ParseImageFile(raw)
 	if err != nil {
 		return nil, Usagef("tag image %s: %v", path, err)
 	}
@@ -252,10 +260,11 @@ func imageMessage(img *nfc.Image, path string) ([]byte, error) {
 
 // TagDumpOptions are the flags of `tag dump`.
 type TagDumpOptions struct {
-	IO     *IOStreams
-	Access TagAccess
-	File   string
-	Format string
+	IO       *IOStreams
+	Access   TagAccess
+	File     string
+	Format   string
+	Password []byte // presented before reading, when given
 }
 
 func newTagDumpCmd(f *Factory) *cobra.Command {
@@ -282,7 +291,8 @@ image goes to FILE, or to stdout. Passwords read as zeros.`,
 		},
 	}
 	c.Flags().StringVarP(&opts.File, "file", "f", "", "write the image to FILE (default: stdout)")
-	c.Flags().StringVar(&opts.Format, "format", "", "image format: json or flipper (default: from FILE's extension, else json)")
+	c.Flags().StringVar(&opts.Format, "format", "", "image format: json, flipper or proxmark (default: from FILE's extension, else json)")
+	passwordFlag(c, &opts.Password, "the tag's password, for a read-protected tag (4 bytes of hex)")
 	waitFlag(c, &wait)
 	return c
 }
@@ -293,6 +303,9 @@ func runTagDump(ctx context.Context, opts *TagDumpOptions) error {
 		return err
 	}
 	defer t.Close()
+	if err := authenticate(t, opts.Password); err != nil {
+		return err
+	}
 	img, err := t.Dump()
 	if err != nil {
 		return err
@@ -303,6 +316,9 @@ func runTagDump(ctx context.Context, opts *TagDumpOptions) error {
 	size := fmt.Sprintf("%d pages", len(img.Pages))
 	if len(img.Pages) == 0 {
 		size = fmt.Sprintf("%d-byte NDEF message", len(img.NDEF))
+	}
+	if n := len(img.Unreadable); n > 0 {
+		size += fmt.Sprintf(", %d unreadable without the password", n)
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Wrote the %s %X (%s, %d APDUs) to %s\n", t.Name, t.UID, size, t.APDUs.APDUs(), opts.File)
 	return nil

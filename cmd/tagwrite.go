@@ -22,6 +22,7 @@ type TagWriteOptions struct {
 
 	URI, Text, Lang, NDEFHex, Image string
 	Lock, Yes                       bool
+	Password                        []byte // presented before writing, when given
 }
 
 // TagWriteResult is `tag write -o json`.
@@ -84,6 +85,7 @@ pages that were written; write again.`,
 	fl.StringVar(&opts.Image, "image", "", "write the NDEF message of this tag image")
 	fl.BoolVar(&opts.Lock, "lock", false, "make the tag permanently read-only after writing")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "lock without asking for confirmation")
+	passwordFlag(c, &opts.Password, "the tag's password, for a password-protected tag (4 bytes of hex)")
 	waitFlag(c, &wait)
 	return c
 }
@@ -152,6 +154,9 @@ func runTagWrite(ctx context.Context, opts *TagWriteOptions) error {
 		return err
 	}
 	defer t.Close()
+	if err := authenticate(t, opts.Password); err != nil {
+		return err
+	}
 	res, err := writeTag(t, msg, opts.Lock)
 	if err != nil {
 		return err

@@ -46,6 +46,9 @@ type DiagnoseOptions struct {
 	Reader string // as SelectReader takes it
 	// MetaKey and FileKey (16 bytes each) let an NTAG 424 DNA's SUN URL be checked.
 	MetaKey, FileKey []byte
+	// Password (4 bytes), when given, is presented with PWD_AUTH before the checks,
+	// so that a read-protected tag can be examined whole.
+	Password []byte
 }
 
 // Diagnose examines the reader and the tag on it, check by check, and says what a
@@ -106,6 +109,10 @@ func describeATR(a ATRInfo) string {
 func DiagnoseTag(t *Tag, opts DiagnoseOptions) []Check {
 	d := &diagnosis{t: t}
 	d.ic()
+	if len(opts.Password) > 0 && t.family == familyType2 {
+		d.authErr = t.Authenticate(opts.Password, nil)
+		d.authTried = true
+	}
 	if t.family == familyType4 {
 		d.type4(opts)
 	} else {
@@ -115,8 +122,10 @@ func DiagnoseTag(t *Tag, opts DiagnoseOptions) []Check {
 }
 
 type diagnosis struct {
-	t   *Tag
-	out []Check
+	t         *Tag
+	out       []Check
+	authTried bool  // a password was given
+	authErr   error // what presenting it gave
 }
 
 func (d *diagnosis) add(name string, st Status, format string, args ...any) {
@@ -208,10 +217,12 @@ func (d *diagnosis) ccType2(cc []byte) bool {
 	switch {
 	case t.layout == nil:
 		d.add(CheckCC, StatusWarn, "% X: %d-byte data area, %s; IC size unknown, cannot cross-check", cc, size, access)
-	case size > t.layout.UserBytes():
-		d.add(CheckCC, StatusFail, "% X: announces %d bytes but an %s has %d: writers will run past user memory", cc, size, t.Name, t.layout.UserBytes())
+	case size > t.layout.AllUserBytes():
+		d.add(CheckCC, StatusFail, "% X: announces %d bytes but an %s has %d: writers will run past user memory", cc, size, t.Name, t.layout.AllUserBytes())
 	case cc[2] != t.layout.CC[2]:
-		d.add(CheckCC, StatusWarn, "% X: announces %d bytes, an %s has %d", cc, size, t.Name, t.layout.UserBytes())
+		d.add(CheckCC, StatusWarn, "% X: announces %d bytes, an %s has %d", cc, size, t.Name, t.layout.AllUserBytes())
+	case t.layout.TotalUserBytes > 0:
+		d.add(CheckCC, StatusPass, "% X: %d-byte data area matches the %s, %s; tagpay reaches the %d bytes in sector 0", cc, size, t.Name, access, t.layout.UserBytes())
 	default:
 		d.add(CheckCC, StatusPass, "% X: %d-byte data area matches the %s, %s", cc, size, t.Name, access)
 	}
@@ -222,7 +233,7 @@ func (d *diagnosis) ccType2(cc []byte) bool {
 // way leaves a length running past the message, or no terminator after it.
 func (d *diagnosis) ndefType2(cc []byte) (stop bool) {
 	t := d.t
-	size := dataArea(cc)
+	size := t.reachableArea(cc)
 	src := t.areaSource()
 	s, err := scanTLVs(src, size)
 	if err != nil {
@@ -326,8 +337,18 @@ func (d *diagnosis) lockType2() (stop bool) {
 
 func (d *diagnosis) passwordType2() (stop bool) {
 	t := d.t
+	if t.Type == TypeUltralightC && t.layout != nil {
+		return d.ultralightC()
+	}
 	if t.cfg0Page() < 0 {
 		d.add(CheckPassword, StatusPass, "%s has no password protection", t.Name)
+		return false
+	}
+	if d.authTried && d.authErr != nil {
+		if d.removed(CheckPassword, d.authErr) {
+			return true
+		}
+		d.add(CheckPassword, StatusFail, "the password given was refused: %v", d.authErr)
 		return false
 	}
 	pw, err := t.passwordType2()
@@ -338,16 +359,48 @@ func (d *diagnosis) passwordType2() (stop bool) {
 		d.add(CheckPassword, StatusWarn, "cannot read the configuration: %v", err)
 		return false
 	}
+	limit := ""
+	if pw.Enabled && pw.AuthLimit > 0 {
+		limit = fmt.Sprintf(", blocked for good after %d failed attempts", pw.AuthLimit)
+	}
+	if d.authTried {
+		limit += "; the password given was accepted"
+	}
 	switch {
 	case !pw.Enabled:
 		d.add(CheckPassword, StatusPass, "no password protection (AUTH0 past the last page)")
 	case !pw.Readable:
 		d.add(CheckPassword, StatusPass, "password protected: configuration pages are read-protected")
 	case pw.ReadProtect:
-		d.add(CheckPassword, StatusPass, "password protected from page %d, reads and writes", pw.FromPage)
+		d.add(CheckPassword, StatusPass, "password protected from page %d, reads and writes%s", pw.FromPage, limit)
 	default:
-		d.add(CheckPassword, StatusPass, "password protected from page %d, writes only", pw.FromPage)
+		d.add(CheckPassword, StatusPass, "password protected from page %d, writes only%s", pw.FromPage, limit)
 	}
+	return false
+}
+
+// ultralightC reports an Ultralight C's 3DES protection from AUTH0 and AUTH1, when
+// they can be read.
+func (d *diagnosis) ultralightC() (stop bool) {
+	l := d.t.layout
+	b, err := d.t.read(l.Auth0Page, 2)
+	if err != nil {
+		if d.removed(CheckPassword, err) {
+			return true
+		}
+		d.add(CheckPassword, StatusWarn, "cannot read AUTH0 (page %d): %v", l.Auth0Page, err)
+		return false
+	}
+	auth0, writesOnly := int(b[l.Auth0Byte]), b[4]&0x01 != 0
+	if auth0 >= l.Pages {
+		d.add(CheckPassword, StatusPass, "no 3DES protection (AUTH0 %02X past the last page)", auth0)
+		return false
+	}
+	what := "reads and writes"
+	if writesOnly {
+		what = "writes only"
+	}
+	d.add(CheckPassword, StatusWarn, "3DES-protected from page %d, %s; tagpay cannot authenticate with 3DES, so those pages stay out of its reach", auth0, what)
 	return false
 }
 

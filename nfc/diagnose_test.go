@@ -3,6 +3,7 @@ package nfc_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/tagpay/tagpay/nfc"
@@ -169,3 +170,39 @@ func (b *oneCardBus) Wait(ctx context.Context, _ []nfc.ReaderState) ([]nfc.Reade
 	return nil, ctx.Err()
 }
 func (b *oneCardBus) Close() error { return nil }
+
+func TestDiagnoseWithThePassword(t *testing.T) {
+	img := genuine(t, uriMessage(t, paymentURL))
+	img.Pages[131][3] = 0x04              // AUTH0: from page 4
+	img.Pages[132][0] = 0x80 | 0x05       // PROT, AUTHLIM 5
+	img.Pages[133] = unhex(t, "CAFEF00D") // PWD
+	checks := diagnose(t, emu.Part3, img, nfc.DiagnoseOptions{Password: unhex(t, "CAFEF00D")})
+	if c := find(t, checks, nfc.CheckNDEF); c.Status != nfc.StatusPass {
+		t.Errorf("with the password the message reads: %s %s, want PASS", c.Status, c.Detail)
+	}
+	c := find(t, checks, nfc.CheckPassword)
+	if c.Status != nfc.StatusPass || !strings.Contains(c.Detail, "from page 4, reads and writes, blocked for good after 5 failed attempts; the password given was accepted") {
+		t.Errorf("password: %s %s", c.Status, c.Detail)
+	}
+	if c := find(t, checks, nfc.CheckSignature); c.Status != nfc.StatusPass {
+		t.Errorf("signature: %s %s", c.Status, c.Detail)
+	}
+	checks = diagnose(t, emu.Part3, img, nfc.DiagnoseOptions{Password: unhex(t, "00000000")})
+	if c := find(t, checks, nfc.CheckPassword); c.Status != nfc.StatusFail || !strings.Contains(c.Detail, "refused") {
+		t.Errorf("wrong password: %s %s, want FAIL", c.Status, c.Detail)
+	}
+}
+
+func TestDiagnoseUltralightCProtection(t *testing.T) {
+	img := image(t, nfc.TypeUltralightC, uriMessage(t, shortURL))
+	checks := diagnose(t, emu.ACR122, img, nfc.DiagnoseOptions{})
+	if c := find(t, checks, nfc.CheckPassword); c.Status != nfc.StatusPass || !strings.Contains(c.Detail, "no 3DES protection") {
+		t.Errorf("unprotected Ultralight C: %s %s", c.Status, c.Detail)
+	}
+	img.Pages[42][0] = 0x20 // AUTH0: page 32
+	img.Pages[43][0] = 0x01 // AUTH1: writes only
+	checks = diagnose(t, emu.Part3, img, nfc.DiagnoseOptions{})
+	if c := find(t, checks, nfc.CheckPassword); c.Status != nfc.StatusWarn || !strings.Contains(c.Detail, "3DES-protected from page 32, writes only") {
+		t.Errorf("protected Ultralight C: %s %s", c.Status, c.Detail)
+	}
+}

@@ -107,6 +107,15 @@ func ParseFlipper(b []byte) (*Image, error) {
 		}
 		img.Counter = uint32(v)
 	}
+	if f, ok := fields["Failed authentication attempts"]; ok {
+		n, err := strconv.Atoi(f.value)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("flipper file line %d: Failed authentication attempts %q is not a count", f.n, f.value)
+		}
+		if lay.CFG0 >= 0 {
+			img.AuthFailures = n
+		}
+	}
 	total := lay.Pages
 	if t, ok := fields["Pages total"]; ok {
 		if total, err = strconv.Atoi(t.value); err != nil || total != lay.Pages {
@@ -269,10 +278,16 @@ func FormatFlipper(img *Image) ([]byte, error) {
 		fmt.Fprintf(&w, "Tearing %d: 00\n", i)
 	}
 	fmt.Fprintf(&w, "Pages total: %d\n", lay.Pages)
-	fmt.Fprintf(&w, "Pages read: %d\n", len(img.Pages))
-	for i, p := range img.Pages {
+	// Flipper counts the pages read from page 0; pages after the first unreadable
+	// one are not in the file.
+	read := len(img.Pages)
+	if len(img.Unreadable) > 0 {
+		read = img.Unreadable[0]
+	}
+	fmt.Fprintf(&w, "Pages read: %d\n", read)
+	for i, p := range img.Pages[:read] {
 		fmt.Fprintf(&w, "Page %d: %s\n", i, hexList(p))
 	}
-	fmt.Fprintf(&w, "Failed authentication attempts: 0\n")
+	fmt.Fprintf(&w, "Failed authentication attempts: %d\n", img.AuthFailures)
 	return w.Bytes(), nil
 }

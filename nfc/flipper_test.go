@@ -131,7 +131,8 @@ func TestParseFlipperErrors(t *testing.T) {
 		{"no filetype", edit("Filetype: Flipper NFC device\n", ""), "no Filetype line"},
 		{"newer version", edit("Version: 4", "Version: 5"), `line 2: version "5" is not one tagpay reads`},
 		{"classic", edit("Device type: NTAG/Ultralight", "Device type: Mifare Classic"), `line 4: Device type "Mifare Classic" is not a tag tagpay reads`},
-		{"ntag203", edit("NTAG/Ultralight type: NTAG213", "NTAG/Ultralight type: NTAG203"), `line 9: NTAG/Ultralight type "NTAG203" is not a tag`},
+		{"unknown IC", edit("NTAG/Ultralight type: NTAG213", "NTAG/Ultralight type: NTAG218"), `line 9: NTAG/Ultralight type "NTAG218" is not a tag`},
+		{"NTAG203 with 45 pages", edit("NTAG/Ultralight type: NTAG213", "NTAG/Ultralight type: NTAG203"), `Pages total is "45", an NTAG203 has 42`},
 		{"no IC line", edit("NTAG/Ultralight type: NTAG213\n", ""), "line 4: Device type is NTAG/Ultralight but there is no NTAG/Ultralight type line"},
 		{"short UID", edit("UID: 04 51 5C FA 6F 73 81", "UID: 04 51 5C FA"), "line 5: UID: 4 bytes given, want 7"},
 		{"bad page byte", edit("Page 1: FA 6F 73 81", "Page 1: FA 6F 73 8G"), `line 21: page 1: "8G" is not a hex byte`},
@@ -183,4 +184,50 @@ func FuzzParseFlipper(f *testing.F) {
 			t.Fatalf("format→parse→format is not stable:\n%s\n%s", out, out2)
 		}
 	})
+}
+
+func TestFlipperRoundTripOfEveryIC(t *testing.T) {
+	for _, l := range Layouts() {
+		t.Run(l.Name, func(t *testing.T) {
+			img, err := l.NewImage(unhex(t, "04515CFA6F7381"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.CFG0 >= 0 {
+				img.AuthFailures = 2 // kept by the IC, and by Flipper
+			}
+			b, err := FormatFlipper(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := ParseFlipper(b)
+			if err != nil {
+				t.Fatalf("ParseFlipper: %v\n%s", err, b)
+			}
+			j1, _ := FormatImageJSON(img)
+			j2, _ := FormatImageJSON(back)
+			if !bytes.Equal(j1, j2) {
+				t.Fatalf("Flipper round trip changed the image:\n%s\n%s", j1, j2)
+			}
+		})
+	}
+}
+
+func TestFormatFlipperOfAPartialDump(t *testing.T) {
+	img := newTestImage(t, TypeNTAG213)
+	img.Unreadable = []int{10, 11, 12}
+	for p := 13; p < 45; p++ {
+		img.Unreadable = append(img.Unreadable, p)
+	}
+	b, err := FormatFlipper(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if !strings.Contains(s, "Pages read: 10\n") || !strings.Contains(s, "Page 9: ") || strings.Contains(s, "Page 10: ") {
+		t.Errorf("partial dump as Flipper:\n%s", s)
+	}
+	if _, err := ParseFlipper(b); err == nil || !strings.Contains(err.Error(), "only 10 of 45 pages were read") {
+		t.Errorf("ParseFlipper of a partial dump: %v", err)
+	}
 }

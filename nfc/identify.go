@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // pcscRID is the registered application provider of PC/SC; a contactless storage
@@ -121,41 +122,93 @@ func ParseATR(atr []byte) (ATRInfo, error) {
 }
 
 // layoutByVersion finds the IC a GET_VERSION reply names. Byte 1 is the vendor (04
-// NXP), byte 2 the product type (03 Ultralight, 04 NTAG), byte 6 the memory size; the
-// other bytes vary between production variants of the same IC.
+// NXP), byte 2 the product type (03 Ultralight, 04 NTAG), byte 3 the subtype (05 for
+// NTAG I2C), bytes 4-5 the version (NTAG I2C plus is 02 02), byte 6 the memory size.
+// An exact match of bytes 2-6 wins; otherwise type and size decide, since subtype
+// and version vary between production variants of the same IC (NTAG213 TT, NTAG213F).
+// The NTAG I2C family needs the exact match: an NTAG I2C 1K has an NTAG216's size.
 func layoutByVersion(v []byte) (Layout, bool) {
 	if len(v) != 8 || v[1] != 0x04 {
 		return Layout{}, false
 	}
 	for _, l := range Layouts() {
-		if len(l.Version) == 8 && l.Version[2] == v[2] && l.Version[6] == v[6] {
+		if len(l.Version) == 8 && bytes.Equal(l.Version[2:7], v[2:7]) {
+			return l, true
+		}
+	}
+	if v[3] == subtypeNTAGI2C {
+		return Layout{}, false
+	}
+	for _, l := range Layouts() {
+		if len(l.Version) == 8 && l.Version[3] != subtypeNTAGI2C && l.Version[2] == v[2] && l.Version[6] == v[6] {
 			return l, true
 		}
 	}
 	return Layout{}, false
 }
 
-// layoutByCC names a Type 2 IC that did not answer GET_VERSION from its ATR card name
-// and the data-area size in its CC. asked says GET_VERSION went out through a native
-// channel and met silence: that rules out NTAG21x and Ultralight EV1, which always
-// answer, and leaves the Ultralight C for a 144-byte area. Without a native channel an
-// NTAG213 and an Ultralight C look alike; the NTAG213 is by far the commoner.
-func layoutByCC(atr ATRInfo, cc []byte, asked bool) (Layout, bool) {
+// subtypeNTAGI2C is GET_VERSION byte 3 of the NTAG I2C family.
+const subtypeNTAGI2C = 0x05
+
+// layoutsByCC lists the ICs a Type 2 tag that did not answer GET_VERSION may be, from
+// its ATR card name and the data-area size in its CC, smallest first. asked says
+// GET_VERSION went out through a native channel and met silence: that rules out every
+// IC that answers it, and leaves the NTAG203, MIFARE Ultralight and Ultralight C.
+// Several candidates of different sizes are told apart by probing their last page.
+func layoutsByCC(atr ATRInfo, cc []byte, asked bool) []Layout {
 	if atr.CardName == 0x003A {
-		return LayoutOf(TypeUltralightC)
+		l, _ := LayoutOf(TypeUltralightC)
+		return []Layout{l}
 	}
 	if len(cc) != 4 || cc[0] != ccMagic {
-		return Layout{}, false
+		return nil
 	}
+	var out []Layout
 	for _, l := range Layouts() {
-		if l.CC[2] != cc[2] || l.Type == TypeUltralightEV1 {
+		if l.CC[2] != cc[2] || l.Type == TypeUltralightEV1 || (asked && l.Version != nil) {
 			continue
 		}
-		if !asked || l.Version == nil {
-			return l, true
+		if slices.ContainsFunc(out, func(o Layout) bool { return o.Pages == l.Pages }) {
+			continue // same size: the first listed, the commoner, stands for both
+		}
+		out = append(out, l)
+	}
+	slices.SortStableFunc(out, func(a, b Layout) int { return a.Pages - b.Pages })
+	return out
+}
+
+// layoutByCC is the IC when layoutsByCC leaves exactly one, or the smallest
+// otherwise (what a reader that cannot probe must assume).
+func layoutByCC(atr ATRInfo, cc []byte, asked bool) (Layout, bool) {
+	ls := layoutsByCC(atr, cc, asked)
+	if len(ls) == 0 {
+		return Layout{}, false
+	}
+	if !asked && len(ls) > 1 {
+		// Without a native channel an NTAG213 and an Ultralight C look alike; the
+		// NTAG213 is by far the commoner.
+		for _, l := range ls {
+			if l.Type == TypeNTAG213 {
+				return l, true
+			}
 		}
 	}
-	return Layout{}, false
+	return ls[0], true
+}
+
+// probeLayout picks among candidates of different sizes, smallest first: the first
+// whose page count is where reads stop.
+func (t *Tag) probeLayout(cands []Layout) (Layout, error) {
+	for _, l := range cands[:len(cands)-1] {
+		ok, err := t.probePage(l.Pages)
+		if err != nil {
+			return Layout{}, err
+		}
+		if !ok {
+			return l, nil
+		}
+	}
+	return cands[len(cands)-1], nil
 }
 
 // native Type 2 commands.
@@ -230,7 +283,16 @@ func (t *Tag) identifyType2() error {
 	hdr, _ := t.mem.get(0, 4)
 	t.UID = append(append([]byte{}, hdr[0:3]...), hdr[4:8]...)
 	if !known && t.Version == nil {
-		lay, known = layoutByCC(t.atr, hdr[12:16], l.p.NativeMax > 0)
+		cands := layoutsByCC(t.atr, hdr[12:16], l.p.NativeMax > 0)
+		switch {
+		case len(cands) == 1:
+			lay, known = cands[0], true
+		case len(cands) > 1:
+			if lay, err = t.probeLayout(cands); err != nil {
+				return fmt.Errorf("identify the tag: %w", err)
+			}
+			known = true
+		}
 	}
 	switch {
 	case known:

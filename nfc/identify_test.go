@@ -2,6 +2,7 @@ package nfc
 
 import (
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -101,6 +102,24 @@ func TestLayoutByVersion(t *testing.T) {
 	}
 }
 
+func TestLayoutsByCCListsWhatAProbeMustTellApart(t *testing.T) {
+	ultralight := ATRInfo{Storage: true, CardName: 0x0003}
+	var got []TagType
+	for _, l := range layoutsByCC(ultralight, mustHex(t, "E1101200"), true) {
+		got = append(got, l.Type)
+	}
+	if !slices.Equal(got, []TagType{TypeNTAG203, TypeUltralightC}) {
+		t.Errorf("silent GET_VERSION, CC 12: %v, want ntag203 then ultralight_c", got)
+	}
+	got = nil
+	for _, l := range layoutsByCC(ultralight, mustHex(t, "E1101200"), false) {
+		got = append(got, l.Type)
+	}
+	if !slices.Equal(got, []TagType{TypeNTAG203, TypeNTAG213, TypeUltralightC}) {
+		t.Errorf("no native channel, CC 12: %v", got)
+	}
+}
+
 func TestLayoutByCC(t *testing.T) {
 	ultralight := ATRInfo{Storage: true, CardName: 0x0003}
 	cases := []struct {
@@ -110,7 +129,8 @@ func TestLayoutByCC(t *testing.T) {
 		want  TagType
 	}{
 		{ultralight, "E1100600", true, TypeUltralight},
-		{ultralight, "E1101200", true, TypeUltralightC},
+		{ultralight, "E1101200", true, TypeNTAG203}, // or an Ultralight C: probed
+		{ATRInfo{Storage: true, CardName: 0x003A}, "E1101200", true, TypeUltralightC},
 		{ultralight, "E1101200", false, TypeNTAG213},
 		{ultralight, "E1103E00", false, TypeNTAG215},
 		{ultralight, "E1106D00", false, TypeNTAG216},

@@ -17,6 +17,13 @@ const (
 	TypeUltralight    TagType = "ultralight"
 	TypeUltralightEV1 TagType = "ultralight_ev1"
 	TypeUltralightC   TagType = "ultralight_c"
+	TypeNTAG203       TagType = "ntag203"
+	TypeNTAG210       TagType = "ntag210"
+	TypeNTAG212       TagType = "ntag212"
+	TypeNTAGI2C1K     TagType = "ntag_i2c_1k"
+	TypeNTAGI2C2K     TagType = "ntag_i2c_2k"
+	TypeNTAGI2CPlus1K TagType = "ntag_i2c_plus_1k"
+	TypeNTAGI2CPlus2K TagType = "ntag_i2c_plus_2k"
 	TypeNTAG424DNA    TagType = "ntag424dna"
 	TypeMifareClassic TagType = "mifare_classic"
 	TypeUnknown       TagType = "unknown"
@@ -53,9 +60,15 @@ type Image struct {
 	Signature HexBytes   `json:"signature,omitempty"` // READ_SIG: 32 bytes (NTAG21x), 56 (424 DNA)
 	Counter   uint32     `json:"counter,omitempty"`   // NFC read counter (READ_CNT) or SUN counter
 	Pages     []HexBytes `json:"pages,omitempty"`     // Type 2: every page from 0, 4 bytes each
-	NDEF      HexBytes   `json:"ndef,omitempty"`      // Type 4: the NDEF message, without NLEN
-	SUN       *SUNConfig `json:"sun,omitempty"`       // Type 4: SUN template (older images), for the emulator
-	DNA       *DNAState  `json:"dna,omitempty"`       // NTAG 424 DNA: keys and file settings, for the emulator
+	// Unreadable lists Type 2 pages a dump could not read (a password guards reads
+	// from them); they hold zeros in Pages.
+	Unreadable []int `json:"unreadable,omitempty"`
+	// AuthFailures counts failed PWD_AUTH attempts since the last success, which the
+	// IC keeps in its memory and compares with AUTHLIM.
+	AuthFailures int        `json:"auth_failures,omitempty"`
+	NDEF         HexBytes   `json:"ndef,omitempty"` // Type 4: the NDEF message, without NLEN
+	SUN          *SUNConfig `json:"sun,omitempty"`  // Type 4: SUN template (older images), for the emulator
+	DNA          *DNAState  `json:"dna,omitempty"`  // NTAG 424 DNA: keys and file settings, for the emulator
 }
 
 // SUNConfig tells an emulated NTAG 424 DNA how to build its URL on each read:

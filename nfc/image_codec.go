@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -72,7 +73,7 @@ func (img *Image) Validate() error {
 		return img.validate424()
 	}
 	if _, ok := LayoutOf(img.Type); !ok {
-		return fmt.Errorf("tag image: unknown tag type %q (want ntag213, ntag215, ntag216, ultralight, ultralight_ev1, ultralight_c or ntag424dna)", img.Type)
+		return fmt.Errorf("tag image: unknown tag type %q (want one of %s)", img.Type, strings.Join(TypeNames(), ", "))
 	}
 	lay, ok := LayoutByPages(img.Type, len(img.Pages))
 	if !ok {
@@ -83,6 +84,20 @@ func (img *Image) Validate() error {
 			return fmt.Errorf("tag image: page %d has %d bytes, want 4", i, len(p))
 		}
 	}
+	for i, p := range img.Unreadable {
+		switch {
+		case p < pageUserStart || p >= len(img.Pages):
+			return fmt.Errorf("tag image: unreadable page %d is not a page a password can guard (4-%d)", p, len(img.Pages)-1)
+		case i > 0 && p <= img.Unreadable[i-1]:
+			return fmt.Errorf("tag image: unreadable pages must be listed once each, in order (%d after %d)", p, img.Unreadable[i-1])
+		}
+	}
+	if img.AuthFailures < 0 || img.AuthFailures > MaxAuthLimit {
+		return fmt.Errorf("tag image: auth_failures %d: the count of failed password attempts runs from 0 to %d", img.AuthFailures, MaxAuthLimit)
+	}
+	if img.AuthFailures > 0 && lay.CFG0 < 0 {
+		return fmt.Errorf("tag image: auth_failures %d, but %s %s has no password", img.AuthFailures, article(lay.Name), lay.Name)
+	}
 	if img.Signature != nil && len(img.Signature) != 32 {
 		return fmt.Errorf("tag image: signature is %d bytes, %s %s signs with 32", len(img.Signature), article(lay.Name), lay.Name)
 	}
@@ -90,6 +105,17 @@ func (img *Image) Validate() error {
 		return fmt.Errorf("tag image: ndef, sun and dna are for NTAG 424 DNA images; %s %s keeps its NDEF message in its pages", article(lay.Name), lay.Name)
 	}
 	return checkUIDPages(img.UID, img.Pages)
+}
+
+// TypeNames lists the image types tagpay knows: every Type 2 IC, then ntag424dna.
+func TypeNames() []string {
+	var names []string
+	for _, l := range layouts {
+		if !slices.Contains(names, string(l.Type)) {
+			names = append(names, string(l.Type))
+		}
+	}
+	return append(names, string(TypeNTAG424DNA))
 }
 
 // pagesWanted says how many pages an IC type has, for error messages.

@@ -70,7 +70,7 @@ func TestParseImageJSONRejects(t *testing.T) {
 		{"bad hex", `{"type":"ntag213","uid":"04515CFA6F73ZZ"}`, "bad hex"},
 		{"trailing data", string(goodJSON) + `{}`, "unexpected data after the JSON object"},
 		{"not JSON", `tag`, "tag image"},
-		{"unknown type", `{"type":"ntag210","uid":"04515CFA6F7381"}`, `unknown tag type "ntag210"`},
+		{"unknown type", `{"type":"ntag218","uid":"04515CFA6F7381"}`, `unknown tag type "ntag218"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,6 +90,13 @@ func TestImageValidate(t *testing.T) {
 		wantErr string
 	}{
 		{"valid NTAG213", TypeNTAG213, func(*Image) {}, ""},
+		{"partial dump", TypeNTAG213, func(img *Image) { img.Unreadable = []int{43, 44} }, ""},
+		{"unreadable UID page", TypeNTAG213, func(img *Image) { img.Unreadable = []int{2} }, "unreadable page 2 is not a page a password can guard"},
+		{"unreadable past the end", TypeNTAG213, func(img *Image) { img.Unreadable = []int{45} }, "unreadable page 45"},
+		{"unreadable out of order", TypeNTAG213, func(img *Image) { img.Unreadable = []int{20, 10} }, "once each, in order"},
+		{"password failures", TypeNTAG216, func(img *Image) { img.AuthFailures = 3 }, ""},
+		{"too many failures", TypeNTAG216, func(img *Image) { img.AuthFailures = 8 }, "runs from 0 to 7"},
+		{"failures without a password", TypeUltralight, func(img *Image) { img.AuthFailures = 1 }, "has no password"},
 		{"one page short", TypeNTAG213, func(img *Image) { img.Pages = img.Pages[:44] }, "image has 44 pages, an NTAG213 has 45"},
 		{"EV1 of no known size", TypeUltralightEV1, func(img *Image) { img.Pages = append(img.Pages, img.Pages[:10]...) },
 			"image has 30 pages, an ultralight_ev1 has 20 (MIFARE Ultralight EV1 (MF0UL11)) or 41 (MIFARE Ultralight EV1 (MF0UL21))"},

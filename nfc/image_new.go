@@ -72,10 +72,16 @@ func (l Layout) NewImage(uid []byte, ndefMsg []byte) (*Image, error) {
 		page(l.DynLock, 0x00, 0x00, 0x00, 0xBD)
 		page(l.CFG0, 0x04, 0x00, 0x00, 0xFF)
 		page(l.CFG1, 0x00, 0x05, 0x00, 0x00)
-	case TypeUltralightEV1:
-		// MF0ULx1: CFG0 00 00 00 FF (AUTH0 FF), CFG1 00 05 00 00 (VCTID 05).
+	case TypeUltralightEV1, TypeNTAG210, TypeNTAG212:
+		// MF0ULx1, NTAG210/212: CFG0 00 00 00 FF (AUTH0 FF), CFG1 00 05 00 00.
 		page(l.CFG0, 0x00, 0x00, 0x00, 0xFF)
 		page(l.CFG1, 0x00, 0x05, 0x00, 0x00)
+		if l.Type == TypeNTAG212 {
+			page(l.DynLock, 0x00, 0x00, 0x00, 0xBD)
+		}
+	case TypeNTAGI2CPlus1K:
+		page(l.CFG0, 0x00, 0x00, 0x00, 0xFF) // AUTH0 FF: no protection
+		page(l.CFG1, 0x00, 0x00, 0x00, 0x00)
 	case TypeUltralightC:
 		page(l.Auth0Page, 0x30) // AUTH0 = 0x30: past page 47, no protection
 	}

@@ -31,10 +31,18 @@ type Layout struct {
 	Auth0Page, Auth0Byte int
 
 	Version []byte // GET_VERSION reply; nil when the IC does not answer it
+
+	// TotalUserBytes is the user memory of every sector, when some of it lies past
+	// sector 0 (NTAG I2C 2K), which READ and WRITE without SECTOR_SELECT cannot
+	// reach: tagpay uses sector 0 only. 0 means all of it is in UserPages.
+	TotalUserBytes int
 }
 
-// UserBytes is the size of user memory in bytes.
+// UserBytes is the size of the user memory tagpay reaches, in bytes.
 func (l Layout) UserBytes() int { return l.UserPages * 4 }
+
+// AllUserBytes is the IC's whole user memory, in every sector.
+func (l Layout) AllUserBytes() int { return max(l.TotalUserBytes, l.UserBytes()) }
 
 // layouts holds every Type 2 IC tagpay knows. The first entry of a TagType is what
 // LayoutOf returns for it.
@@ -81,6 +89,60 @@ var layouts = []Layout{
 		Type: TypeUltralightC, Name: "MIFARE Ultralight C", Flipper: "Mifare Ultralight C",
 		Pages: 48, UserStart: 4, UserPages: 36, CC: [4]byte{0xE1, 0x10, 0x12, 0x00},
 		DynLock: 40, CFG0: -1, CFG1: -1, PWD: -1, PACK: -1, Auth0Page: 42, Auth0Byte: 0,
+	},
+	{
+		// NTAG203: no GET_VERSION, no protection; dynamic lock page 40, a 16-bit
+		// one-way counter on page 41, the last.
+		Type: TypeNTAG203, Name: "NTAG203", Flipper: "NTAG203",
+		Pages: 42, UserStart: 4, UserPages: 36, CC: [4]byte{0xE1, 0x10, 0x12, 0x00},
+		DynLock: 40, CFG0: -1, CFG1: -1, PWD: -1, PACK: -1, Auth0Page: -1,
+	},
+	{
+		// NTAG210: the MF0UL11 map under an NTAG product type; no dynamic lock.
+		Type: TypeNTAG210, Name: "NTAG210", Flipper: "NTAG210",
+		Pages: 20, UserStart: 4, UserPages: 12, CC: [4]byte{0xE1, 0x10, 0x06, 0x00},
+		DynLock: -1, CFG0: 16, CFG1: 17, PWD: 18, PACK: 19, Auth0Page: 16, Auth0Byte: 3,
+		Version: []byte{0x00, 0x04, 0x04, 0x01, 0x01, 0x00, 0x0B, 0x03},
+	},
+	{
+		Type: TypeNTAG212, Name: "NTAG212", Flipper: "NTAG212",
+		Pages: 41, UserStart: 4, UserPages: 32, CC: [4]byte{0xE1, 0x10, 0x10, 0x00},
+		DynLock: 36, CFG0: 37, CFG1: 38, PWD: 39, PACK: 40, Auth0Page: 37, Auth0Byte: 3,
+		Version: []byte{0x00, 0x04, 0x04, 0x01, 0x01, 0x00, 0x0E, 0x03},
+	},
+	{
+		// NT3H1101, sector 0: user memory 04h-E1h, dynamic lock E2h, E3h-E7h
+		// reserved, the configuration registers at E8h-E9h, nothing after.
+		Type: TypeNTAGI2C1K, Name: "NTAG I2C 1K (NT3H1101)", Flipper: "NTAG I2C 1K",
+		Pages: 234, UserStart: 4, UserPages: 222, CC: [4]byte{0xE1, 0x10, 0x6D, 0x00},
+		DynLock: 226, CFG0: -1, CFG1: -1, PWD: -1, PACK: -1, Auth0Page: -1,
+		Version: []byte{0x00, 0x04, 0x04, 0x05, 0x02, 0x01, 0x13, 0x03},
+	},
+	{
+		// NT3H1201: sector 0 is header and user memory to page FFh; the rest of its
+		// 1904 bytes, and its lock and configuration pages, lie in sector 1.
+		Type: TypeNTAGI2C2K, Name: "NTAG I2C 2K (NT3H1201)", Flipper: "NTAG I2C 2K",
+		Pages: 256, UserStart: 4, UserPages: 252, CC: [4]byte{0xE1, 0x10, 0xEA, 0x00},
+		DynLock: -1, CFG0: -1, CFG1: -1, PWD: -1, PACK: -1, Auth0Page: -1,
+		Version:        []byte{0x00, 0x04, 0x04, 0x05, 0x02, 0x01, 0x15, 0x03},
+		TotalUserBytes: 1904,
+	},
+	{
+		// NT3H2111: as the NT3H1101, with AUTH0 (E3h byte 3), ACCESS (E4h), PWD (E5h)
+		// and PACK (E6h) in the reserved pages, and PT_I2C at E7h.
+		Type: TypeNTAGI2CPlus1K, Name: "NTAG I2C plus 1K (NT3H2111)", Flipper: "NTAG I2C Plus 1K",
+		Pages: 234, UserStart: 4, UserPages: 222, CC: [4]byte{0xE1, 0x10, 0x6D, 0x00},
+		DynLock: 226, CFG0: 227, CFG1: 228, PWD: 229, PACK: 230, Auth0Page: 227, Auth0Byte: 3,
+		Version: []byte{0x00, 0x04, 0x04, 0x05, 0x02, 0x02, 0x13, 0x03},
+	},
+	{
+		// NT3H2211: sector 0 as the NT3H1201's; its password configuration lies in
+		// sector 1, out of reach.
+		Type: TypeNTAGI2CPlus2K, Name: "NTAG I2C plus 2K (NT3H2211)", Flipper: "NTAG I2C Plus 2K",
+		Pages: 256, UserStart: 4, UserPages: 252, CC: [4]byte{0xE1, 0x10, 0xEA, 0x00},
+		DynLock: -1, CFG0: -1, CFG1: -1, PWD: -1, PACK: -1, Auth0Page: -1,
+		Version:        []byte{0x00, 0x04, 0x04, 0x05, 0x02, 0x02, 0x15, 0x03},
+		TotalUserBytes: 1904,
 	},
 }
 

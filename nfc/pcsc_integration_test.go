@@ -230,6 +230,12 @@ func TestPCSCTornWrite(t *testing.T) {
 			b := newVPCDBench(t, p, genuineImage(t, old), emu.Faults{})
 			tag, cc := b.open(t)
 			opening := cc.APDUs()
+			// A write first reads the configuration pages, to refuse a write into a
+			// password-protected area before anything lands.
+			if _, err := tag.Password(); err != nil {
+				t.Fatal(err)
+			}
+			opening = cc.APDUs()
 			tag.Close()
 			b.reader.Remove()
 			b.waitAbsent(t)

@@ -107,23 +107,40 @@ func (b *pcscBus) Readers(ctx context.Context) ([]ReaderState, error) {
 }
 
 func (b *pcscBus) Connect(ctx context.Context, reader string) (Card, error) {
-	c, err := b.context()
-	if err != nil {
+	if _, err := b.context(); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	card, err := c.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	// Each card gets its own context: pcsc-lite serialises the calls of one context,
+	// so a transaction stuck behind another program must not stall the bus.
+	own, err := scard.EstablishContext()
 	if err != nil {
+		return nil, pcscError("connect to the PC/SC service", "", err)
+	}
+	// A reader another program holds exclusively refuses the connection at once:
+	// try again for a while, as for a transaction, before saying so.
+	deadline := time.Now().Add(DefaultExclusiveWait)
+	card, err := own.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	for errors.Is(err, scard.ErrSharingViolation) && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		card, err = own.Connect(reader, scard.ShareShared, scard.ProtocolAny)
+	}
+	if err != nil {
+		_ = own.Release()
+		if errors.Is(err, scard.ErrSharingViolation) {
+			return nil, fmt.Errorf("%w: reader %q is held by another program, which kept it for more than %v; close other NFC tools (or let them finish) and retry (PC/SC: %w)", ErrReaderBusy, reader, DefaultExclusiveWait, err)
+		}
 		return nil, pcscError("connect", reader, err)
 	}
 	st, err := card.Status()
 	if err != nil {
 		_ = card.Disconnect(scard.LeaveCard)
+		_ = own.Release()
 		return nil, pcscError("read the ATR", reader, err)
 	}
-	return &pcscCard{card: card, reader: reader, atr: append([]byte(nil), st.Atr...)}, nil
+	return &pcscCard{card: card, ctx: own, reader: reader, atr: append([]byte(nil), st.Atr...)}, nil
 }
 
 // Wait blocks in SCardGetStatusChange; a goroutine turns ctx's end (Ctrl-C) into
@@ -236,13 +253,84 @@ func (b *pcscBus) Close() error {
 // pcscCard is a connected tag.
 type pcscCard struct {
 	card   *scard.Card
+	ctx    *scard.Context // the card's own
 	reader string
 	atr    []byte
+	// pending is closed once a transaction request given up on (another program
+	// held the reader too long) has returned and been undone; until then the card's
+	// context is blocked inside pcsc-lite and must not be used.
+	pending chan struct{}
 }
 
 func (c *pcscCard) ATR() []byte { return c.atr }
 
+// stuck tells whether an abandoned transaction request still blocks the card.
+func (c *pcscCard) stuck() bool {
+	if c.pending == nil {
+		return false
+	}
+	select {
+	case <-c.pending:
+		c.pending = nil
+		return false
+	default:
+		return true
+	}
+}
+
+func (c *pcscCard) busy(wait time.Duration) error {
+	return fmt.Errorf("%w: reader %q is held by another program, which kept it for more than %v; close other NFC tools (or let them finish) and retry", ErrReaderBusy, c.reader, wait)
+}
+
+// BeginTransaction is SCardBeginTransaction, which pcsc-lite lets wait for as long as
+// another program holds the reader; past wait the request is abandoned (it finishes,
+// and is undone, in the background) and the card refuses further use.
+func (c *pcscCard) BeginTransaction(wait time.Duration) error {
+	if c.pending != nil {
+		select {
+		case <-c.pending:
+			c.pending = nil
+		case <-time.After(wait):
+			return c.busy(wait)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.card.BeginTransaction() }()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return pcscError("take the reader for this program", c.reader, err)
+		}
+		return nil
+	case <-timer.C:
+	}
+	pending := make(chan struct{})
+	c.pending = pending
+	go func() {
+		if err := <-done; err == nil {
+			_ = c.card.EndTransaction(scard.LeaveCard)
+		}
+		close(pending)
+	}()
+	return c.busy(wait)
+}
+
+func (c *pcscCard) EndTransaction() error {
+	if c.stuck() {
+		return nil
+	}
+	if err := c.card.EndTransaction(scard.LeaveCard); err != nil {
+		return pcscError("give the reader back", c.reader, err)
+	}
+	return nil
+}
+
 func (c *pcscCard) Transmit(apdu []byte) ([]byte, error) {
+	if c.stuck() {
+		return nil, fmt.Errorf("%w: reader %q is held by another program", ErrReaderBusy, c.reader)
+	}
 	// ebfe/scard indexes cmd[0] and needs a T=0/T=1 protocol: both would panic.
 	if len(apdu) == 0 {
 		return nil, errors.New("refusing to transmit an empty APDU")
@@ -290,7 +378,19 @@ func (c *pcscCard) removedSince() error {
 }
 
 func (c *pcscCard) Close() error {
-	if err := c.card.Disconnect(scard.LeaveCard); err != nil {
+	if c.stuck() {
+		// The context is blocked until the other program lets go: clean up then.
+		pending := c.pending
+		go func() {
+			<-pending
+			_ = c.card.Disconnect(scard.LeaveCard)
+			_ = c.ctx.Release()
+		}()
+		return nil
+	}
+	err := c.card.Disconnect(scard.LeaveCard)
+	_ = c.ctx.Release()
+	if err != nil {
 		return pcscError("disconnect", c.reader, err)
 	}
 	return nil
@@ -323,7 +423,7 @@ func pcscError(op, reader string, err error) error {
 	case scard.ErrUnresponsiveCard, scard.ErrUnpoweredCard, scard.ErrUnsupportedCard:
 		kind, advice = ErrReaderFault, fmt.Sprintf("the tag on reader%s does not answer; reposition it and retry", where)
 	case scard.ErrSharingViolation:
-		kind, advice = ErrReaderFault, fmt.Sprintf("reader%s is held by another program; close other NFC tools and retry", where)
+		kind, advice = ErrReaderBusy, fmt.Sprintf("reader%s is held by another program; close other NFC tools and retry", where)
 	case scard.ErrCancelled:
 		return fmt.Errorf("%s: %w", op, context.Canceled)
 	default:

@@ -26,7 +26,7 @@ func TestPCSCErrorMapping(t *testing.T) {
 		{scard.ErrRemovedCard, ErrTagRemoved, "hold it still"},
 		{scard.ErrResetCard, ErrTagRemoved, "hold it still"},
 		{scard.ErrUnresponsiveCard, ErrReaderFault, "does not answer"},
-		{scard.ErrSharingViolation, ErrReaderFault, "another program"},
+		{scard.ErrSharingViolation, ErrReaderBusy, "another program"},
 		{scard.ErrCommError, ErrReaderFault, "failed"},
 	}
 	for _, c := range cases {

@@ -191,6 +191,8 @@ func splitSW(r []byte) ([]byte, uint16, error) {
 type tagError struct {
 	op     string
 	detail string
+	nak    byte // the tag's 4-bit NAK, when the reader passed it on (hasNAK)
+	hasNAK bool
 }
 
 func (e *tagError) Error() string {
@@ -308,7 +310,7 @@ func (l *link) native(op string, cmd []byte) ([]byte, error) {
 	}
 	// A Type 2 tag refuses with a 4-bit NAK, which readers pass on as one byte.
 	if len(data) == 1 && data[0] != 0x0A {
-		return nil, &tagError{op: op, detail: fmt.Sprintf("the tag refused the command (NAK %X)", data[0])}
+		return nil, &tagError{op: op, detail: fmt.Sprintf("the tag refused the command (NAK %X)", data[0]), nak: data[0], hasNAK: true}
 	}
 	return data, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
 // Tag problems found on the tag itself. Each matches ErrDevice.
@@ -125,8 +126,11 @@ type Tag struct {
 	layout   *Layout
 	mem      pageCache
 	t4       *t4State
-	t4App    bool        // the NDEF application is selected
-	sess     *dnaSession // NTAG 424 DNA secure channel, nil when none is open
+	t4App    bool          // the NDEF application is selected
+	authed   bool          // PWD_AUTH succeeded in this session
+	held     int           // depth of Exclusive calls holding the reader
+	wait     time.Duration // how long Exclusive waits for a busy reader; 0: the default
+	sess     *dnaSession   // NTAG 424 DNA secure channel, nil when none is open
 }
 
 // Open identifies the tag behind card. For a MIFARE Classic or another tag tagpay
@@ -134,7 +138,9 @@ type Tag struct {
 // matching ErrUnsupported. Close the Tag, not the card, when done.
 func Open(card Card) (*Tag, error) {
 	t := &Tag{card: card}
-	if err := t.identify(); err != nil {
+	// Identification runs inside Exclusive so that a reader another program holds
+	// gives a bounded wait and a plain error, not a hang.
+	if err := t.Exclusive(t.identify); err != nil {
 		if t.Type == "" {
 			if t.link != nil {
 				_ = t.link.close() // the caller closes the card, not the session
@@ -169,9 +175,14 @@ func (t *Tag) Layout() (Layout, bool) {
 	return *t.layout, true
 }
 
-// Close ends any reader session and disconnects, leaving the tag in the field.
+// Close ends any reader session and disconnects, leaving the tag in the field. A
+// tag that was given its password is first made to forget it, so that no other
+// program can write its protected pages while it stays on the reader.
 func (t *Tag) Close() error {
 	var err error
+	if t.authed {
+		t.forgetAuth()
+	}
 	if t.link != nil {
 		err = t.link.close()
 	}
@@ -200,7 +211,13 @@ func (t *Tag) ReadNDEF() ([]byte, error) {
 	if t.family == familyType4 {
 		return t.readNDEFType4()
 	}
-	return t.readNDEFType2()
+	msg, err := t.readNDEFType2()
+	if err != nil {
+		if perr := t.protectedRead(err); perr != nil {
+			return nil, perr
+		}
+	}
+	return msg, err
 }
 
 // WriteOptions tune WriteNDEF.
@@ -218,15 +235,17 @@ func (t *Tag) WriteNDEF(msg []byte, opts WriteOptions) error {
 	if err := t.usable(); err != nil {
 		return err
 	}
-	if len(opts.Password) > 0 {
+	if len(opts.Password) > 0 && !t.authed {
 		if err := t.Authenticate(opts.Password, opts.PACK); err != nil {
 			return err
 		}
 	}
-	if t.family == familyType4 {
-		return t.writeNDEFType4(msg)
-	}
-	return t.writeNDEFType2(msg)
+	return t.Exclusive(func() error {
+		if t.family == familyType4 {
+			return t.writeNDEFType4(msg)
+		}
+		return t.writeNDEFType2(msg)
+	})
 }
 
 // Authenticate presents a Type 2 tag's password (PWD_AUTH); pack, when not empty, is
@@ -247,12 +266,13 @@ func (t *Tag) Lock() error {
 	if t.family == familyType4 {
 		return fmt.Errorf("%w: locking an %s changes its file settings, which needs its application key", ErrUnsupported, t.Name)
 	}
-	return t.lockType2()
+	return t.Exclusive(t.lockType2)
 }
 
-// SetPassword configures password protection (AUTH0, PROT, PWD, PACK) on ICs that
-// have it: NTAG21x and Ultralight EV1. A tag already protected needs Authenticate
-// first.
+// SetPassword configures password protection (PWD, PACK, AUTH0, PROT, AUTHLIM) on
+// ICs that have it: NTAG21x and Ultralight EV1. It reads the configuration back and
+// presents the new password once to prove it landed, which leaves the session
+// authenticated. A tag already protected needs Authenticate first.
 func (t *Tag) SetPassword(cfg PasswordConfig) error {
 	if err := t.usable(); err != nil {
 		return err
@@ -260,12 +280,13 @@ func (t *Tag) SetPassword(cfg PasswordConfig) error {
 	if t.family != familyType2 {
 		return fmt.Errorf("%w: %s has no PWD_AUTH password", ErrUnsupported, t.Name)
 	}
-	return t.setPasswordType2(cfg)
+	return t.Exclusive(func() error { return t.setPasswordType2(cfg) })
 }
 
 // Dump reads the whole tag into an image: every page of a Type 2 tag (PWD and PACK
 // read as zeros), the NDEF file of a Type 4 tag; with the signature and counter when
-// the reader can fetch them.
+// the reader can fetch them. Pages a password keeps from being read (Authenticate
+// first to read them) come back as zeros, listed in the image's Unreadable.
 func (t *Tag) Dump() (*Image, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
@@ -322,7 +343,7 @@ func (t *Tag) Info() (*Info, error) {
 	}
 	switch {
 	case checkCC(cc) == nil:
-		in.Capacity = dataArea(cc)
+		in.Capacity = t.reachableArea(cc)
 	case t.layout != nil:
 		in.Capacity = t.layout.UserBytes()
 	}

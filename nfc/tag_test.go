@@ -490,6 +490,11 @@ func TestTornWrite(t *testing.T) {
 				// A clean run tells how many APDUs opening and writing take.
 				clean := newBench(t, p, image(t, typ, oldMsg), emu.Faults{})
 				tag, cc := clean.open(t)
+				// The write reads the configuration pages first (to refuse a write into
+				// a password-protected area before anything lands): count that too.
+				if _, err := tag.Password(); err != nil {
+					t.Fatal(err)
+				}
 				opening := cc.APDUs()
 				if err := tag.WriteNDEF(newMsg, nfc.WriteOptions{}); err != nil {
 					t.Fatal(err)
@@ -625,9 +630,12 @@ func TestFailureStatusGivesAClearError(t *testing.T) {
 func TestUPDATEFailureMidWriteIsTorn(t *testing.T) {
 	msg := uriMessage(t, paymentURL)
 	clean := newBench(t, emu.ACR122, image(t, nfc.TypeNTAG215, nil), emu.Faults{})
-	_, cc := clean.open(t)
+	tag, cc := clean.open(t)
+	if _, err := tag.Password(); err != nil { // what the write reads before writing
+		t.Fatal(err)
+	}
 	b := newBench(t, emu.ACR122, image(t, nfc.TypeNTAG215, nil), emu.Faults{FailAfter: cc.APDUs() + 3})
-	tag, _ := b.open(t)
+	tag, _ = b.open(t)
 	err := tag.WriteNDEF(msg, nfc.WriteOptions{})
 	var torn *nfc.TornWriteError
 	if !errors.As(err, &torn) || len(torn.PagesWritten) != 2 || !errors.Is(err, nfc.ErrReaderFault) {

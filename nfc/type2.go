@@ -26,8 +26,21 @@ const (
 
 // CFG1 ACCESS byte bits (NTAG21x, Ultralight EV1).
 const (
-	accessPROT     = 0x80
-	accessNFCCntEn = 0x10
+	accessPROT       = 0x80
+	accessNFCCntEn   = 0x10
+	accessAuthLimMsk = 0x07 // AUTHLIM: failed PWD_AUTH attempts allowed, 0 = unlimited
+)
+
+// MaxAuthLimit is the largest AUTHLIM a tag takes: three bits.
+const MaxAuthLimit = 7
+
+// nakAuthLimit is the NAK of an IC whose AUTHLIM failed attempts are used up.
+const nakAuthLimit = 0x04
+
+// Factory password settings: PWD FFFFFFFF, PACK 0000.
+var (
+	factoryPWD  = []byte{0xFF, 0xFF, 0xFF, 0xFF}
+	factoryPACK = []byte{0x00, 0x00}
 )
 
 // pageCache holds the pages of a Type 2 tag read so far, so that identification,
@@ -167,6 +180,15 @@ func (t *Tag) cc() ([]byte, error) {
 // dataArea is the NDEF data area size the CC announces, in bytes.
 func dataArea(cc []byte) int { return int(cc[2]) * 8 }
 
+// reachableArea is the part of the CC's data area that READ and WRITE reach: all of
+// it, except on ICs whose user memory runs past sector 0.
+func (t *Tag) reachableArea(cc []byte) int {
+	if t.layout != nil && t.layout.TotalUserBytes > 0 {
+		return min(dataArea(cc), t.layout.UserBytes())
+	}
+	return dataArea(cc)
+}
+
 // checkCC tells whether cc describes an NDEF-formatted Type 2 tag.
 func checkCC(cc []byte) error {
 	if cc[0] != ccMagic {
@@ -267,7 +289,7 @@ func (t *Tag) readNDEFType2() ([]byte, error) {
 		return nil, err
 	}
 	src := t.areaSource()
-	s, err := scanTLVs(src, dataArea(cc))
+	s, err := scanTLVs(src, t.reachableArea(cc))
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +334,7 @@ func (t *Tag) writeNDEFType2(msg []byte) error {
 	if cc[3] != 0x00 {
 		return fmt.Errorf("%w: the capability container forbids writing (write access %X)", ErrReadOnly, cc[3]&0x0F)
 	}
-	area := dataArea(cc)
+	area := t.reachableArea(cc)
 	if limit := maxMessage(area); len(msg) > limit {
 		return &TooLargeError{Size: len(msg), Max: limit, Tag: t.Name}
 	}
@@ -343,14 +365,29 @@ func (t *Tag) writeNDEFType2(msg []byte) error {
 		plan, data = append(plan, pageUserStart), append(data, tlv[:pageSize])
 	}
 
+	// A password boundary inside the message would leave it torn: refuse before
+	// writing anything, at the cost of reading the configuration pages.
+	if err := t.checkWriteAccess(plan...); err != nil {
+		if errors.Is(err, ErrTagRemoved) {
+			return &TornWriteError{PagesPlanned: plan, Err: err}
+		}
+		return err
+	}
 	var done []int
 	for i, p := range plan {
 		if err := t.writePage(p, data[i]); err != nil {
-			torn := &TornWriteError{PagesWritten: done, PagesPlanned: plan, Err: err}
 			// A refusal (status word) means the page was not written; a lost answer
 			// leaves it unknown.
 			var refused *statusError
-			if !errors.As(err, &refused) {
+			inDoubt := !errors.As(err, &refused)
+			if perr := t.protectedWrite(p, err); perr != nil {
+				if len(done) == 0 {
+					return perr
+				}
+				err, inDoubt = perr, false
+			}
+			torn := &TornWriteError{PagesWritten: done, PagesPlanned: plan, Err: err}
+			if inDoubt {
 				torn.PagesInDoubt = []int{p}
 			}
 			return torn
@@ -388,6 +425,9 @@ func (t *Tag) lockType2() error {
 		return err
 	}
 	if err := checkCC(cc); err != nil {
+		return fmt.Errorf("refusing to lock: %w", err)
+	}
+	if err := t.checkWriteAccess(2, pageCC, t.dynLockPage()); err != nil {
 		return fmt.Errorf("refusing to lock: %w", err)
 	}
 	if cc[3] != ccWriteReadOnly {
@@ -461,147 +501,6 @@ func (t *Tag) lockState() (string, error) {
 		return LockWritable, nil
 	}
 	return LockPartial, nil
-}
-
-// PasswordInfo is a tag's password protection as its configuration pages show it.
-type PasswordInfo struct {
-	Supported   bool `json:"supported"`
-	Enabled     bool `json:"enabled"`
-	FromPage    int  `json:"from_page,omitempty"` // AUTH0: first protected page
-	ReadProtect bool `json:"read_protect"`        // PROT: reads need the password too
-	Readable    bool `json:"readable"`            // the configuration pages could be read
-}
-
-func (t *Tag) passwordType2() (PasswordInfo, error) {
-	cfg0 := t.cfg0Page()
-	if cfg0 < 0 {
-		return PasswordInfo{}, nil
-	}
-	info := PasswordInfo{Supported: true}
-	cfg, err := t.read(cfg0, 2)
-	if err != nil {
-		if errors.Is(err, ErrTagRemoved) {
-			return info, err
-		}
-		// Unreadable configuration means reading is password-protected before it.
-		info.Enabled, info.ReadProtect = true, true
-		return info, nil
-	}
-	info.Readable = true
-	auth0 := int(cfg[3])
-	info.FromPage = auth0
-	info.Enabled = auth0 < t.totalPages()
-	info.ReadProtect = info.Enabled && cfg[4]&accessPROT != 0
-	if !info.Enabled {
-		info.FromPage = 0
-	}
-	return info, nil
-}
-
-// PasswordConfig sets NTAG21x / Ultralight EV1 password protection.
-type PasswordConfig struct {
-	Password []byte // PWD, 4 bytes
-	PACK     []byte // password acknowledge the tag answers with, 2 bytes
-	// FromPage is AUTH0, the first protected page; 0 or less turns protection off.
-	FromPage    int
-	ReadProtect bool // PROT: reads need the password too, not only writes
-}
-
-func (t *Tag) setPasswordType2(cfg PasswordConfig) error {
-	cfg0 := t.cfg0Page()
-	if cfg0 < 0 {
-		return fmt.Errorf("%w: %s has no password protection", ErrUnsupported, t.Name)
-	}
-	if len(cfg.Password) != 4 || len(cfg.PACK) != 2 {
-		return fmt.Errorf("password must be 4 bytes and PACK 2 bytes, got %d and %d", len(cfg.Password), len(cfg.PACK))
-	}
-	auth0 := 0xFF
-	if cfg.FromPage > 0 {
-		if cfg.FromPage >= t.totalPages() {
-			return fmt.Errorf("protection cannot start at page %d: %s has pages 0-%d", cfg.FromPage, t.Name, t.totalPages()-1)
-		}
-		auth0 = cfg.FromPage
-	}
-	cur, err := t.read(cfg0, 2)
-	if err != nil {
-		return fmt.Errorf("read the configuration pages: %w", err)
-	}
-	c0, c1 := bytes.Clone(cur[0:4]), bytes.Clone(cur[4:8])
-	c0[3] = byte(auth0)
-	if cfg.ReadProtect {
-		c1[0] |= accessPROT
-	} else {
-		c1[0] &^= accessPROT
-	}
-	// AUTH0 last: protection starts only once the password is in place.
-	steps := []struct {
-		page int
-		data []byte
-		what string
-	}{
-		{cfg0 + 2, cfg.Password, "password"},
-		{cfg0 + 3, []byte{cfg.PACK[0], cfg.PACK[1], 0, 0}, "PACK"},
-		{cfg0 + 1, c1, "CFG1"},
-		{cfg0, c0, "CFG0 (AUTH0)"},
-	}
-	for _, s := range steps {
-		if err := t.writePage(s.page, s.data); err != nil {
-			return fmt.Errorf("write %s: %w", s.what, err)
-		}
-	}
-	// PWD and PACK read back as zeros: keep them out of the cache.
-	t.mem.forget(cfg0+2, cfg0+3)
-	return nil
-}
-
-// authenticateType2 presents the password (PWD_AUTH) and checks the PACK.
-func (t *Tag) authenticateType2(pwd, pack []byte) error {
-	if t.cfg0Page() < 0 {
-		return fmt.Errorf("%w: %s has no password", ErrUnsupported, t.Name)
-	}
-	if len(pwd) != 4 {
-		return fmt.Errorf("password must be 4 bytes, got %d", len(pwd))
-	}
-	got, err := t.link.native("authenticate with the password", append([]byte{nativePwdAuth}, pwd...))
-	if err != nil {
-		var te *tagError
-		if errors.As(err, &te) {
-			return fmt.Errorf("%w: the tag refused the password", ErrAuth)
-		}
-		return err
-	}
-	if len(pack) > 0 && !bytes.Equal(got, pack) {
-		return fmt.Errorf("%w: the tag answered PACK %X, expected %X (not the tag the password belongs to?)", ErrAuth, got, pack)
-	}
-	// Pages read while unauthenticated may have come back as a rollover: drop them.
-	t.mem = pageCache{total: t.mem.total}
-	return nil
-}
-
-// dumpType2 reads every page into an image.
-func (t *Tag) dumpType2() (*Image, error) {
-	total := t.totalPages()
-	if _, err := t.read(0, total); err != nil {
-		return nil, fmt.Errorf("read pages 0-%d: %w", total-1, err)
-	}
-	img := &Image{Type: t.Type, UID: bytes.Clone(t.UID), Version: bytes.Clone(t.Version)}
-	b, _ := t.mem.get(0, total)
-	for p := range total {
-		img.Pages = append(img.Pages, bytes.Clone(b[p*pageSize:(p+1)*pageSize]))
-	}
-	if t.link.p.NativeMax > 0 && t.Version != nil {
-		if sig, err := t.signatureType2(); err == nil {
-			img.Signature = sig
-		} else if errors.Is(err, ErrTagRemoved) {
-			return nil, err
-		}
-		if cfg0 := t.cfg0Page(); cfg0 >= 0 && t.Type != TypeUltralightEV1 && b[(cfg0+1)*pageSize]&accessNFCCntEn != 0 {
-			if c, err := t.link.native("read the NFC counter", []byte{nativeReadCnt, 0x02}); err == nil && len(c) == 3 {
-				img.Counter = uint32(c[0]) | uint32(c[1])<<8 | uint32(c[2])<<16
-			}
-		}
-	}
-	return img, nil
 }
 
 func (t *Tag) signatureType2() ([]byte, error) {

@@ -21,6 +21,9 @@ func FuzzTransmit(f *testing.F) {
 		images := []*nfc.Image{
 			{Type: nfc.TypeNTAG213, UID: testUID},
 			{Type: nfc.TypeUltralight, UID: testUID},
+			{Type: nfc.TypeUltralightC, UID: testUID},
+			{Type: nfc.TypeNTAG203, UID: testUID},
+			{Type: nfc.TypeNTAGI2C2K, UID: testUID},
 			{Type: nfc.TypeNTAG424DNA, UID: testUID, SUN: &nfc.SUNConfig{
 				BaseURL: "https://pay.example/t/x", MetaKey: make([]byte, 16), FileKey: make([]byte, 16)}},
 		}

@@ -103,7 +103,6 @@ func TestNewTagRejectsBadImages(t *testing.T) {
 	cases := map[string]*nfc.Image{
 		"no image":            nil,
 		"unknown type":        {Type: nfc.TypeMifareClassic, UID: testUID},
-		"ultralight C":        {Type: nfc.TypeUltralightC, UID: testUID},
 		"more pages than IC":  tooMany,
 		"page of 2 bytes":     shortPage,
 		"BCC0 wrong":          wrongBCC,

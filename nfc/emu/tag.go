@@ -2,9 +2,10 @@
 // reader code of package nfc can be tested without hardware: in memory through NewBus,
 // or inside a real pcscd through the vpcd driver with ServeVPCD.
 //
-// Tags follow their datasheets closely enough to catch reader bugs: NTAG213/215/216 and
-// MIFARE Ultralight (EV1) with lock bits, OTP bits, password protection and the NFC
-// counter; NTAG 424 DNA with its NDEF application and SUN mirroring. Readers answer the
+// Tags follow their datasheets closely enough to catch reader bugs: NTAG203, NTAG210/212,
+// NTAG213/215/216, NTAG I2C (sector 0), MIFARE Ultralight (EV1, C) with lock bits, OTP
+// bits, password protection (PWD_AUTH, AUTHLIM; not the Ultralight C's 3DES) and the
+// NFC counter; NTAG 424 DNA with its NDEF application and SUN mirroring. Readers answer the
 // PC/SC pseudo-APDUs themselves, the way an ACR122U or a PC/SC Part 3 reader does.
 package emu
 
@@ -80,8 +81,11 @@ func (t *Tag) atr() []byte {
 		return withTCK([]byte{0x3B, 0x81, 0x80, 0x01, 0x80})
 	}
 	name := byte(0x03) // MIFARE Ultralight, also reported for NTAG21x
-	if t.t2.kind == nfc.TypeUltralightEV1 {
+	switch t.t2.kind {
+	case nfc.TypeUltralightEV1:
 		name = 0x3D
+	case nfc.TypeUltralightC:
+		name = 0x3A
 	}
 	return withTCK([]byte{0x3B, 0x8F, 0x80, 0x01, 0x80, 0x4F, 0x0C, 0xA0, 0x00, 0x00, 0x03, 0x06,
 		0x03, 0x00, name, 0x00, 0x00, 0x00, 0x00})

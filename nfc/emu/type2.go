@@ -122,6 +122,10 @@ func newType2(img *nfc.Image) (*type2, error) {
 		return nil, fmt.Errorf("emu: counter %d does not fit 24 bits", img.Counter)
 	}
 	t.cnt[2] = img.Counter
+	if img.AuthFailures < 0 || (img.AuthFailures > 0 && lay.cfg0 < 0) {
+		return nil, fmt.Errorf("emu: %d failed password attempts on %s, which has no password", img.AuthFailures, img.Type)
+	}
+	t.failed = img.AuthFailures
 	return t, nil
 }
 
@@ -147,10 +151,21 @@ func (t *type2) page(p int) []byte { return t.mem[p*4 : p*4+4] }
 
 // auth0 is the first page that needs the password; lay.pages when nothing does.
 func (t *type2) auth0() int {
-	if t.lay.cfg0 < 0 {
+	switch {
+	case t.lay.ulcAuth:
+		return int(t.page(ulcAuth0Page)[0])
+	case t.lay.cfg0 < 0:
 		return t.lay.pages
 	}
 	return int(t.page(t.lay.cfg0)[3])
+}
+
+// readProtected tells whether reads from AUTH0 on need authentication too.
+func (t *type2) readProtected() bool {
+	if t.lay.ulcAuth {
+		return t.page(ulcAuth1Page)[0]&0x01 == 0
+	}
+	return t.access()&accessPROT != 0
 }
 
 func (t *type2) access() byte {
@@ -161,12 +176,13 @@ func (t *type2) access() byte {
 }
 
 func (t *type2) readable(p int) bool {
-	return t.authed || t.access()&accessPROT == 0 || p < t.auth0()
+	return t.authed || !t.readProtected() || p < t.auth0()
 }
 
-// readPage is a page as the IC returns it: PWD and PACK always read as zero.
+// readPage is a page as the IC returns it: PWD and PACK (and an Ultralight C's key)
+// always read as zero.
 func (t *type2) readPage(p int) []byte {
-	if t.lay.cfg0 >= 0 && (p == t.lay.pwd || p == t.lay.pack) {
+	if (t.lay.cfg0 >= 0 && (p == t.lay.pwd || p == t.lay.pack)) || (t.lay.ulcAuth && p >= ulcKeyPage) {
 		return make([]byte, 4)
 	}
 	return t.page(p)
@@ -223,7 +239,7 @@ func (t *type2) exchange(frame []byte) answer {
 		return t.readCnt(int(frame[1]))
 	case cmd == cmdIncrCnt && len(frame) == 6 && t.lay.counters:
 		return t.incrCnt(int(frame[1]), frame[2:5])
-	case cmd == cmdPwdAuth && len(frame) == 5:
+	case cmd == cmdPwdAuth && len(frame) == 5 && t.lay.pwd >= 0:
 		return t.pwdAuth(frame[1:5])
 	default:
 		return nakAnswer(nakInvalidArg)
@@ -296,13 +312,19 @@ func (t *type2) incrCnt(n int, inc []byte) answer {
 	return ackAnswer
 }
 
+// pwdAuth is PWD_AUTH. With AUTHLIM set, consecutive failures are counted in the
+// IC's memory; once they reach AUTHLIM every later PWD_AUTH is refused, the right
+// password included, and the protected area is closed for good. A success before
+// that resets the count.
 func (t *type2) pwdAuth(pwd []byte) answer {
 	limit := int(t.access() & accessAuthLimMsk)
 	if limit > 0 && t.failed >= limit {
 		return nakAnswer(nakAuthOverflow)
 	}
 	if !bytes.Equal(pwd, t.page(t.lay.pwd)) {
-		t.failed++
+		if limit > 0 {
+			t.failed++
+		}
 		return nakAnswer(nakInvalidArg)
 	}
 	t.failed = 0
@@ -393,11 +415,12 @@ func (t *type2) writeDynLock(d []byte) {
 
 func (t *type2) image() *nfc.Image {
 	img := &nfc.Image{
-		Type:      t.kind,
-		UID:       bytes.Clone(t.uid),
-		Signature: bytes.Clone(t.sig),
-		Counter:   t.cnt[2],
-		Pages:     make([]nfc.HexBytes, t.lay.pages),
+		Type:         t.kind,
+		UID:          bytes.Clone(t.uid),
+		Signature:    bytes.Clone(t.sig),
+		Counter:      t.cnt[2],
+		Pages:        make([]nfc.HexBytes, t.lay.pages),
+		AuthFailures: t.failed,
 	}
 	if t.version != nil {
 		img.Version = bytes.Clone(t.version)

@@ -312,3 +312,135 @@ func TestUltralightEV1TwoSizes(t *testing.T) {
 		t.Errorf("image has %d pages, want 41", got)
 	}
 }
+
+func TestType2AuthLimitZeroIsUnlimited(t *testing.T) {
+	img := blankImage(t, nfc.TypeNTAG215)
+	img.Pages[131] = mustHex("04000004")
+	img.Pages[132] = mustHex("00000000") // AUTHLIM 0
+	img.Pages[133] = mustHex("11223344")
+	r, tag := readerWith(t, ACR122, img)
+	for i := range 20 {
+		if got := direct(t, r, "1B00000000"); got != nak {
+			t.Fatalf("wrong password %d = %s, want NAK", i+1, got)
+		}
+	}
+	if got := direct(t, r, "1B11223344"); got != "D5430000009000" {
+		t.Errorf("right password after 20 failures with AUTHLIM 0 = %s, want PACK 0000", got)
+	}
+	if n := tag.Image().AuthFailures; n != 0 {
+		t.Errorf("failures counted with AUTHLIM 0: %d", n)
+	}
+}
+
+func TestType2AuthLimitCountsOnlyConsecutiveFailures(t *testing.T) {
+	r, tag := protectedTag(t) // AUTHLIM 3
+	for round := range 3 {
+		for range 2 {
+			if got := direct(t, r, "1B00000000"); got != nak {
+				t.Fatalf("round %d: wrong password = %s, want NAK", round, got)
+			}
+		}
+		if n := tag.Image().AuthFailures; n != 2 {
+			t.Fatalf("round %d: %d failures recorded, want 2", round, n)
+		}
+		if got := direct(t, r, "1B11223344"); got != "D54300ABCD9000" {
+			t.Fatalf("round %d: right password after 2 of 3 failures = %s, want PACK", round, got)
+		}
+		if n := tag.Image().AuthFailures; n != 0 {
+			t.Fatalf("round %d: a success left %d failures", round, n)
+		}
+	}
+}
+
+func TestType2BlockedPasswordSurvivesTheImage(t *testing.T) {
+	r, tag := protectedTag(t) // AUTHLIM 3
+	for range 3 {
+		direct(t, r, "1B00000000")
+	}
+	img := tag.Image()
+	if img.AuthFailures != 3 {
+		t.Fatalf("image records %d failures, want 3", img.AuthFailures)
+	}
+	again, _ := readerWith(t, Part3, img)
+	// A Part 3 reader passes the 4-bit NAK on: 4 is "authentication counter overflow".
+	xmit(t, again, "FFC20000028100")
+	got := xmit(t, again, "FFC200010795051B1122334400")
+	if !strings.Contains(got, "920104") || !strings.Contains(got, "970104") {
+		t.Errorf("PWD_AUTH on a blocked tag = %s, want NAK 4", got)
+	}
+	if got := xmit(t, again, page(16, pageFF)); got != failed {
+		t.Errorf("write to the protected area of a blocked tag = %s, want %s", got, failed)
+	}
+}
+
+func TestType2AuthFailuresNeedAPassword(t *testing.T) {
+	img := blankImage(t, nfc.TypeUltralight)
+	img.AuthFailures = 1
+	if _, err := NewTag(img); err == nil {
+		t.Error("an Ultralight image with failed password attempts was accepted")
+	}
+}
+
+func TestUltralightCProtectionWithout3DES(t *testing.T) {
+	img := blankImage(t, nfc.TypeUltralightC)
+	img.Pages[20] = mustHex("C0FFEE00")
+	img.Pages[44] = mustHex("49454D4B") // first key page
+	img.Pages[42] = mustHex("14000000") // AUTH0 = page 20
+	img.Pages[43] = mustHex("01000000") // AUTH1 bit 0: writes protected only
+	r, tag := readerWith(t, ACR122, img)
+	if got := tag.atr()[14]; got != 0x3A {
+		t.Errorf("ATR card name %02X, want 3A (Ultralight C)", got)
+	}
+	if got := direct(t, r, "60"); got != nak {
+		t.Errorf("GET_VERSION = %s, want no answer", got)
+	}
+	if got := xmit(t, r, readPages(20, 4)); got != "C0FFEE00"+ok {
+		t.Errorf("read of a write-protected page = %s", got)
+	}
+	if got := xmit(t, r, page(20, pageFF)); got != failed {
+		t.Errorf("write at AUTH0 = %s, want %s (no 3DES authentication)", got, failed)
+	}
+	if got := xmit(t, r, page(19, pageFF)); got != ok {
+		t.Errorf("write below AUTH0 = %s", got)
+	}
+	if got := xmit(t, r, readPages(44, 4)); got != pageZero+ok {
+		t.Errorf("the 3DES key reads %s, want zeros", got)
+	}
+	if got := direct(t, r, "1A00"); got != nak {
+		t.Errorf("AUTHENTICATE = %s, want no answer (3DES is not emulated)", got)
+	}
+	tag.t2.page(43)[0] = 0x00 // AUTH1 bit 0 clear: reads protected too
+	if got := xmit(t, r, readPages(20, 4)); got != failed {
+		t.Errorf("read of a read-protected page = %s, want %s", got, failed)
+	}
+}
+
+func TestNTAG203HasNoVersionNorPassword(t *testing.T) {
+	r, _ := readerWith(t, Part3, blankImage(t, nfc.TypeNTAG203))
+	xmit(t, r, "FFC20000028100")
+	for _, frame := range []string{"60", "1B11223344", "3C00", "3A0001"} {
+		got := xmit(t, r, fmt.Sprintf("FFC20001%02X95%02X%s00", len(frame)/2+2, len(frame)/2, frame))
+		if !strings.HasPrefix(got, "C00301640") {
+			t.Errorf("%s to an NTAG203 = %s, want silence", frame, got)
+		}
+	}
+	if got := xmit(t, r, readPages(41, 4)); !strings.HasSuffix(got, ok) {
+		t.Errorf("read of the last page = %s", got)
+	}
+	if got := xmit(t, r, readPages(42, 4)); got != failed {
+		t.Errorf("read past page 41 = %s, want %s", got, failed)
+	}
+}
+
+func TestNTAGI2CVersions(t *testing.T) {
+	for typ, v := range map[nfc.TagType]string{
+		nfc.TypeNTAGI2C1K: "0004040502011303", nfc.TypeNTAGI2C2K: "0004040502011503",
+		nfc.TypeNTAGI2CPlus1K: "0004040502021303", nfc.TypeNTAGI2CPlus2K: "0004040502021503",
+		nfc.TypeNTAG210: "0004040101000B03", nfc.TypeNTAG212: "0004040101000E03",
+	} {
+		r, _ := readerWith(t, ACR122, blankImage(t, typ))
+		if got := direct(t, r, "60"); got != "D54300"+v+ok {
+			t.Errorf("%s GET_VERSION = %s, want %s", typ, got, v)
+		}
+	}
+}
