@@ -271,6 +271,16 @@ func (c *Client) ParseTag(ctx context.Context, req orders.ParseRequest) (orders.
 	return post[orders.ParsingReply](c, ctx, "/v1/payment-requests", req.IdempotencyKey, req)
 }
 
+// InspectTag implements Backend.
+func (c *Client) InspectTag(ctx context.Context, req orders.ParseRequest) (orders.Inspection, error) {
+	return post[orders.Inspection](c, ctx, "/v1/tags/inspect", "", req)
+}
+
+// TagSecrets implements Backend.
+func (c *Client) TagSecrets(ctx context.Context, req orders.TagSecretsRequest) (orders.TagSecrets, error) {
+	return postSub[orders.TagSecrets](c, ctx, "/v1/tags", "tag", req.Tag, "secrets", "", req)
+}
+
 // Tap implements Backend.
 func (c *Client) Tap(ctx context.Context, req orders.TapRequest) (orders.Receipt, error) {
 	return post[orders.Receipt](c, ctx, "/v1/taps", req.IdempotencyKey, req)

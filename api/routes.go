@@ -95,6 +95,27 @@ func (s *Server) routes() {
 		}
 		return be.GetTag(c.ctx, tag)
 	})
+	s.handle(post, "/v1/tags/inspect", func(c *call) (any, error) {
+		var req orders.ParseRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		return be.InspectTag(c.ctx, req)
+	})
+	s.handle(post, "/v1/tags/{tag}/secrets", func(c *call) (any, error) {
+		tag, err := c.segment("tag", "tag")
+		if err != nil {
+			return nil, err
+		}
+		var req orders.TagSecretsRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		if err := bind(&req.Tag, "tag", tag); err != nil {
+			return nil, err
+		}
+		return be.TagSecrets(c.ctx, req)
+	})
 	s.handle(post, "/v1/tags/{tag}/confirm", func(c *call) (any, error) {
 		tag, err := c.segment("tag", "tag")
 		if err != nil {

@@ -30,6 +30,11 @@ type Backend interface {
 	RevokeTag(ctx context.Context, req orders.TagStateRequest) (orders.Tag, error)
 	ListTags(ctx context.Context, f orders.TagFilter) ([]orders.Tag, error)
 	GetTag(ctx context.Context, refOrUID string) (orders.Tag, error)
+	// InspectTag says what the ledger knows of a tag in hand; it writes nothing.
+	InspectTag(ctx context.Context, req orders.ParseRequest) (orders.Inspection, error)
+	// TagSecrets gives a provisioning reader a tag's own keys or password; the tag's
+	// merchant only, never printed.
+	TagSecrets(ctx context.Context, req orders.TagSecretsRequest) (orders.TagSecrets, error)
 
 	// Payments (flow 1). Tap runs the whole flow in one transaction; PreviewTap shows
 	// the parsing reply of a tap and writes nothing; the other steps are for QA.

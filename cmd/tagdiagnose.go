@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/nfc"
+	"github.com/tagpay/tagpay/orders"
 )
 
 // TagDiagnoseOptions are the flags of `tag diagnose`.
@@ -21,6 +24,8 @@ type TagDiagnoseOptions struct {
 
 	MetaKey, FileKey []byte
 	Password         []byte // presented before the checks, when given
+	// Backend, unless --offline, is the ledger asked whether the tag is registered.
+	Backend BackendFunc
 }
 
 // Diagnosis is `tag diagnose -o json`: the reader, and each check in order.
@@ -35,14 +40,17 @@ func newTagDiagnoseCmd(f *Factory) *cobra.Command {
 	opts := &TagDiagnoseOptions{}
 	var wait time.Duration
 	var metaKey, fileKey string
+	var offline bool
 	c := &cobra.Command{
-		Use:   "diagnose [--watch] [--meta-key HEX --file-key HEX]",
+		Use:   "diagnose [--watch] [--offline] [--meta-key HEX --file-key HEX]",
 		Short: "Check a tag: readable, genuine, intact, locked? One line per check",
 		Long: `Examine the reader and the tag on it, check by check: reader, ATR, IC (GET_VERSION),
 UID and its check bytes, capability container against the IC's capacity, NDEF message,
 lock state, password protection, NXP originality signature, and the SUN message of an
-NTAG 424 DNA when its keys are given. Each check is PASS, WARN or FAIL with one line
-of explanation.
+NTAG 424 DNA when its keys are given. Then the ledger (or --server) is asked: is the
+tag registered, to which merchant, is it active, and does its content verify (the MAC, or
+the SUN message with a fresh counter, without using the counter up)? --offline skips
+those. Each check is PASS, WARN or FAIL with one line of explanation.
 
 Exits 0 when no check fails and 5 when one does. --watch diagnoses tag after tag until
 interrupted.`,
@@ -69,9 +77,13 @@ interrupted.`,
 			if opts.Access, err = tagAccess(f, wait); err != nil {
 				return err
 			}
+			if !offline {
+				opts.Backend = f.Backend
+			}
 			return runTagDiagnose(c.Context(), opts)
 		},
 	}
+	c.Flags().BoolVar(&offline, "offline", false, "check the tag alone, without asking the ledger")
 	c.Flags().BoolVar(&opts.Watch, "watch", false, "diagnose tag after tag until interrupted")
 	c.Flags().StringVar(&metaKey, "meta-key", "", "SUN meta read key of an NTAG 424 DNA (AES-128, hex)")
 	c.Flags().StringVar(&fileKey, "file-key", "", "SUN file read key of an NTAG 424 DNA (AES-128, hex)")
@@ -135,6 +147,9 @@ func diagnoseOnce(ctx context.Context, bus nfc.Bus, opts *TagDiagnoseOptions) (*
 		return nil, err
 	}
 	checks := nfc.Diagnose(ctx, bus, nfc.DiagnoseOptions{Reader: r.Name, MetaKey: opts.MetaKey, FileKey: opts.FileKey, Password: opts.Password})
+	if opts.Backend != nil {
+		checks = append(checks, ledgerChecks(ctx, bus, r.Name, opts.Backend)...)
+	}
 	d := &Diagnosis{Reader: r.Name, Checks: checks}
 	cs := opts.IO.Colors()
 	t := Table{Header: []string{"CHECK", "STATUS", "DETAIL"}}
@@ -172,4 +187,70 @@ func diagnosisVerdict(d *Diagnosis) error {
 		}
 	}
 	return &ExitFailure{Code: ExitDeclined, Message: fmt.Sprintf("the tag failed %d check(s): %s", d.Failed, strings.Join(names, ", "))}
+}
+
+// Names of the checks that ask the ledger.
+const (
+	CheckRegistered = "ledger registration"
+	CheckStatus     = "ledger status"
+	CheckContent    = "ledger content"
+)
+
+// ledgerChecks read the tag's UID and URL again and ask the ledger about them.
+func ledgerChecks(ctx context.Context, bus nfc.Bus, reader string, open BackendFunc) []nfc.Check {
+	check := func(name string, st nfc.Status, format string, args ...any) nfc.Check {
+		return nfc.Check{Name: name, Status: st, Detail: fmt.Sprintf(format, args...)}
+	}
+	tag, _, err := nfc.OpenTag(ctx, bus, reader)
+	if err != nil {
+		if tag != nil {
+			tag.Close()
+		}
+		return []nfc.Check{check(CheckRegistered, nfc.StatusWarn, "not asked: the tag could not be read again (%v)", err)}
+	}
+	uid := strings.ToUpper(hex.EncodeToString(tag.UID))
+	content := ""
+	if msg, err := tag.ReadNDEF(); err == nil {
+		content, _ = uriOf(msg)
+	}
+	tag.Close()
+	var in orders.Inspection
+	err = withBackend(ctx, open, func(be backend.Backend) (err error) {
+		in, err = be.InspectTag(ctx, orders.ParseRequest{UID: uid, Content: content})
+		return err
+	})
+	if err != nil {
+		return []nfc.Check{check(CheckRegistered, nfc.StatusWarn, "not asked: %v (--offline checks the tag alone)", err)}
+	}
+	if !in.Registered {
+		return []nfc.Check{check(CheckRegistered, nfc.StatusFail, "%s", in.ContentDetail)}
+	}
+	out := []nfc.Check{check(CheckRegistered, nfc.StatusPass, "registered as %s (%s tag) to %s %q", in.Ref, in.Kind, in.Merchant, printableText(in.MerchantName))}
+	switch in.Status {
+	case orders.TagActive:
+		out = append(out, check(CheckStatus, nfc.StatusPass, "active"))
+	case orders.TagPending:
+		out = append(out, check(CheckStatus, nfc.StatusWarn, "pending: provisioning has not confirmed it"))
+	default:
+		out = append(out, check(CheckStatus, nfc.StatusFail, "%s: %s", in.Status, printableText(in.Reason)))
+	}
+	st := nfc.StatusFail
+	if in.ContentOK {
+		st = nfc.StatusPass
+	}
+	return append(out, check(CheckContent, st, "%s", in.ContentDetail))
+}
+
+// printableText shows text from the ledger with anything unprintable escaped, so that
+// stored names cannot move the cursor or reverse the line.
+func printableText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			fmt.Fprintf(&b, "\\u%04X", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

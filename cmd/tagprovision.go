@@ -32,6 +32,8 @@ type TagProvisionOptions struct {
 	Merchant, Amount, Label, BaseURL string
 	Count                            int
 	Lock, Yes                        bool
+	SUN, Protect                     bool
+	MetaKey, FileKey                 string
 	Plan                             string
 	Report                           string
 	IdempotencyKey                   string
@@ -39,19 +41,20 @@ type TagProvisionOptions struct {
 
 // ProvisionResult is one tag of `tag provision`: a line of the summary and the report.
 type ProvisionResult struct {
-	Index    int    `json:"index"`
-	PlanRow  int    `json:"plan_row,omitempty"` // 1-based row of --plan this tag made
-	UID      string `json:"uid"`
-	IC       string `json:"ic,omitempty"`
-	Tag      string `json:"tag,omitempty"` // registration id
-	Ref      string `json:"ref,omitempty"`
-	Content  string `json:"content,omitempty"`
-	Status   string `json:"status"`
-	Locked   bool   `json:"locked"`
-	Reason   string `json:"reason,omitempty"`
-	APDUs    int    `json:"apdus"`
-	Attempts int    `json:"attempts"`
-	err      error  // what went wrong, for the exit code
+	Index     int    `json:"index"`
+	PlanRow   int    `json:"plan_row,omitempty"` // 1-based row of --plan this tag made
+	UID       string `json:"uid"`
+	IC        string `json:"ic,omitempty"`
+	Tag       string `json:"tag,omitempty"` // registration id
+	Ref       string `json:"ref,omitempty"`
+	Content   string `json:"content,omitempty"`
+	Status    string `json:"status"`
+	Locked    bool   `json:"locked"`
+	Protected bool   `json:"protected,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	APDUs     int    `json:"apdus"`
+	Attempts  int    `json:"attempts"`
+	err       error  // what went wrong, for the exit code
 }
 
 func newTagProvisionCmd(f *Factory) *cobra.Command {
@@ -70,8 +73,15 @@ before anything is registered.
 A tag presented again after it was provisioned uses no slot; one that failed is tried
 again, and its new outcome replaces the old one in the summary and the report.
 
+--sun sets NTAG 424 DNA tags up for SUN: the URL template, SDM, and keys of their own
+derived in the ledger (key 0 too, so no one else can reconfigure the tag), then reads one
+SUN URL back and verifies it before the tag becomes active. A set-up interrupted part way
+names the keys already changed; provisioning the same tag again finishes it.
+--protect guards each NTAG21x sticker's writes with its own password, derived in the
+ledger and never shown; tag write --ledger-password fetches it for its merchant.
+
 --plan FILE (CSV or JSON) lists the tags to make, one per row: merchant, label, amount,
-lock. With --plan, --report is the state of the run: started again with the same plan
+lock, protect. With --plan, --report is the state of the run: started again with the same plan
 and report, provisioning continues where it stopped, and nothing is provisioned twice.
 
 Progress shows on a terminal; a summary table follows, and --report FILE writes a CSV or
@@ -79,6 +89,8 @@ JSON report (by FILE's extension) after every tag. Exits 6 when a tag failed bec
 the reader or the tag.`,
 		Example: `  tagpay tag provision --merchant acct_… --count 20 --lock --yes --report batch.csv
   tagpay tag provision --merchant acct_… --amount 2.00 --label "Parking" -o json
+  tagpay tag provision --merchant acct_… --protect --count 50 --report batch.json
+  tagpay tag provision --merchant acct_… --sun
   tagpay tag provision --plan stickers.csv --report stickers-done.csv`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
@@ -87,7 +99,7 @@ the reader or the tag.`,
 					return err
 				}
 			} else {
-				for _, name := range []string{"merchant", "count", "amount", "label", "lock"} {
+				for _, name := range []string{"merchant", "count", "amount", "label", "lock", "protect"} {
 					if c.Flags().Changed(name) {
 						return Usagef("--%s comes from the plan's rows; do not give it with --plan", name)
 					}
@@ -98,6 +110,12 @@ the reader or the tag.`,
 			}
 			if opts.Count < 1 {
 				return Usagef("--count must be at least 1")
+			}
+			if (opts.MetaKey != "" || opts.FileKey != "") && !opts.SUN {
+				return Usagef("--meta-key and --file-key go with --sun")
+			}
+			if opts.SUN && (opts.Lock || opts.Protect) {
+				return Usagef("--sun tags are guarded by their keys; --lock and --protect are for NTAG21x stickers")
 			}
 			if opts.Report != "" {
 				if _, err := fileFormat(opts.Report, "--report"); err != nil {
@@ -121,6 +139,10 @@ the reader or the tag.`,
 	fl.StringVar(&opts.Amount, "amount", "", "fixed amount of every payment (default: the payer chooses)")
 	fl.StringVar(&opts.Label, "label", "", "label shown to the payer")
 	fl.StringVar(&opts.BaseURL, "base-url", "", "base URL of the content (default: the ledger's)")
+	fl.BoolVar(&opts.SUN, "sun", false, "set NTAG 424 DNA tags up for SUN, with keys of their own")
+	fl.StringVar(&opts.MetaKey, "meta-key", "", "with --sun: this SUN meta key (hex) instead of the derived one, for tests")
+	fl.StringVar(&opts.FileKey, "file-key", "", "with --sun: this SUN file key (hex) instead of the derived one, for tests")
+	fl.BoolVar(&opts.Protect, "protect", false, "guard each sticker's writes with its own password, kept by the ledger")
 	fl.StringVar(&opts.Plan, "plan", "", "provision the tags this CSV or JSON file lists")
 	fl.StringVar(&opts.Report, "report", "", "write a report to FILE (.csv or .json) after every tag")
 	fl.DurationVar(&wait, "wait", time.Minute, "how long to wait for each tag (0: until interrupted)")
@@ -142,6 +164,7 @@ type planRow struct {
 	Label    string `json:"label,omitempty"`
 	Amount   string `json:"amount,omitempty"`
 	Lock     bool   `json:"lock,omitempty"`
+	Protect  bool   `json:"protect,omitempty"`
 }
 
 // provisionRun is what the run is to make: the plan's rows, or --count slots of one
@@ -153,7 +176,7 @@ type provisionRun struct {
 
 func (opts *TagProvisionOptions) run() (provisionRun, error) {
 	if opts.Plan == "" {
-		row := planRow{Merchant: opts.Merchant, Label: opts.Label, Amount: opts.Amount, Lock: opts.Lock}
+		row := planRow{Merchant: opts.Merchant, Label: opts.Label, Amount: opts.Amount, Lock: opts.Lock, Protect: opts.Protect}
 		rows := make([]planRow, opts.Count)
 		for i := range rows {
 			rows[i] = row
@@ -190,7 +213,7 @@ func parsePlan(path string, raw []byte) ([]planRow, error) {
 		dec := json.NewDecoder(strings.NewReader(string(raw)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&rows); err != nil {
-			return nil, Usagef("--plan %s: not a JSON list of {merchant, label, amount, lock}: %v", path, err)
+			return nil, Usagef("--plan %s: not a JSON list of {merchant, label, amount, lock, protect}: %v", path, err)
 		}
 	} else {
 		r := csv.NewReader(strings.NewReader(string(raw)))
@@ -207,9 +230,9 @@ func parsePlan(path string, raw []byte) ([]planRow, error) {
 		}
 		for _, h := range recs[0] {
 			switch strings.ToLower(strings.TrimSpace(h)) {
-			case "merchant", "label", "amount", "lock":
+			case "merchant", "label", "amount", "lock", "protect":
 			default:
-				return nil, Usagef("--plan %s: unknown column %q (merchant, label, amount, lock)", path, h)
+				return nil, Usagef("--plan %s: unknown column %q (merchant, label, amount, lock, protect)", path, h)
 			}
 		}
 		if _, ok := col["merchant"]; !ok {
@@ -223,12 +246,17 @@ func parsePlan(path string, raw []byte) ([]planRow, error) {
 		}
 		for n, rec := range recs[1:] {
 			row := planRow{Merchant: get(rec, "merchant"), Label: get(rec, "label"), Amount: get(rec, "amount")}
-			if v := get(rec, "lock"); v != "" {
-				b, err := strconv.ParseBool(v)
-				if err != nil {
-					return nil, Usagef("--plan %s row %d: lock %q is not true or false", path, n+1, v)
+			for _, f := range []struct {
+				name string
+				dst  *bool
+			}{{"lock", &row.Lock}, {"protect", &row.Protect}} {
+				if v := get(rec, f.name); v != "" {
+					b, err := strconv.ParseBool(v)
+					if err != nil {
+						return nil, Usagef("--plan %s row %d: %s %q is not true or false", path, n+1, f.name, v)
+					}
+					*f.dst = b
 				}
-				row.Lock = b
 			}
 			rows = append(rows, row)
 		}
@@ -398,10 +426,11 @@ func (b *provisionBatch) provisionOne(ctx context.Context, be backend.Backend, t
 	}
 	out := orders.Provision(ctx, be, &provisionTarget{t: t, ctx: ctx}, orders.ProvisionRequest{
 		Merchant: spec.Merchant, Amount: spec.Amount, Label: spec.Label, BaseURL: opts.BaseURL,
-		Lock: spec.Lock, IdempotencyKey: key,
+		Lock: spec.Lock, Protect: spec.Protect, SUN: opts.SUN, MetaKey: opts.MetaKey, FileKey: opts.FileKey,
+		IdempotencyKey: key,
 	})
 	r.PlanRow, r.IC, r.Tag, r.Ref, r.Content = row+1, t.Name, out.Tag, out.Ref, out.Content
-	r.Status, r.Locked, r.Reason, r.err, r.APDUs = out.Status, out.Locked, out.Reason, out.Err, t.apdus()
+	r.Status, r.Locked, r.Protected, r.Reason, r.err, r.APDUs = out.Status, out.Locked, out.Protected, out.Reason, out.Err, t.apdus()
 	p.done(r, b.done())
 }
 
@@ -434,6 +463,26 @@ func (p *provisionTarget) WriteNDEF(msg []byte) error {
 }
 
 func (p *provisionTarget) Lock() error { return p.t.Tag.Lock() }
+
+// SetUpSUN sets an NTAG 424 DNA up for SUN while holding the reader, so that no other
+// program can interleave with its key changes.
+func (p *provisionTarget) SetUpSUN(s orders.SUNSetup) (string, error) {
+	var url string
+	err := p.t.Tag.Exclusive(func() error {
+		res, err := nfc.ProvisionSUN(p.t.Tag, nfc.SUNPlan{URL: s.URL, MetaKey: s.MetaKey, FileKey: s.FileKey, AppMasterKey: s.AppKey})
+		if err != nil {
+			return err
+		}
+		url = res.URL
+		return nil
+	})
+	return url, err
+}
+
+// Protect guards the sticker's user memory (from page 4) with its password.
+func (p *provisionTarget) Protect(pwd, pack []byte) error {
+	return p.t.Tag.SetPassword(nfc.PasswordConfig{Password: pwd, PACK: pack, FromPage: 4})
+}
 
 func (p *provisionTarget) ReadBack(ctx context.Context) (string, string, error) {
 	return p.t.readBack(ctx)

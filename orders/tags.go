@@ -75,10 +75,21 @@ func (s *Service) registerTag(tx *store.Tx, req RegisterRequest) (Tag, error) {
 		if len(uid) != 14 {
 			return Tag{}, store.Errorf(store.KindInvalid, "invalid_uid", "a SUN tag (NTAG 424 DNA) has a 7-byte UID, %s is %d bytes", uid, len(uid)/2).WithParam("uid")
 		}
-		if keys.MetaKey, err = aesKey("meta_key", req.MetaKey); err != nil {
+		// Without keys, the tag's own are derived from the ledger's master secret.
+		if req.MetaKey == "" {
+			keys.MetaKey, err = derivedSUNKey(tx, uid, "meta")
+		} else {
+			keys.MetaKey, err = aesKey("meta_key", req.MetaKey)
+		}
+		if err != nil {
 			return Tag{}, err
 		}
-		if keys.FileKey, err = aesKey("file_key", req.FileKey); err != nil {
+		if req.FileKey == "" {
+			keys.FileKey, err = derivedSUNKey(tx, uid, "file")
+		} else {
+			keys.FileKey, err = aesKey("file_key", req.FileKey)
+		}
+		if err != nil {
 			return Tag{}, err
 		}
 	} else if req.MetaKey != "" || req.FileKey != "" {

@@ -30,7 +30,7 @@ func TestRegisterTagValidation(t *testing.T) {
 		{"base URL with a slash", RegisterRequest{UID: "04000000000001", Merchant: shop.ID, BaseURL: "https://x.test/"}, store.KindInvalid, "invalid_base_url", "must not end in /"},
 		{"label with a control character", RegisterRequest{UID: "04000000000001", Merchant: shop.ID, Label: "a\x1bb"}, store.KindInvalid, "invalid_label", "control"},
 		{"SUN with a 4-byte UID", RegisterRequest{UID: "01020304", Merchant: shop.ID, SUN: true, MetaKey: key, FileKey: key}, store.KindInvalid, "invalid_uid", "7-byte UID"},
-		{"SUN without keys", RegisterRequest{UID: "04000000000001", Merchant: shop.ID, SUN: true}, store.KindInvalid, "invalid_key", "meta_key must be 16 bytes"},
+		{"SUN with a short key", RegisterRequest{UID: "04000000000001", Merchant: shop.ID, SUN: true, MetaKey: "00112233"}, store.KindInvalid, "invalid_key", "meta_key must be 16 bytes"},
 		{"SUN with a short file key", RegisterRequest{UID: "04000000000001", Merchant: shop.ID, SUN: true, MetaKey: key, FileKey: key[:30]}, store.KindInvalid, "invalid_key", "file_key must be 16 bytes"},
 		{"keys for a static tag", RegisterRequest{UID: "04000000000001", Merchant: shop.ID, MetaKey: key}, store.KindInvalid, "invalid_key", "static tag"},
 	}

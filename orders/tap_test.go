@@ -171,3 +171,40 @@ func TestOrderOfARevokedTagCannotBePaid(t *testing.T) {
 		return err
 	})
 }
+
+func TestSUNKeysAreDerivedPerTag(t *testing.T) {
+	w := newWorld(t)
+	a := w.register(RegisterRequest{UID: "04DE5F1EACC050", Merchant: w.shop.ID, SUN: true, Pending: true})
+	b := w.register(RegisterRequest{UID: "04DE5F1EACC051", Merchant: w.shop.ID, SUN: true, Pending: true})
+	sa, err := w.svc.TagSecrets(w.ctx, TagSecretsRequest{Tag: a.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := w.svc.TagSecrets(w.ctx, TagSecretsRequest{Tag: b.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sa.MetaKey) != 32 || sa.MetaKey == sb.MetaKey || sa.FileKey == sb.FileKey || sa.AppKey == sb.AppKey || sa.MetaKey == sa.FileKey {
+		t.Fatalf("keys are not per tag and purpose: %+v %+v", sa, sb)
+	}
+	// Another merchant's key hears the tag does not exist.
+	other := store.WithActor(w.ctx, store.Actor{ID: "key_o", Role: store.RoleMerchant, Accounts: []string{"acct_other"}})
+	_, err = w.svc.TagSecrets(other, TagSecretsRequest{Tag: a.ID})
+	wantError(t, err, store.KindNotFound, "tag_not_found", "not found")
+	// Once active, a SUN tag's keys are no longer handed out; a failed one's are, to
+	// finish its set-up.
+	active := w.register(RegisterRequest{UID: "04DE5F1EACC052", Merchant: w.shop.ID, SUN: true})
+	_, err = w.svc.TagSecrets(w.ctx, TagSecretsRequest{Tag: active.ID})
+	wantError(t, err, store.KindConflict, "tag_not_in_setup", "only while it is set up")
+	if _, err := w.svc.FailTag(w.ctx, TagStateRequest{Tag: a.ID, Reason: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := w.svc.TagSecrets(w.ctx, TagSecretsRequest{Tag: a.ID}); err != nil || again != sa {
+		t.Fatalf("secrets of the failed tag: %+v, %v", again, err)
+	}
+	static := w.register(RegisterRequest{UID: "04000000000077", Merchant: w.shop.ID})
+	ss, err := w.svc.TagSecrets(w.ctx, TagSecretsRequest{Tag: static.ID})
+	if err != nil || len(ss.Password) != 8 || len(ss.PACK) != 4 || ss.MetaKey != "" {
+		t.Fatalf("static tag secrets %+v, %v", ss, err)
+	}
+}
