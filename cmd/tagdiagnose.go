@@ -26,6 +26,8 @@ type TagDiagnoseOptions struct {
 	Password         []byte // presented before the checks, when given
 	// Backend, unless --offline, is the ledger asked whether the tag is registered.
 	Backend BackendFunc
+	// FromLedger, when set, fetches the tag's own password.
+	FromLedger ledgerPassword
 }
 
 // Diagnosis is `tag diagnose -o json`: the reader, and each check in order.
@@ -41,6 +43,7 @@ func newTagDiagnoseCmd(f *Factory) *cobra.Command {
 	var wait time.Duration
 	var metaKey, fileKey string
 	var offline bool
+	var fromLedger func() (ledgerPassword, error)
 	c := &cobra.Command{
 		Use:   "diagnose [--watch] [--offline] [--meta-key HEX --file-key HEX]",
 		Short: "Check a tag: readable, genuine, intact, locked? One line per check",
@@ -80,6 +83,9 @@ interrupted.`,
 			if !offline {
 				opts.Backend = f.Backend
 			}
+			if opts.FromLedger, err = fromLedger(); err != nil {
+				return err
+			}
 			return runTagDiagnose(c.Context(), opts)
 		},
 	}
@@ -88,6 +94,7 @@ interrupted.`,
 	c.Flags().StringVar(&metaKey, "meta-key", "", "SUN meta read key of an NTAG 424 DNA (AES-128, hex)")
 	c.Flags().StringVar(&fileKey, "file-key", "", "SUN file read key of an NTAG 424 DNA (AES-128, hex)")
 	passwordFlag(c, &opts.Password, "the tag's password, to examine a read-protected tag whole (4 bytes of hex)")
+	fromLedger = ledgerPasswordFlag(c, f)
 	waitFlag(c, &wait)
 	return c
 }
@@ -146,7 +153,22 @@ func diagnoseOnce(ctx context.Context, bus nfc.Bus, opts *TagDiagnoseOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	checks := nfc.Diagnose(ctx, bus, nfc.DiagnoseOptions{Reader: r.Name, MetaKey: opts.MetaKey, FileKey: opts.FileKey, Password: opts.Password})
+	pwd := opts.Password
+	if opts.FromLedger != nil {
+		tag, _, err := nfc.OpenTag(ctx, bus, r.Name)
+		if err != nil {
+			if tag != nil {
+				tag.Close()
+			}
+			return nil, err
+		}
+		uid := strings.ToUpper(hex.EncodeToString(tag.UID))
+		tag.Close()
+		if pwd, err = opts.FromLedger(ctx, uid); err != nil {
+			return nil, err
+		}
+	}
+	checks := nfc.Diagnose(ctx, bus, nfc.DiagnoseOptions{Reader: r.Name, MetaKey: opts.MetaKey, FileKey: opts.FileKey, Password: pwd})
 	if opts.Backend != nil {
 		checks = append(checks, ledgerChecks(ctx, bus, r.Name, opts.Backend)...)
 	}

@@ -10,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/nfc"
+	"github.com/tagpay/tagpay/orders"
 )
 
 // TagProtectOptions are the flags of `tag protect`.
@@ -194,13 +196,51 @@ func passwordFlag(c *cobra.Command, dst *[]byte, usage string) {
 	c.Flags().Var(&hexFlag{dst: dst, size: 4}, "password", usage)
 }
 
-// authenticate presents pwd to the tag when one was given (`--password`), so that
-// what follows may read and write its protected pages.
-func authenticate(t *openedTag, pwd []byte) error {
+// authenticate presents pwd to the tag when one was given (`--password`), or the
+// sticker's own password fetched from the ledger (`--ledger-password`), so that what
+// follows may read and write its protected pages.
+func authenticate(ctx context.Context, t *openedTag, pwd []byte, fromLedger ledgerPassword) error {
+	if fromLedger != nil {
+		var err error
+		if pwd, err = fromLedger(ctx, fmt.Sprintf("%X", []byte(t.UID))); err != nil {
+			return err
+		}
+	}
 	if pwd == nil {
 		return nil
 	}
 	return t.Authenticate(pwd, nil)
+}
+
+// ledgerPassword fetches the password the ledger derived for the sticker with uid.
+type ledgerPassword func(ctx context.Context, uid string) ([]byte, error)
+
+// ledgerPasswordFlag adds --ledger-password; the returned function gives the fetcher
+// once flags are parsed, or nil when the flag is off. The password is never printed.
+func ledgerPasswordFlag(c *cobra.Command, f *Factory) func() (ledgerPassword, error) {
+	var on bool
+	c.Flags().BoolVar(&on, "ledger-password", false, "authenticate with the tag's own password, fetched from the ledger (tags provisioned with --protect)")
+	return func() (ledgerPassword, error) {
+		if !on {
+			return nil, nil
+		}
+		if c.Flags().Changed("password") {
+			return nil, Usagef("give --password or --ledger-password, not both")
+		}
+		return func(ctx context.Context, uid string) (pwd []byte, err error) {
+			err = withBackend(ctx, f.Backend, func(be backend.Backend) error {
+				s, err := be.TagSecrets(ctx, orders.TagSecretsRequest{Tag: uid})
+				if err != nil {
+					return err
+				}
+				if pwd, err = hex.DecodeString(s.Password); err != nil || len(pwd) != 4 {
+					return fmt.Errorf("the ledger holds no password for tag %s", uid)
+				}
+				return nil
+			})
+			return pwd, err
+		}, nil
+	}
 }
 
 // hexFlag is a flag holding exactly size bytes written in hex; a bad value is a usage

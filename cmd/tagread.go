@@ -23,6 +23,8 @@ type TagReadOptions struct {
 	Out      *Printer
 	Access   TagAccess
 	Password []byte // presented before reading, when given
+	// FromLedger, when set, fetches the tag's own password instead.
+	FromLedger ledgerPassword
 }
 
 // TagReadResult is `tag read -o json`: the tag's identity, capacity and lock state, its
@@ -40,6 +42,7 @@ type TagReadResult struct {
 func newTagReadCmd(f *Factory) *cobra.Command {
 	opts := &TagReadOptions{}
 	var wait time.Duration
+	var fromLedger func() (ledgerPassword, error)
 	c := &cobra.Command{
 		Use:   "read",
 		Short: "Read the tag on the reader: UID, IC, capacity, lock state and NDEF records",
@@ -55,10 +58,14 @@ is in -o json).`,
 			if opts.Access, err = tagAccess(f, wait); err != nil {
 				return err
 			}
+			if opts.FromLedger, err = fromLedger(); err != nil {
+				return err
+			}
 			return runTagRead(c.Context(), opts)
 		},
 	}
 	passwordFlag(c, &opts.Password, "the tag's password, for a read-protected tag (4 bytes of hex)")
+	fromLedger = ledgerPasswordFlag(c, f)
 	waitFlag(c, &wait)
 	return c
 }
@@ -69,7 +76,7 @@ func runTagRead(ctx context.Context, opts *TagReadOptions) error {
 		return err
 	}
 	defer t.Close()
-	if err := authenticate(t, opts.Password); err != nil {
+	if err := authenticate(ctx, t, opts.Password, opts.FromLedger); err != nil {
 		return err
 	}
 	res, readErr := readTag(t)
@@ -265,11 +272,14 @@ type TagDumpOptions struct {
 	File     string
 	Format   string
 	Password []byte // presented before reading, when given
+	// FromLedger, when set, fetches the tag's own password instead.
+	FromLedger ledgerPassword
 }
 
 func newTagDumpCmd(f *Factory) *cobra.Command {
 	opts := &TagDumpOptions{}
 	var wait time.Duration
+	var fromLedger func() (ledgerPassword, error)
 	c := &cobra.Command{
 		Use:   "dump [-f FILE] [--format json|flipper]",
 		Short: "Read the whole tag into an image file (tagpay JSON or Flipper .nfc)",
@@ -287,12 +297,16 @@ image goes to FILE, or to stdout. Passwords read as zeros.`,
 			if opts.Access, err = tagAccess(f, wait); err != nil {
 				return err
 			}
+			if opts.FromLedger, err = fromLedger(); err != nil {
+				return err
+			}
 			return runTagDump(c.Context(), opts)
 		},
 	}
 	c.Flags().StringVarP(&opts.File, "file", "f", "", "write the image to FILE (default: stdout)")
 	c.Flags().StringVar(&opts.Format, "format", "", "image format: json, flipper or proxmark (default: from FILE's extension, else json)")
 	passwordFlag(c, &opts.Password, "the tag's password, for a read-protected tag (4 bytes of hex)")
+	fromLedger = ledgerPasswordFlag(c, f)
 	waitFlag(c, &wait)
 	return c
 }
@@ -303,7 +317,7 @@ func runTagDump(ctx context.Context, opts *TagDumpOptions) error {
 		return err
 	}
 	defer t.Close()
-	if err := authenticate(t, opts.Password); err != nil {
+	if err := authenticate(ctx, t, opts.Password, opts.FromLedger); err != nil {
 		return err
 	}
 	img, err := t.Dump()

@@ -5,13 +5,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/nfc"
 	"github.com/tagpay/tagpay/nfc/ndef"
+	"github.com/tagpay/tagpay/orders"
+	"github.com/tagpay/tagpay/store"
 )
 
 // TagWriteOptions are the flags of `tag write`.
@@ -21,8 +25,12 @@ type TagWriteOptions struct {
 	Access TagAccess
 
 	URI, Text, Lang, NDEFHex, Image string
-	Lock, Yes                       bool
+	Lock, Yes, Force                bool
 	Password                        []byte // presented before writing, when given
+	// FromLedger, when set, fetches the tag's own password instead.
+	FromLedger ledgerPassword
+	// Backend, unless --force, is asked whether the tag is registered and active.
+	Backend BackendFunc
 }
 
 // TagWriteResult is `tag write -o json`.
@@ -38,6 +46,7 @@ type TagWriteResult struct {
 func newTagWriteCmd(f *Factory) *cobra.Command {
 	opts := &TagWriteOptions{}
 	var wait time.Duration
+	var fromLedger func() (ledgerPassword, error)
 	c := &cobra.Command{
 		Use:   "write --uri URI | --text TEXT [--lang en] | --ndef-hex HEX | --image FILE [--lock [--yes]]",
 		Short: "Write an NDEF message to the tag, read it back and compare; optionally lock it",
@@ -74,6 +83,12 @@ pages that were written; write again.`,
 			if opts.Access, err = tagAccess(f, wait); err != nil {
 				return err
 			}
+			if opts.FromLedger, err = fromLedger(); err != nil {
+				return err
+			}
+			if !opts.Force {
+				opts.Backend = f.Backend
+			}
 			return runTagWrite(c.Context(), opts)
 		},
 	}
@@ -86,6 +101,8 @@ pages that were written; write again.`,
 	fl.BoolVar(&opts.Lock, "lock", false, "make the tag permanently read-only after writing")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "lock without asking for confirmation")
 	passwordFlag(c, &opts.Password, "the tag's password, for a password-protected tag (4 bytes of hex)")
+	fromLedger = ledgerPasswordFlag(c, f)
+	fl.BoolVar(&opts.Force, "force", false, "write even over a tag that is registered and active in the ledger")
 	waitFlag(c, &wait)
 	return c
 }
@@ -95,6 +112,9 @@ func (opts *TagWriteOptions) message() ([]byte, error) {
 	var rec ndef.Record
 	switch {
 	case opts.URI != "":
+		if err := checkURI(opts.URI); err != nil {
+			return nil, err
+		}
 		rec = ndef.NewURI(opts.URI)
 	case opts.Text != "":
 		r, err := ndef.NewText(opts.Text, opts.Lang)
@@ -139,9 +159,21 @@ func runTagWrite(ctx context.Context, opts *TagWriteOptions) error {
 	if err != nil {
 		return err
 	}
-	// Ask before touching the tag: a script must have answered with --yes.
+	// A script must have answered the lock question before the tag is touched.
+	if opts.Lock && !opts.Yes && !opts.IO.CanPrompt() {
+		return Usagef("locking needs a confirmation and there is no terminal to ask on; pass --yes")
+	}
+	t, err := opts.Access.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	uid := fmt.Sprintf("%X", []byte(t.UID))
+	if err := refuseRegistered(ctx, opts.Backend, uid); err != nil {
+		return err
+	}
 	if opts.Lock && !opts.Yes {
-		ok, err := confirm(opts.IO, "Lock the tag? It becomes read-only for ever", "--yes")
+		ok, err := confirm(opts.IO, fmt.Sprintf("Lock tag %s (%s)? It becomes read-only for ever", uid, t.Name), "--yes")
 		if err != nil {
 			return err
 		}
@@ -149,12 +181,7 @@ func runTagWrite(ctx context.Context, opts *TagWriteOptions) error {
 			return errors.New("not confirmed; nothing was written")
 		}
 	}
-	t, err := opts.Access.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer t.Close()
-	if err := authenticate(t, opts.Password); err != nil {
+	if err := authenticate(ctx, t, opts.Password, opts.FromLedger); err != nil {
 		return err
 	}
 	res, err := writeTag(t, msg, opts.Lock)
@@ -166,6 +193,34 @@ func runTagWrite(ctx context.Context, opts *TagWriteOptions) error {
 		{"written", fmt.Sprintf("%d bytes, read back and compared", res.Bytes)},
 		{"locked", fmtBool(res.Locked)}, {"apdus", fmt.Sprint(res.APDUs)},
 	})
+}
+
+// refuseRegistered refuses to overwrite a tag the ledger holds as registered and
+// active: its payments would break. --force skips the question (open is nil).
+func refuseRegistered(ctx context.Context, open BackendFunc, uid string) error {
+	if open == nil {
+		return nil
+	}
+	return withBackend(ctx, open, func(be backend.Backend) error {
+		in, err := be.InspectTag(ctx, orders.ParseRequest{UID: uid})
+		if err != nil {
+			return fmt.Errorf("asking the ledger whether tag %s is registered: %w (--force writes without asking)", uid, err)
+		}
+		if in.Registered && in.Status == orders.TagActive {
+			return store.Errorf(store.KindConflict, "tag_registered", "tag %s is registered as %s and active: writing it would break its payments; revoke it first, or pass --force", uid, in.Ref)
+		}
+		return nil
+	})
+}
+
+// checkURI refuses a --uri that is not a URI: it needs a scheme, and no spaces or
+// control characters.
+func checkURI(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7F }) {
+		return Usagef("--uri %q is not a URI (it needs a scheme such as https: and no spaces)", s)
+	}
+	return nil
 }
 
 // writeTag writes msg (WriteNDEF reads it back and compares) and locks the tag when
