@@ -86,8 +86,11 @@ func (s *Service) tap(tx *store.Tx, req TapRequest) (Receipt, error) {
 	if err := recordOrder(tx, &p.reply, o); err != nil {
 		return Receipt{}, err
 	}
-	detail := payDetail(tr, o, in)
-	detail["reply"] = p.reply.ID
+	// The order holds the amount and the instrument; the audit line links the records.
+	detail := map[string]string{"reply": p.reply.ID, "transfer": tr.ID}
+	if in.Token != "" {
+		detail["token"] = in.Token
+	}
 	if err := tx.Audit("tap", o.ID, detail); err != nil {
 		return Receipt{}, err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,12 +20,20 @@ type Options struct {
 	// synchronous_commit off); for tests and for benchmarks that compare against durable
 	// runs only.
 	NoSync bool
+	// IdempotencyTTL is how long an idempotency key holds its first result (0: 24
+	// hours, as payment APIs keep them; negative: for ever). Older records are ignored
+	// and pruned (PruneIdempotency).
+	IdempotencyTTL time.Duration
 }
+
+// DefaultIdempotencyTTL is how long idempotency keys are kept unless told otherwise.
+const DefaultIdempotencyTTL = 24 * time.Hour
 
 // DB is an open ledger: a bbolt file or a PostgreSQL database.
 type DB struct {
 	eng     engine
 	retries atomic.Int64
+	idemTTL time.Duration
 }
 
 // engine is what a storage engine provides: transactions over the buckets of
@@ -84,7 +93,11 @@ func Open(target string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{eng: eng}, nil
+	ttl := opts.IdempotencyTTL
+	if ttl == 0 {
+		ttl = DefaultIdempotencyTTL
+	}
+	return &DB{eng: eng, idemTTL: ttl}, nil
 }
 
 // IsDatabaseURL reports whether target names a PostgreSQL database rather than a file.
@@ -115,6 +128,7 @@ func (db *DB) Retries() int64 { return db.retries.Load() }
 func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	return db.eng.run(ctx, modeView, func(etx engineTx) error {
 		tx := newTx(ctx, etx)
+		tx.idemTTL = db.idemTTL
 		err := fn(tx)
 		if tx.err != nil {
 			return tx.err
@@ -135,6 +149,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 			db.retries.Add(1)
 		}
 		tx := newTx(ctx, etx)
+		tx.idemTTL = db.idemTTL
 		err := fn(tx)
 		if tx.err != nil {
 			return tx.err
@@ -163,6 +178,7 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 		}
 		rejection = nil
 		tx := newTx(ctx, etx)
+		tx.idemTTL = db.idemTTL
 		ferr := fn(tx)
 		if tx.err != nil {
 			return tx.err
@@ -185,6 +201,8 @@ type Tx struct {
 	ctx   context.Context
 	now   time.Time
 	dirty bool
+	// idemTTL is how long an idempotency record holds (negative: for ever).
+	idemTTL time.Duration
 	// err is the first failure of the engine (a lost connection, a lock conflict): it
 	// fails the whole transaction whatever fn makes of the reads that returned nothing.
 	err error
@@ -283,7 +301,32 @@ func (tx *Tx) Put(b Bucket, key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s/%s: %w", b, key, err)
 	}
-	return tx.PutRaw(b, key, raw)
+	return tx.PutRaw(b, key, stripFormatted(raw))
+}
+
+// formattedField is how Money.MarshalJSON writes its derived text. Inside a JSON string
+// a quote is escaped, so this exact run can only be that field.
+var formattedField = []byte(`,"formatted":"`)
+
+// stripFormatted drops the "formatted" text of every Money in a record before it is
+// stored: it is derived from the amount and currency, and the ledger keeps one copy of
+// each fact. Money decodes without it.
+func stripFormatted(raw []byte) []byte {
+	i := bytes.Index(raw, formattedField)
+	if i < 0 {
+		return raw
+	}
+	out := make([]byte, 0, len(raw))
+	for i >= 0 {
+		end := bytes.IndexByte(raw[i+len(formattedField):], '"')
+		if end < 0 {
+			break
+		}
+		out = append(out, raw[:i]...)
+		raw = raw[i+len(formattedField)+end+1:]
+		i = bytes.Index(raw, formattedField)
+	}
+	return append(out, raw...)
 }
 
 // Delete removes key.

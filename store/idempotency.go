@@ -42,6 +42,11 @@ func Idempotent[T any](tx *Tx, key, op string, params any, fn func() (T, error))
 	if err != nil {
 		return result, false, err
 	}
+	// A record past its time is gone as far as the caller is concerned: the key may be
+	// used again, as if pruned.
+	if found && tx.idemTTL > 0 && tx.now.Sub(rec.CreatedAt) > tx.idemTTL {
+		found = false
+	}
 	if found {
 		if rec.Op != op || rec.Hash != hash {
 			return result, false, Errorf(KindConflict, "idempotency_key_reused", "idempotency key %q was already used with different parameters", key).WithParam("idempotency_key")

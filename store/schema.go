@@ -36,6 +36,15 @@ var allBuckets = []Bucket{
 	BucketSUNKeys,
 }
 
+// appendOnly are the buckets whose keys are time-ordered ids, so that new keys land at
+// the end.
+var appendOnly = map[Bucket]bool{
+	BucketAudit: true, BucketTransfers: true, BucketOrders: true, BucketReplies: true,
+	// Not time-ordered as a whole, but each prefix (a payer, a payee, a tag) grows at
+	// its end, so a split page is not written into again.
+	BucketOrderIndex: true,
+}
+
 // SchemaVersion is the layout this code reads and writes. A ledger of another version is
 // refused rather than guessed at.
 const SchemaVersion = 1

@@ -1,0 +1,31 @@
+package store
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestStoredRecordsKeepNoFormattedText(t *testing.T) {
+	tr := Transfer{ID: "tr_1", Amount: Money{Amount: 350, Currency: "EUR"}, Memo: `a memo saying ,"formatted":"x" inside`,
+		Postings: [2]Posting{{Account: "a", Amount: -350}, {Account: "b", Amount: 350}}}
+	shown, err := json.Marshal(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := stripFormatted(shown)
+	if got := string(stored); len(got) >= len(shown) || json.Valid(stored) == false {
+		t.Fatalf("stored %s", got)
+	}
+	var back Transfer
+	if err := json.Unmarshal(stored, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Memo != tr.Memo || back.Amount != tr.Amount || back.Postings != tr.Postings {
+		t.Fatalf("round trip: %+v, want %+v", back, tr)
+	}
+	// Shown again, every amount is formatted as before.
+	again, _ := json.Marshal(back)
+	if string(again) != string(shown) {
+		t.Fatalf("shown after storing:\n%s\nwant\n%s", again, shown)
+	}
+}
