@@ -179,6 +179,7 @@ func Serve(ctx context.Context, be *backend.Local, cfg ServeConfig) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := cfg.Timeouts.withDefaults()
+	go pruneIdempotency(ctx, be, log)
 	srv := NewHTTPServer(NewServer(be, ServerOptions{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits}), t, log)
 	if cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
@@ -263,4 +264,28 @@ func BootstrapAdminKey(ctx context.Context, be *backend.Local, file string) (sto
 		return store.APIKey{}, false, store.Wrap(store.KindInternal, "bootstrap_key_file", err, "writing the admin key file %s failed; the key %s was revoked", file, key.ID)
 	}
 	return key.APIKey, true, nil
+}
+
+// pruneEvery is how often a server drops the idempotency records past their time.
+const pruneEvery = time.Hour
+
+// pruneIdempotency prunes expired idempotency records every pruneEvery until ctx ends;
+// writes go on between its small batches.
+func pruneIdempotency(ctx context.Context, be *backend.Local, log *slog.Logger) {
+	tick := time.NewTicker(pruneEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		start := time.Now()
+		n, err := be.DB.PruneIdempotency(ctx)
+		if err != nil {
+			log.Warn("pruning idempotency records failed", slog.String("error", err.Error()))
+			continue
+		}
+		log.Info("pruned idempotency records", slog.Int("records", n), slog.String("took", time.Since(start).Round(time.Millisecond).String()))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/orders"
+	"github.com/tagpay/tagpay/store"
 )
 
 // ServeOptions are the flags of `serve`.
@@ -32,6 +34,7 @@ type ServeOptions struct {
 
 func newServeCmd(f *Factory) *cobra.Command {
 	opts := &ServeOptions{}
+	var idemTTL time.Duration
 	c := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE] [--bootstrap-admin-key FILE]",
 		Short: "Serve the ledger over HTTP/JSON to tagpay clients holding API keys",
@@ -55,10 +58,12 @@ One JSON log line per request goes to stderr.`,
 			}
 			opts.IO, opts.DB = f.IO, cfg.DB
 			opts.Local = localOptions(cfg)
+			opts.Local.Store.IdempotencyTTL = idemTTL
 			return runServe(c.Context(), opts)
 		},
 	}
 	c.Flags().StringVar(&opts.Addr, "addr", api.DefaultAddr, "address to listen on (port 0: any free port)")
+	c.Flags().DurationVar(&idemTTL, "idempotency-ttl", store.DefaultIdempotencyTTL, "how long an idempotency key holds its first answer; older records are pruned hourly (negative: for ever)")
 	c.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	c.Flags().StringVar(&opts.TLSKey, "tls-key", "", "private key of --tls-cert (PEM)")
 	c.Flags().StringVar(&opts.BootstrapKeyFile, "bootstrap-admin-key", "", "write a first admin key to this file when the ledger has none")
