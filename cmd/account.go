@@ -23,14 +23,9 @@ func accountTable(accounts []store.Account) Table {
 	return t
 }
 
-// accountView is an account as printed: JSON carries the balance in minor units, its
-// currency, and the formatted text, like every other amount.
-type accountView struct {
-	store.Account
-	BalanceFormatted string `json:"balance_formatted"`
-}
-
-func viewAccount(a store.Account) accountView { return accountView{a, a.BalanceMoney().String()} }
+// viewAccount is an account as printed; its JSON shows the balance as money, like every
+// other amount.
+func viewAccount(a store.Account) store.Account { return a }
 
 func accountFields(a store.Account) []Field {
 	return []Field{
@@ -106,7 +101,7 @@ func runAccountList(ctx context.Context, opts *AccountListOptions) error {
 		if err != nil {
 			return err
 		}
-		views := make([]accountView, len(accounts))
+		views := make([]store.Account, len(accounts))
 		for i, a := range accounts {
 			views[i] = viewAccount(a)
 		}

@@ -244,8 +244,11 @@ func ledgerChecks(ctx context.Context, bus nfc.Bus, reader string, open BackendF
 	if err != nil {
 		return []nfc.Check{check(CheckRegistered, nfc.StatusWarn, "not asked: %v (--offline checks the tag alone)", err)}
 	}
-	if !in.Registered {
+	switch {
+	case in.Clone:
 		return []nfc.Check{check(CheckRegistered, nfc.StatusFail, "%s", in.ContentDetail)}
+	case !in.Registered:
+		return []nfc.Check{check(CheckRegistered, nfc.StatusWarn, "not a registered payment tag (of yours)")}
 	}
 	out := []nfc.Check{check(CheckRegistered, nfc.StatusPass, "registered as %s (%s tag) to %s %q", in.Ref, in.Kind, in.Merchant, printableText(in.MerchantName))}
 	switch in.Status {

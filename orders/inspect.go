@@ -23,6 +23,8 @@ type Inspection struct {
 	// counter); ContentDetail says how, or why not.
 	ContentOK     bool   `json:"content_ok"`
 	ContentDetail string `json:"content_detail"`
+	// Clone says the content belongs to another registered tag.
+	Clone bool `json:"clone,omitempty"`
 }
 
 // InspectTag checks a tag's UID and content against the ledger and writes nothing: no
@@ -44,7 +46,7 @@ func (s *Service) InspectTag(ctx context.Context, req ParseRequest) (Inspection,
 			if byRef, found, err := tagByIndex(tx, refIndexKey(c.Ref)); err != nil {
 				return Inspection{}, err
 			} else if found && tx.Actor().Owns(byRef.Merchant) {
-				return Inspection{ContentDetail: fmt.Sprintf("content does not match this tag (possible clone): reference %s belongs to another UID", byRef.Ref)}, nil
+				return Inspection{Clone: true, ContentDetail: fmt.Sprintf("content does not match this tag (possible clone): reference %s belongs to another UID", byRef.Ref)}, nil
 			}
 		}
 		if !ok || !tx.Actor().Owns(t.Merchant) {
