@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/tagpay/tagpay/events"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -88,6 +89,9 @@ func (s *Service) tap(tx *store.Tx, req TapRequest) (Receipt, error) {
 	}
 	detail := payDetail(tr, o, in)
 	detail["reply"] = p.reply.ID
+	if err := tx.Emit(events.OrderPaid, o.ID, o, o.Payer, o.Payee); err != nil {
+		return Receipt{}, err
+	}
 	if err := tx.Audit("tap", o.ID, detail); err != nil {
 		return Receipt{}, err
 	}

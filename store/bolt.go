@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -65,8 +66,8 @@ func openBoltEngine(path string, opts Options) (*boltEngine, error) {
 	e := &boltEngine{bolt: b, path: path}
 	if fresh {
 		err = e.initialize()
-	} else {
-		err = e.checkSchema()
+	} else if err = e.checkSchema(); err == nil {
+		err = e.addBuckets()
 	}
 	if err != nil {
 		b.Close()
@@ -173,12 +174,38 @@ func (e *boltEngine) checkSchema() error {
 			return Errorf(KindConflict, "schema_version", "ledger %s has schema version %d; this tagpay reads version %d", e.path, got, SchemaVersion)
 		}
 		for _, b := range allBuckets {
-			if tx.Bucket([]byte(b)) == nil {
+			if tx.Bucket([]byte(b)) == nil && !slices.Contains(addedBuckets, b) {
 				return Errorf(KindCorrupt, "ledger_corrupt", "ledger %s lacks bucket %q", e.path, b)
 			}
 		}
 		return nil
 	})
+}
+
+// addBuckets creates the buckets this version added to a ledger written before them; a
+// ledger that has them all is not written to.
+func (e *boltEngine) addBuckets() error {
+	var missing []Bucket
+	err := e.view(func(tx *bolt.Tx) error {
+		for _, b := range addedBuckets {
+			if tx.Bucket([]byte(b)) == nil {
+				missing = append(missing, b)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	err = e.bolt.Update(func(tx *bolt.Tx) error {
+		for _, b := range missing {
+			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrapWriteErr(e.path, err)
 }
 
 // view runs fn and turns a bbolt panic on a damaged page into an error.
