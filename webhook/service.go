@@ -185,22 +185,26 @@ func (s *Service) ListWebhooks(ctx context.Context) ([]Webhook, error) {
 }
 
 // DeleteWebhook removes an endpoint; deliveries still due to it are dropped when their
-// turn comes, and its attempts stay on record.
+// turn comes, and its attempts stay on record. An idempotency key on ctx
+// (store.WithIdempotencyKey) makes a retry return the first answer.
 func (s *Service) DeleteWebhook(ctx context.Context, id string) (Webhook, error) {
 	var out Webhook
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.RequireRole(store.RoleMerchant); err != nil {
 			return err
 		}
-		w, err := load(tx, id)
-		if err != nil {
-			return err
-		}
-		if err := tx.Delete(store.BucketWebhooks, w.ID); err != nil {
-			return err
-		}
+		w, _, err := store.Idempotent(tx, store.IdempotencyKeyFrom(ctx), "webhook.delete", id, func() (Webhook, error) {
+			w, err := load(tx, id)
+			if err != nil {
+				return Webhook{}, err
+			}
+			if err := tx.Delete(store.BucketWebhooks, w.ID); err != nil {
+				return Webhook{}, err
+			}
+			return w, tx.Audit("webhook.delete", w.ID, nil)
+		})
 		out = w
-		return tx.Audit("webhook.delete", w.ID, nil)
+		return err
 	})
 	return out, err
 }
@@ -234,24 +238,43 @@ func (s *Service) ListDeliveries(ctx context.Context, id string, limit int) ([]A
 }
 
 // TestWebhook sends endpoint id a webhook.test event now, once, and records the attempt.
-// The event is not stored: it tells the endpoint's owner the URL and secret work.
+// The event is not stored: it tells the endpoint's owner the URL and secret work. With an
+// idempotency key on ctx, a retry answers the recorded attempt and sends nothing.
 func (s *Service) TestWebhook(ctx context.Context, id string) (Attempt, error) {
 	var (
-		w      Webhook
-		secret string
+		w        Webhook
+		secret   string
+		att      Attempt
+		replayed bool
 	)
-	err := s.db.Update(ctx, func(tx *store.Tx) (err error) {
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		if err := tx.RequireRole(store.RoleMerchant); err != nil {
 			return err
 		}
-		if w, err = load(tx, id); err != nil {
+		var (
+			key string
+			err error
+		)
+		key, replayed, err = store.Idempotent(tx, store.IdempotencyKeyFrom(ctx), "webhook.test", id, func() (string, error) {
+			if w, err = load(tx, id); err != nil {
+				return "", err
+			}
+			if secret, err = secretOf(tx, w.ID); err != nil {
+				return "", err
+			}
+			// The attempt is claimed before it is made, so that a retry of this
+			// request finds it rather than sending again.
+			att = Attempt{ID: store.NewID(PrefixAttempt), Webhook: w.ID, Attempt: 1, At: tx.Now(), Outcome: OutcomeTest, Error: "sending"}
+			return w.ID + "/" + att.ID, tx.Put(store.BucketDeliveries, w.ID+"/"+att.ID, att)
+		})
+		if err != nil || !replayed {
 			return err
 		}
-		secret, err = secretOf(tx, w.ID)
+		att, err = store.Load[Attempt](tx, store.BucketDeliveries, key, "delivery")
 		return err
 	})
-	if err != nil {
-		return Attempt{}, err
+	if err != nil || replayed {
+		return att, err
 	}
 	data, _ := json.Marshal(map[string]string{"webhook": w.ID, "url": w.URL})
 	accounts := []string{}
@@ -263,12 +286,12 @@ func (s *Service) TestWebhook(ctx context.Context, id string) (Attempt, error) {
 	if err != nil {
 		return Attempt{}, fmt.Errorf("encoding the test event: %w", err)
 	}
-	att := s.send(ctx, w, secret, e, body, 1)
-	att.Outcome = OutcomeTest
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
-		return tx.Put(store.BucketDeliveries, w.ID+"/"+att.ID, att)
+	sent := s.send(ctx, w, secret, e, body, 1)
+	sent.ID, sent.Outcome = att.ID, OutcomeTest
+	err = s.db.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		return tx.Put(store.BucketDeliveries, w.ID+"/"+sent.ID, sent)
 	})
-	return att, err
+	return sent, err
 }
 
 // send POSTs body (event e, signed) to w once and describes what happened; Outcome is
