@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,7 +113,7 @@ func New(db *store.DB, opts Options) *Service {
 func (s *Service) CreateWebhook(ctx context.Context, req CreateRequest) (Created, error) {
 	var out Created
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		id, _, err := store.Idempotent(tx, req.IdempotencyKey, "webhook.create", req, func() (string, error) {
+		id, replayed, err := store.Idempotent(tx, req.IdempotencyKey, "webhook.create", req, func() (string, error) {
 			w, err := create(tx, req)
 			return w.ID, err
 		})
@@ -122,8 +124,11 @@ func (s *Service) CreateWebhook(ctx context.Context, req CreateRequest) (Created
 		if err != nil {
 			return err
 		}
-		secret, err := secretOf(tx, w.ID)
-		out = Created{Webhook: w, Secret: secret}
+		out = Created{Webhook: w}
+		if replayed {
+			return nil // the secret was shown the first time only
+		}
+		out.Secret, err = secretOf(tx, w.ID)
 		return err
 	})
 	return out, err
@@ -341,4 +346,24 @@ func post(ctx context.Context, c *http.Client, timeout time.Duration, target, se
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, nil
+}
+
+// Forward POSTs event e to target once, signed with secret, as a delivery would be, and
+// returns the answer's status: for `tagpay listen`, which forwards to a local endpoint.
+func Forward(ctx context.Context, c *http.Client, target, secret string, e events.Event) (int, error) {
+	body, err := json.Marshal(e)
+	if err != nil {
+		return 0, fmt.Errorf("encoding event %s: %w", e.ID, err)
+	}
+	if c == nil {
+		c = Options{}.withDefaults().Client
+	}
+	return post(ctx, c, DefaultTimeout, target, secret, e, body, 1, time.Now())
+}
+
+// NewSecret returns a fresh signing secret, for a forwarding session.
+func NewSecret() string {
+	var b [32]byte
+	crand.Read(b[:])
+	return secretPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -48,18 +48,18 @@ type Created struct {
 
 // Attempt is one delivery of one event to one endpoint.
 type Attempt struct {
-	ID       string     `json:"id"`
-	Webhook  string     `json:"webhook"`
-	Event    string     `json:"event"`
-	Type     string     `json:"type"`
-	Attempt  int        `json:"attempt"` // 1 for the first try of this event
-	At       time.Time  `json:"at"`
-	Status   int        `json:"status,omitempty"` // the endpoint's HTTP status, 0 when it gave none
-	Error    string     `json:"error,omitempty"`
-	Millis   int64      `json:"duration_ms"`
-	Outcome  string     `json:"outcome"` // delivered, retrying, failed (given up), test
-	NextTry  *time.Time `json:"next_attempt_at,omitempty"`
-	Replica  string     `json:"replica,omitempty"`
+	ID      string     `json:"id"`
+	Webhook string     `json:"webhook"`
+	Event   string     `json:"event"`
+	Type    string     `json:"type"`
+	Attempt int        `json:"attempt"` // 1 for the first try of this event
+	At      time.Time  `json:"at"`
+	Status  int        `json:"status,omitempty"` // the endpoint's HTTP status, 0 when it gave none
+	Error   string     `json:"error,omitempty"`
+	Millis  int64      `json:"duration_ms"`
+	Outcome string     `json:"outcome"` // delivered, retrying, failed (given up), test
+	NextTry *time.Time `json:"next_attempt_at,omitempty"`
+	Replica string     `json:"replica,omitempty"`
 }
 
 // Outcomes of an attempt.
