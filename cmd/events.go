@@ -294,9 +294,9 @@ func runEventsWait(ctx context.Context, opts *EventsWaitOptions) error {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	}
-	what := opts.Type
+	what := opts.Type + " event"
 	if opts.Subject != "" {
 		what += " about " + opts.Subject
 	}
-	return &ExitFailure{Code: ExitTimedOut, Message: fmt.Sprintf("no %s event within %s", what, opts.Timeout)}
+	return &ExitFailure{Code: ExitTimedOut, Message: fmt.Sprintf("no %s within %s", what, opts.Timeout)}
 }
