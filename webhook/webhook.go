@@ -102,8 +102,13 @@ func checkURL(raw string) error {
 	return nil
 }
 
-// matches reports whether endpoint w takes event e.
+// matches reports whether endpoint w takes event e: one of its types, of its account,
+// and written after it was registered (an event still in the outbox when an endpoint
+// is added is not sent to it).
 func (w Webhook) matches(e events.Event) bool {
+	if e.At.Before(w.CreatedAt) {
+		return false
+	}
 	f, err := events.ParseTypes(w.Events)
 	if err != nil || !f.Match(e.Type) {
 		return false
