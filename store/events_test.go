@@ -53,12 +53,10 @@ func TestOpenAddsTheBucketsOfThisVersion(t *testing.T) {
 	}
 }
 
-func TestForEachAfter(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "ledger.db"), Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+func TestForEachAfter(t *testing.T) { onEngines(t, testForEachAfter) }
+
+func testForEachAfter(t *testing.T, e testEngine) {
+	db := e.open(t)
 	ctx := context.Background()
 	var ids []string
 	for range 5 {
@@ -113,4 +111,29 @@ func TestIDTimeAndFloor(t *testing.T) {
 	if _, ok := IDTime("evt_nope", PrefixEvent); ok {
 		t.Fatal("a malformed id has a time")
 	}
+}
+
+func TestFailedTransactionLeavesNoEvent(t *testing.T) {
+	onEngines(t, func(t *testing.T, e testEngine) {
+		db := e.open(t)
+		ctx := context.Background()
+		err := db.Update(ctx, func(tx *Tx) error {
+			if err := tx.Emit("order.paid", "ord_x", 1, "acct_a"); err != nil {
+				return err
+			}
+			return Errorf(KindDeclined, "no", "refused after the emit")
+		})
+		if CodeOf(err) != "no" {
+			t.Fatalf("update: %v", err)
+		}
+		db.View(ctx, func(tx *Tx) error {
+			for _, b := range []Bucket{BucketEvents, BucketOutbox} {
+				tx.ForEach(b, "", false, func(k string, _ []byte) error {
+					t.Errorf("%s/%s written by a failed transaction", b, k)
+					return nil
+				})
+			}
+			return nil
+		})
+	})
 }
