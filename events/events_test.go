@@ -250,7 +250,9 @@ func TestRolesSeeTheEventsOfWhatTheyOwn(t *testing.T) {
 	ctx := context.Background()
 	l := open(t)
 	for _, acct := range []string{"acct_a", "acct_b", "acct_a"} {
-		err := l.DB.Update(ctx, func(tx *store.Tx) error { return tx.Emit(events.AccountFunded, acct, map[string]string{"id": acct}, acct) })
+		err := l.DB.Update(ctx, func(tx *store.Tx) error {
+			return tx.Emit(events.AccountFunded, acct, map[string]string{"id": acct}, acct)
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
