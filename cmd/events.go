@@ -117,6 +117,7 @@ func newEventsShowCmd(f *Factory) *cobra.Command {
 type EventsFollowOptions struct {
 	Env
 	Type, Since, Subject string
+	Count                int // stop after this many; 0: until interrupted
 	// Poll is how often a local ledger is looked at; 0 means events.DefaultPoll.
 	Poll time.Duration
 }
@@ -124,7 +125,7 @@ type EventsFollowOptions struct {
 func newEventsFollowCmd(f *Factory) *cobra.Command {
 	opts := &EventsFollowOptions{}
 	c := &cobra.Command{
-		Use:   "follow [--type T] [--since ID]",
+		Use:   "follow [--type T] [--since ID] [--count N]",
 		Short: "Print events as they happen until interrupted (JSON lines with -o json)",
 		Long: `Print events as they are written, one line each, until interrupted. Against a server
 it reads the event stream and, when the server restarts, connects again and resumes after
@@ -141,14 +142,31 @@ second, opening the file only for each look so that other commands can use it.`,
 	c.Flags().StringVar(&opts.Type, "type", "", "event types, comma-separated; TYPE.* for all of one object")
 	c.Flags().StringVar(&opts.Since, "since", "", "start after this event id (default: from now)")
 	c.Flags().StringVar(&opts.Subject, "subject", "", "only events about this object")
+	c.Flags().IntVar(&opts.Count, "count", 0, "stop after this many events (default: until interrupted)")
 	return c
 }
 
+var errEnough = errors.New("enough events")
+
 func runEventsFollow(ctx context.Context, opts *EventsFollowOptions) error {
+	if opts.Count < 0 {
+		return Usagef("--count must not be negative")
+	}
 	q := events.Query{Types: opts.Type, Since: opts.Since, Subject: opts.Subject}
-	return followEvents(ctx, opts.Env, q, opts.Poll, func(e events.Event) error {
-		return printEventLine(opts.Env, e)
+	n := 0
+	err := followEvents(ctx, opts.Env, q, opts.Poll, func(e events.Event) error {
+		if err := printEventLine(opts.Env, e); err != nil {
+			return err
+		}
+		if n++; n == opts.Count {
+			return errEnough
+		}
+		return nil
 	})
+	if errors.Is(err, errEnough) {
+		return nil
+	}
+	return err
 }
 
 // printEventLine prints one followed event: compact JSON with -o json, else a row.

@@ -60,10 +60,8 @@ func runListen(ctx context.Context, opts *ListenOptions) error {
 	}
 	q := events.Query{Types: opts.Events, Since: opts.Since}
 	return followEvents(ctx, opts.Env, q, opts.Poll, func(e events.Event) error {
-		status, err := webhook.Forward(ctx, opts.Client, opts.ForwardTo, secret, e)
-		if ctx.Err() != nil {
-			return nil
-		}
+		// A forward under way when listen is interrupted is finished and printed.
+		status, err := webhook.Forward(context.WithoutCancel(ctx), opts.Client, opts.ForwardTo, secret, e)
 		answer := fmt.Sprintf("[%d]", status)
 		if err != nil {
 			answer = "[error] " + err.Error()

@@ -320,10 +320,24 @@ func (t boltTx) scan(b Bucket, prefix string, reverse bool, fn func(key string, 
 
 // check runs bbolt's consistency check: bbolt keeps no checksums on data pages, but the
 // check at least finds pages that are unreachable, doubly used or malformed.
+//
+// The check compares the pages it reaches with the database's free list, which a writer
+// committing meanwhile changes (a server's webhook dispatcher writes in the background):
+// from a read-only transaction it would report the pages of that commit as damage. So it
+// runs in a write transaction of its own, which keeps writers out and is rolled back.
 func (t boltTx) check() ([]Violation, error) {
+	btx := t.btx
+	if !btx.Writable() {
+		w, err := btx.DB().Begin(true)
+		if err != nil {
+			return nil, wrapWriteErr(btx.DB().Path(), err)
+		}
+		defer w.Rollback()
+		btx = w
+	}
 	var out []Violation
-	for err := range t.btx.Check() {
-		out = append(out, Violation{Check: "file_structure", Subject: t.btx.DB().Path(), Message: err.Error()})
+	for err := range btx.Check() {
+		out = append(out, Violation{Check: "file_structure", Subject: btx.DB().Path(), Message: err.Error()})
 	}
 	return out, nil
 }
