@@ -1,13 +1,10 @@
 package events
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/tagpay/tagpay/store"
 )
-
-var jsonUnmarshal = json.Unmarshal
 
 // Follower remembers what a follower has passed on, so that polling again a little
 // behind the newest event (Lookback) finds late commits without repeating anything.

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/tagpay/tagpay/store"
@@ -113,7 +114,7 @@ func list(tx *store.Tx, q query, after string) ([]Event, error) {
 
 func decode(k string, raw []byte) (Event, error) {
 	var e Event
-	if err := jsonUnmarshal(raw, &e); err != nil {
+	if err := json.Unmarshal(raw, &e); err != nil {
 		return Event{}, store.Wrap(store.KindCorrupt, "ledger_corrupt", err, "record %s/%s is damaged", store.BucketEvents, k)
 	}
 	return e, nil
