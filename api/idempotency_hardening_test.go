@@ -12,6 +12,7 @@ import (
 	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
+	"github.com/tagpay/tagpay/webhook"
 )
 
 // postCase is one POST route made to succeed on a fresh world: the path and body of a
@@ -112,6 +113,18 @@ var postCases = map[string]func(t *testing.T, f *fixture, w world) postCase{
 	"POST /v1/keys": func(t *testing.T, f *fixture, w world) postCase {
 		return postCase{path: "/v1/keys", body: `{"role":"admin"}`, otherBody: `{"role":"merchant","account":"` + w.merchant1.ID + `"}`}
 	},
+	"POST /v1/webhooks": func(t *testing.T, f *fixture, w world) postCase {
+		return postCase{path: "/v1/webhooks", body: `{"url":"http://127.0.0.1:9/hook","events":"order.paid"}`, otherBody: `{"url":"http://127.0.0.1:9/hook","events":"order.*"}`}
+	},
+	"POST /v1/webhooks/{id}/delete": func(t *testing.T, f *fixture, w world) postCase {
+		// A deletion's body is empty: the other request deletes another endpoint.
+		a, b := newWebhook(t, f), newWebhook(t, f)
+		return postCase{path: "/v1/webhooks/" + a + "/delete", body: `{}`, otherPath: "/v1/webhooks/" + b + "/delete", otherBody: `{}`}
+	},
+	"POST /v1/webhooks/{id}/test": func(t *testing.T, f *fixture, w world) postCase {
+		a, b := newWebhook(t, f), newWebhook(t, f)
+		return postCase{path: "/v1/webhooks/" + a + "/test", body: `{}`, otherPath: "/v1/webhooks/" + b + "/test", otherBody: `{}`}
+	},
 	"POST /v1/keys/{id}/revoke": func(t *testing.T, f *fixture, w world) postCase {
 		// A revocation's body is empty: the other request revokes another key.
 		a, b := keyID(t, f, f.key(store.RoleAdmin, "")), keyID(t, f, f.key(store.RoleAdmin, ""))
@@ -140,6 +153,17 @@ func openOrder(t *testing.T, f *fixture, tag orders.Tag, payer store.Account) or
 		t.Fatal(err)
 	}
 	return o
+}
+
+// newWebhook registers an endpoint on a loopback port nothing listens on, so a test
+// delivery fails at once.
+func newWebhook(t *testing.T, f *fixture) string {
+	t.Helper()
+	w, err := f.local.CreateWebhook(context.Background(), webhook.CreateRequest{URL: "http://127.0.0.1:9/hook", Events: "*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w.ID
 }
 
 func keyID(t *testing.T, f *fixture, secret string) string {

@@ -449,6 +449,9 @@ func TestAnswersMatchTheSpec(t *testing.T) {
 		"GET /v1/logins": "/v1/logins", "GET /v1/cards": "/v1/cards", "GET /v1/cards/{id}": "/v1/cards/" + w.card1.ID,
 		"GET /v1/tokens": "/v1/tokens", "GET /v1/tokens/{token}": "/v1/tokens/" + w.token2.ID, "GET /v1/keys": "/v1/keys",
 	}
+	for route, path := range eventGets(t, f) {
+		gets[route] = path
+	}
 	doc, _ := loadSpec(t)
 	for p, ops := range doc.Paths {
 		if _, ok := ops["get"]; !ok {
@@ -459,6 +462,9 @@ func TestAnswersMatchTheSpec(t *testing.T) {
 		if !ok {
 			t.Errorf("no request for %s: add one to gets", route)
 			continue
+		}
+		if path == "" {
+			continue // not JSON: events_test.go checks the stream
 		}
 		r := f.do("GET", path, f.admin, "")
 		if r.status != 200 {

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
+	"github.com/tagpay/tagpay/webhook"
 )
 
 // routes registers every Backend method under /v1 (api/openapi.yaml describes them; a
@@ -414,6 +416,74 @@ func (s *Server) routes() {
 			return nil, err
 		}
 		return be.RevokeKey(c.ctx, id)
+	})
+
+	// Events and webhooks.
+	s.handle(get, "/v1/events", func(c *call) (any, error) {
+		q, raw, err := eventQuery(c, "limit")
+		if err != nil {
+			return nil, err
+		}
+		if q.Limit, err = intParam(raw, "limit"); err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListEvents(c.ctx, q))
+	})
+	s.handle(get, "/v1/events/stream", s.streamEvents)
+	s.handle(get, "/v1/events/{id}", func(c *call) (any, error) {
+		id, err := c.id("id", store.PrefixEvent, "event")
+		if err != nil {
+			return nil, err
+		}
+		return be.GetEvent(c.ctx, id)
+	})
+	s.handle(post, "/v1/webhooks", func(c *call) (any, error) {
+		var req webhook.CreateRequest
+		if err := c.decode(&req); err != nil {
+			return nil, err
+		}
+		req.IdempotencyKey = c.idemKey
+		return be.CreateWebhook(c.ctx, req)
+	})
+	s.handle(get, "/v1/webhooks", func(c *call) (any, error) {
+		if _, err := c.query(); err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListWebhooks(c.ctx))
+	})
+	webhookAction := func(act func(ctx context.Context, id string) (any, error)) handler {
+		return func(c *call) (any, error) {
+			id, err := c.id("id", webhook.PrefixWebhook, "webhook")
+			if err != nil {
+				return nil, err
+			}
+			var none struct{}
+			if err := c.decode(&none); err != nil {
+				return nil, err
+			}
+			return act(c.ctx, id)
+		}
+	}
+	s.handle(post, "/v1/webhooks/{id}/delete", webhookAction(func(ctx context.Context, id string) (any, error) {
+		return be.DeleteWebhook(ctx, id)
+	}))
+	s.handle(post, "/v1/webhooks/{id}/test", webhookAction(func(ctx context.Context, id string) (any, error) {
+		return be.TestWebhook(ctx, id)
+	}))
+	s.handle(get, "/v1/webhooks/{id}/deliveries", func(c *call) (any, error) {
+		id, err := c.id("id", webhook.PrefixWebhook, "webhook")
+		if err != nil {
+			return nil, err
+		}
+		q, err := c.query("limit")
+		if err != nil {
+			return nil, err
+		}
+		limit, err := intParam(q, "limit")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListDeliveries(c.ctx, id, limit))
 	})
 }
 

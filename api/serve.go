@@ -216,6 +216,12 @@ func Serve(ctx context.Context, be *backend.Local, cfg ServeConfig) error {
 		cfg.Ready(baseURL)
 	}
 
+	// Deliver webhooks while serving: the outbox holds whatever an earlier run left.
+	dctx, stopDispatch := context.WithCancel(ctx)
+	dispatched := make(chan struct{})
+	go func() { be.Webhooks.Dispatch(dctx, log); close(dispatched) }()
+	defer func() { stopDispatch(); <-dispatched }()
+
 	served := make(chan error, 1)
 	go func() { served <- serve() }()
 	select {

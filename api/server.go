@@ -396,6 +396,9 @@ func (s *Server) handle(method, path string, fn handler) {
 			s.writeError(w, r, err)
 			return
 		}
+		if _, ok := out.(streamed); ok {
+			return // the handler wrote its own answer
+		}
 		if replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}

@@ -7,8 +7,10 @@ import (
 	"context"
 
 	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/events"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
+	"github.com/tagpay/tagpay/webhook"
 )
 
 // Backend is every ledger operation of the command line. Local (a bbolt file) and Client
@@ -66,4 +68,17 @@ type Backend interface {
 	CreateKey(ctx context.Context, req store.CreateKeyRequest) (store.CreatedKey, error)
 	ListKeys(ctx context.Context) ([]store.APIKey, error)
 	RevokeKey(ctx context.Context, id string) (store.APIKey, error)
+
+	// Events: what changed, each actor seeing the events of its accounts. FollowEvents
+	// calls each for every event as it is written until ctx ends (nil) or each fails.
+	ListEvents(ctx context.Context, q events.Query) ([]events.Event, error)
+	GetEvent(ctx context.Context, id string) (events.Event, error)
+	FollowEvents(ctx context.Context, q events.Query, each func(events.Event) error) error
+
+	// Webhooks: endpoints the server delivers events to (a merchant: for its accounts).
+	CreateWebhook(ctx context.Context, req webhook.CreateRequest) (webhook.Created, error)
+	ListWebhooks(ctx context.Context) ([]webhook.Webhook, error)
+	DeleteWebhook(ctx context.Context, id string) (webhook.Webhook, error)
+	TestWebhook(ctx context.Context, id string) (webhook.Attempt, error)
+	ListDeliveries(ctx context.Context, id string, limit int) ([]webhook.Attempt, error)
 }

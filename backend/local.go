@@ -4,15 +4,19 @@ import (
 	"context"
 
 	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/events"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
+	"github.com/tagpay/tagpay/webhook"
 )
 
 // Orders and Cards name the two domain services, so that Local can embed both: two
 // embedded fields may not share the name Service.
 type (
-	Orders = orders.Service
-	Cards  = cards.Service
+	Orders   = orders.Service
+	Cards    = cards.Service
+	Events   = events.Service
+	Webhooks = webhook.Service
 )
 
 // Local is the backend of a ledger file on this machine: the store's own operations
@@ -21,6 +25,8 @@ type Local struct {
 	*store.DB
 	*Orders
 	*Cards
+	*Events
+	*Webhooks
 }
 
 var _ Backend = (*Local)(nil)
@@ -30,6 +36,8 @@ type LocalOptions struct {
 	Store  store.Options
 	Orders orders.Config
 	Cards  cards.Config
+	// Webhooks tune deliveries (`webhook test` locally, the dispatcher of a server).
+	Webhooks webhook.Options
 }
 
 // OpenLocal opens (or creates) the ledger file at path. At most one LocalOptions is used.
@@ -42,12 +50,17 @@ func OpenLocal(path string, opts ...LocalOptions) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A ledger from before the order index gets its orders indexed, once.
+	if err := orders.IndexOrders(store.WithActor(context.Background(), store.LocalActor), db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return NewLocal(db, o), nil
 }
 
 // NewLocal serves the ledger db, already open; closing the Local closes db.
 func NewLocal(db *store.DB, o LocalOptions) *Local {
-	return &Local{DB: db, Orders: orders.New(db, o.Orders), Cards: cards.New(db, o.Cards)}
+	return &Local{DB: db, Orders: orders.New(db, o.Orders), Cards: cards.New(db, o.Cards), Events: events.New(db), Webhooks: webhook.New(db, o.Webhooks)}
 }
 
 // Close releases the ledger file.

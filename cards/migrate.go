@@ -103,6 +103,9 @@ func (s *Service) migrate(tx *store.Tx, req MigrateRequest) (Migration, error) {
 		"deleted": joinIDs(out.Deleted), "issued": joinIDs(out.Issued),
 	}
 	out.Event, err = tx.AuditID("card.migrate", c.ID, detail)
+	if err == nil {
+		err = emitMigration(tx, acct.ID, out)
+	}
 	return out, err
 }
 

@@ -132,6 +132,9 @@ func (s *Service) activate(tx *store.Tx, req ActivateRequest) (Activation, error
 	if err := s.saveCard(tx, c, now); err != nil {
 		return Activation{}, err
 	}
+	if err := emitActivation(tx, c.Account, out); err != nil {
+		return Activation{}, err
+	}
 	return out, tx.Audit("card.activate", c.ID, map[string]string{
 		"device": c.Device, "functions": functionList(fs, ","), "tokens": joinIDs(out.Identifiers),
 	})
@@ -276,6 +279,9 @@ func (s *Service) changeToken(tx *store.Tx, req TokenStatusRequest) (Token, erro
 	}
 	t, err = setState(tx, t, to, recorded, now)
 	if err != nil {
+		return Token{}, err
+	}
+	if err := emitToken(tx, req.Action, t); err != nil {
 		return Token{}, err
 	}
 	return t, tx.Audit("token."+string(req.Action), t.ID, map[string]string{"card": t.Card, "reason": string(reason)})

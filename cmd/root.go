@@ -41,7 +41,7 @@ runs payments end to end, activates payment functions on cards and migrates card
 between devices, against a local ledger file or a tagpay server.
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 declined,
-6 reader or tag problem, 7 unauthorized, 8 unavailable.`,
+6 reader or tag problem, 7 unauthorized, 8 unavailable, 9 timed out (events wait).`,
 		Version:       versionLine(f.Build),
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -82,6 +82,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 declined,
 		newTokenCmd(f),
 		newServeCmd(f), newKeyCmd(f), newBenchCmd(f), newDemoCmd(f),
 		newReaderCmd(f), newNDEFCmd(f),
+		newEventsCmd(f), newWebhookCmd(f), newListenCmd(f),
 	)
 	markRunErrors(root)
 	return root

@@ -32,8 +32,9 @@ func TestMain(m *testing.M) {
 			stop()
 			os.Exit(code)
 		},
-		"hold-ledger": holdLedger,
-		"set-schema":  setSchema,
+		"hold-ledger":   holdLedger,
+		"set-schema":    setSchema,
+		"hook-receiver": hookReceiver,
 	})
 }
 

@@ -1,6 +1,8 @@
 package orders
 
 import (
+	"context"
+
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -18,7 +20,7 @@ func orderIndexKeys(o Order) [3]string {
 // insertOrder writes a new order and its index entries.
 func insertOrder(tx *store.Tx, o Order) error {
 	for _, k := range orderIndexKeys(o) {
-		if err := tx.PutRaw(store.BucketOrderIndex, k, nil); err != nil {
+		if err := tx.PutRaw(store.BucketOrderIndex, k, []byte{}); err != nil {
 			return err
 		}
 	}
@@ -28,4 +30,36 @@ func insertOrder(tx *store.Tx, o Order) error {
 // putOrder writes an order whose parties and tag are already indexed.
 func putOrder(tx *store.Tx, o Order) error {
 	return tx.Put(store.BucketOrders, o.ID, o)
+}
+
+// indexMarker records in the ledger's meta that every order is indexed.
+const indexMarker = "migration:order_index"
+
+// IndexOrders indexes the orders of a ledger written before the order index existed,
+// once: later opens find the marker and write nothing.
+func IndexOrders(ctx context.Context, db *store.DB) error {
+	done := false
+	if err := db.View(ctx, func(tx *store.Tx) error {
+		done = tx.GetRaw(store.BucketMeta, indexMarker) != nil
+		return nil
+	}); err != nil || done {
+		return err
+	}
+	return db.Update(ctx, func(tx *store.Tx) error {
+		if tx.GetRaw(store.BucketMeta, indexMarker) != nil {
+			return nil
+		}
+		err := store.Each(tx, store.BucketOrders, "", false, func(_ string, o Order) error {
+			for _, k := range orderIndexKeys(o) {
+				if err := tx.PutRaw(store.BucketOrderIndex, k, []byte{}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.PutRaw(store.BucketMeta, indexMarker, []byte{1})
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/tagpay/tagpay/events"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -46,6 +47,9 @@ func (s *Service) createOrder(tx *store.Tx, req CreateRequest) (Order, error) {
 		return Order{}, err
 	}
 	if err := recordOrder(tx, &r, o); err != nil {
+		return Order{}, err
+	}
+	if err := tx.Emit(events.OrderCreated, o.ID, o, o.Payer, o.Payee); err != nil {
 		return Order{}, err
 	}
 	return o, tx.Audit("order.create", o.ID, map[string]string{
@@ -163,6 +167,9 @@ func (s *Service) CancelOrder(ctx context.Context, req CancelRequest) (Order, er
 		}
 		o.Status = OrderCancelled
 		if err := putOrder(tx, o); err != nil {
+			return Order{}, err
+		}
+		if err := tx.Emit(events.OrderCancelled, o.ID, o, o.Payer, o.Payee); err != nil {
 			return Order{}, err
 		}
 		return o, tx.Audit("order.cancel", o.ID, nil)

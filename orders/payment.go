@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/events"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -51,6 +52,9 @@ func payOrder(tx *store.Tx, req PayRequest) (Order, error) {
 		return Order{}, err
 	}
 	if err := putOrder(tx, o); err != nil {
+		return Order{}, err
+	}
+	if err := tx.Emit(events.OrderPaid, o.ID, o, o.Payer, o.Payee); err != nil {
 		return Order{}, err
 	}
 	return o, tx.Audit("order.pay", o.ID, payDetail(tr, o, in))
@@ -140,6 +144,9 @@ func refundOrder(tx *store.Tx, req RefundRequest) (Order, error) {
 		o.Status = OrderRefunded
 	}
 	if err := putOrder(tx, o); err != nil {
+		return Order{}, err
+	}
+	if err := tx.Emit(events.OrderRefunded, o.ID, o, o.Payer, o.Payee); err != nil {
 		return Order{}, err
 	}
 	return o, tx.Audit("order.refund", o.ID, map[string]string{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tagpay/tagpay/events"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -135,6 +136,9 @@ func (s *Service) registerTag(tx *store.Tx, req RegisterRequest) (Tag, error) {
 	if err := tx.PutRaw(store.BucketTagIndex, uidIndexKey(uid), []byte(t.ID)); err != nil {
 		return Tag{}, err
 	}
+	if err := tx.Emit(events.TagRegistered, t.ID, t, t.Merchant); err != nil {
+		return Tag{}, err
+	}
 	return t, tx.Audit("tag.register", t.ID, map[string]string{
 		"uid": uid, "ref": ref, "kind": string(kind), "merchant": merchant.ID, "status": string(status),
 	})
@@ -262,6 +266,9 @@ func (s *Service) confirmTag(tx *store.Tx, req ConfirmRequest) (Tag, error) {
 	if problem != "" {
 		detail["reason"] = problem
 	}
+	if err := tx.Emit(tagEvent(t.Status), t.ID, t, t.Merchant); err != nil {
+		return Tag{}, err
+	}
 	return t, tx.Audit("tag.confirm", t.ID, detail)
 }
 
@@ -307,6 +314,9 @@ func changeTag(tx *store.Tx, req TagStateRequest, to TagStatus, defaultReason st
 	action := "tag.fail"
 	if to == TagRevoked {
 		action = "tag.revoke"
+	}
+	if err := tx.Emit(tagEvent(to), t.ID, t, t.Merchant); err != nil {
+		return Tag{}, err
 	}
 	return t, tx.Audit(action, t.ID, map[string]string{"from": string(from), "reason": reason})
 }

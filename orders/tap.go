@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/tagpay/tagpay/events"
 	"github.com/tagpay/tagpay/store"
 )
 
@@ -84,6 +85,9 @@ func (s *Service) tap(tx *store.Tx, req TapRequest) (Receipt, error) {
 		return Receipt{}, err
 	}
 	if err := recordOrder(tx, &p.reply, o); err != nil {
+		return Receipt{}, err
+	}
+	if err := tx.Emit(events.OrderPaid, o.ID, o, o.Payer, o.Payee); err != nil {
 		return Receipt{}, err
 	}
 	// The order holds the amount and the instrument; the audit line links the records.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -66,8 +67,8 @@ func openBoltEngine(path string, opts Options) (*boltEngine, error) {
 	e := &boltEngine{bolt: b, path: path}
 	if fresh {
 		err = e.initialize()
-	} else {
-		err = e.checkSchema()
+	} else if err = e.checkSchema(); err == nil {
+		err = e.addBuckets()
 	}
 	if err != nil {
 		b.Close()
@@ -174,12 +175,38 @@ func (e *boltEngine) checkSchema() error {
 			return Errorf(KindConflict, "schema_version", "ledger %s has schema version %d; this tagpay reads version %d", e.path, got, SchemaVersion)
 		}
 		for _, b := range allBuckets {
-			if tx.Bucket([]byte(b)) == nil {
+			if tx.Bucket([]byte(b)) == nil && !slices.Contains(addedBuckets, b) {
 				return Errorf(KindCorrupt, "ledger_corrupt", "ledger %s lacks bucket %q", e.path, b)
 			}
 		}
 		return nil
 	})
+}
+
+// addBuckets creates the buckets this version added to a ledger written before them; a
+// ledger that has them all is not written to.
+func (e *boltEngine) addBuckets() error {
+	var missing []Bucket
+	err := e.view(func(tx *bolt.Tx) error {
+		for _, b := range addedBuckets {
+			if tx.Bucket([]byte(b)) == nil {
+				missing = append(missing, b)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	err = e.bolt.Update(func(tx *bolt.Tx) error {
+		for _, b := range missing {
+			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrapWriteErr(e.path, err)
 }
 
 // view runs fn and turns a bbolt panic on a damaged page into an error.
@@ -299,19 +326,34 @@ func (t boltTx) scan(b Bucket, prefix string, reverse bool, fn func(key string, 
 
 // check runs bbolt's consistency check: bbolt keeps no checksums on data pages, but the
 // check at least finds pages that are unreachable, doubly used or malformed.
+//
+// The check compares the pages it reaches with the database's free list, which a writer
+// committing meanwhile changes (a server's webhook dispatcher writes in the background):
+// from a read-only transaction it would report the pages of that commit as damage. So it
+// runs in a write transaction of its own, which keeps writers out and is rolled back.
 func (t boltTx) check() ([]Violation, error) {
 	var out []Violation
+	db := t.btx.DB()
 	// bbolt's check trusts page headers: a damaged overflow count makes it loop for
-	// billions of steps. Look at the headers first, and leave a file with insane ones
-	// to this report alone.
-	if problems := insanePages(t.btx.DB().Path(), t.btx.DB().Info().PageSize, uint64(t.btx.Size())/uint64(t.btx.DB().Info().PageSize)); len(problems) > 0 {
+	// billions of steps, and its walk runs on a goroutine of its own, where a fault on
+	// the memory map cannot be recovered. Look at the headers first, and leave a file
+	// with insane ones to this report alone.
+	if problems := insanePages(db.Path(), db.Info().PageSize, uint64(t.btx.Size())/uint64(db.Info().PageSize)); len(problems) > 0 {
 		for _, p := range problems {
-			out = append(out, Violation{Check: "file_structure", Subject: t.btx.DB().Path(), Message: p})
+			out = append(out, Violation{Check: "file_structure", Subject: db.Path(), Message: p})
 		}
 		return out, nil
 	}
-	for err := range t.btx.Check() {
-		out = append(out, Violation{Check: "file_structure", Subject: t.btx.DB().Path(), Message: err.Error()})
+	btx := t.btx
+	if !btx.Writable() {
+		// A file opened read-only has no writers to keep out: check it as it is.
+		if w, err := db.Begin(true); err == nil {
+			defer w.Rollback()
+			btx = w
+		}
+	}
+	for err := range btx.Check() {
+		out = append(out, Violation{Check: "file_structure", Subject: db.Path(), Message: err.Error()})
 	}
 	return out, nil
 }

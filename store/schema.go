@@ -26,6 +26,10 @@ const (
 	BucketKeyIndex    Bucket = "key_index"    // key hash → key_id
 	BucketSUNCounters Bucket = "sun_counters" // tag_id → last SUN counter seen (big-endian uint32)
 	BucketSUNKeys     Bucket = "sun_keys"     // tag_id → the SUN tag's meta and file keys; never returned
+	BucketEvents      Bucket = "events"       // evt_id → DomainEvent, what happened as the API shows it
+	BucketOutbox      Bucket = "outbox"       // evt_id → OutboxItem: events not yet handed to webhooks; evt_id/whk_id → a delivery still due
+	BucketWebhooks    Bucket = "webhooks"     // whk_id → webhook endpoint (with its signing secret; never returned)
+	BucketDeliveries  Bucket = "deliveries"   // whk_id/att_id → one delivery attempt
 )
 
 // allBuckets is created in every new ledger and checked on open.
@@ -33,7 +37,7 @@ var allBuckets = []Bucket{
 	BucketMeta, BucketAccounts, BucketWorld, BucketTransfers, BucketIdempotency, BucketAudit,
 	BucketTags, BucketTagIndex, BucketReplies, BucketOrders, BucketOrderIndex, BucketDevices, BucketLogins,
 	BucketCards, BucketTokens, BucketTokenIndex, BucketKeys, BucketKeyIndex, BucketSUNCounters,
-	BucketSUNKeys,
+	BucketSUNKeys, BucketEvents, BucketOutbox, BucketWebhooks, BucketDeliveries,
 }
 
 // appendOnly are the buckets whose keys are time-ordered ids, so that new keys land at
@@ -44,6 +48,10 @@ var appendOnly = map[Bucket]bool{
 	// its end, so a split page is not written into again.
 	BucketOrderIndex: true,
 }
+// addedBuckets came after the first ledgers were written: a bbolt file without them is
+// still of SchemaVersion, and gets them, empty, when opened for writing. (On PostgreSQL a
+// bucket is only a column value, so there is nothing to add.)
+var addedBuckets = []Bucket{BucketOrderIndex, BucketEvents, BucketOutbox, BucketWebhooks, BucketDeliveries}
 
 // SchemaVersion is the layout this code reads and writes. A ledger of another version is
 // refused rather than guessed at.

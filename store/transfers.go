@@ -121,6 +121,9 @@ func (tx *Tx) Fund(accountID string, amount Money) (Transfer, error) {
 	if err != nil {
 		return t, err
 	}
+	if err := tx.Emit("account.funded", acct.ID, t, acct.ID); err != nil {
+		return t, err
+	}
 	return t, tx.Audit("account.fund", acct.ID, map[string]string{"transfer": t.ID, "amount": amount.String()})
 }
 

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DomainEvent is one state change that matters outside the ledger, as the API shows the
+// object it changed. It is written in the transaction that made the change, so it exists
+// exactly when the change does.
+type DomainEvent struct {
+	ID       string          `json:"id"` // evt_…, time-ordered
+	Type     string          `json:"type"`
+	At       time.Time       `json:"created_at"`
+	Subject  string          `json:"subject"`  // id of the object: the order, the tag, …
+	Accounts []string        `json:"accounts"` // whose business it is; roles see the events of accounts they own
+	Data     json.RawMessage `json:"data"`     // the object as the API shows it
+}
+
+// outboxPending is the outbox value of an event not yet handed to the webhooks.
+var outboxPending = []byte("{}")
+
+// Emit records event typ about subject, carrying object (as JSON), for the accounts it
+// concerns, in this transaction. It also queues the event in the outbox, so that the
+// server hands it to the matching webhooks even if it stops right after the commit: one
+// small record per event, written without reading anything (reading a shared record
+// here would serialise every tap on it).
+func (tx *Tx) Emit(typ, subject string, object any, accounts ...string) error {
+	data, err := json.Marshal(object)
+	if err != nil {
+		return fmt.Errorf("encoding the %s event of %s: %w", typ, subject, err)
+	}
+	acc := make([]string, 0, len(accounts))
+	for _, a := range accounts {
+		if a != "" && !slices.Contains(acc, a) {
+			acc = append(acc, a)
+		}
+	}
+	e := DomainEvent{ID: NewID(PrefixEvent), Type: typ, At: tx.now, Subject: subject, Accounts: acc, Data: data}
+	if err := tx.Put(BucketEvents, e.ID, e); err != nil {
+		return err
+	}
+	return tx.PutRaw(BucketOutbox, e.ID, outboxPending)
+}
+
+// VisibleTo reports whether actor a may see event e: admins see all, others the events
+// of an account they own.
+func (e DomainEvent) VisibleTo(a Actor) bool {
+	if a.Role == RoleAdmin {
+		return true
+	}
+	return slices.ContainsFunc(e.Accounts, a.Owns)
+}
+
+// IDFloor is the smallest id of the prefix that NewID could make at t or later: ids
+// compare as strings in the order they were made, so a scan after IDFloor(t) sees every
+// id made since t.
+func IDFloor(prefix string, t time.Time) string {
+	var raw [16]byte
+	ms := t.UnixMilli()
+	if ms < 0 {
+		ms = 0
+	}
+	binary.BigEndian.PutUint64(raw[:8], uint64(ms)<<16)
+	return prefix + "_" + encode128(raw)
+}
+
+// IDTime is when id was made, to the millisecond; false when it is not an id of prefix.
+func IDTime(id, prefix string) (time.Time, bool) {
+	if !ValidID(id, prefix) {
+		return time.Time{}, false
+	}
+	var hi, lo uint64
+	for _, r := range id[len(prefix)+1:] {
+		v := uint64(strings.IndexRune(idAlphabet, r))
+		hi = hi<<5 | lo>>59
+		lo = lo<<5 | v
+	}
+	return time.UnixMilli(int64(hi >> 16)).UTC(), true
+}
+
+// ForEachAfter calls fn for the keys of bucket b after `after`, in key order, reading
+// only those: a follower of the events asks for the few after the last one it saw, and
+// must not walk the whole bucket each time. ErrStop ends the walk without error.
+func (tx *Tx) ForEachAfter(b Bucket, after string, fn func(key string, value []byte) error) error {
+	declared(b)
+	if tx.err != nil {
+		return tx.err
+	}
+	var fnErr error
+	walk := func(k string, v []byte) error {
+		fnErr = fn(k, v)
+		return fnErr
+	}
+	var err error
+	switch t := tx.etx.(type) {
+	case boltTx:
+		err = t.scanAfter(b, after, walk)
+	case *pgTx:
+		err = t.scanAfter(b, after, walk)
+	default:
+		err = tx.etx.scan(b, "", false, func(k string, v []byte) error {
+			if k <= after {
+				return nil
+			}
+			return walk(k, v)
+		})
+	}
+	switch {
+	case err == nil:
+		return nil
+	case fnErr == nil:
+		return tx.fail(err)
+	case errors.Is(fnErr, ErrStop):
+		return nil
+	}
+	return fnErr
+}
+
+func (t boltTx) scanAfter(b Bucket, after string, fn func(key string, value []byte) error) error {
+	c := t.bucket(b).Cursor()
+	k, v := c.Seek([]byte(after))
+	if k != nil && string(k) == after {
+		k, v = c.Next()
+	}
+	for ; k != nil; k, v = c.Next() {
+		if err := fn(string(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *pgTx) scanAfter(b Bucket, after string, fn func(key string, value []byte) error) error {
+	if t.write {
+		if err := t.lock(b, true); err != nil {
+			return err
+		}
+	}
+	lo := []byte(after)
+	for page := 64; ; page = 512 {
+		rows, err := t.tx.Query(t.ctx, fmt.Sprintf("SELECT key, value FROM tagpay_kv WHERE bucket = $1 AND key > $2 ORDER BY key LIMIT %d", page), string(b), lo)
+		if err != nil {
+			return t.e.failure(err)
+		}
+		type kv struct{ k, v []byte }
+		var got []kv
+		for rows.Next() {
+			var r kv
+			if err := rows.Scan(&r.k, &r.v); err != nil {
+				rows.Close()
+				return t.e.failure(err)
+			}
+			got = append(got, r)
+		}
+		if err := rows.Err(); err != nil {
+			return t.e.failure(err)
+		}
+		for _, r := range got {
+			if err := fn(string(r.k), r.v); err != nil {
+				return err
+			}
+		}
+		if len(got) < page {
+			return nil
+		}
+		lo = got[len(got)-1].k
+	}
+}
