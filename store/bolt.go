@@ -323,3 +323,41 @@ func seekLast(c *bolt.Cursor, p []byte) ([]byte, []byte) {
 func hasPrefix(k, p []byte) bool {
 	return len(k) >= len(p) && string(k[:len(p)]) == string(p)
 }
+
+// compactBoltFile rewrites the closed ledger file at path with its live records only,
+// so that no freed page keeps a deleted value: the copy is written and synced beside
+// the file, then renamed over it while the original is still held.
+func compactBoltFile(path string, opts Options) error {
+	src, err := openBolt(path, opts, false)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tagpay-compact-*")
+	if err != nil {
+		return Wrap(KindUnavailable, "ledger_unwritable", err, "cannot rewrite ledger %s", path)
+	}
+	name := tmp.Name()
+	tmp.Close()
+	os.Remove(name)
+	defer os.Remove(name)
+	dst, err := bolt.Open(name, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if err != nil {
+		return Wrap(KindUnavailable, "ledger_unwritable", err, "cannot rewrite ledger %s", path)
+	}
+	if err := bolt.Compact(dst, src, 0); err != nil {
+		dst.Close()
+		return Wrap(KindInternal, "ledger_write_failed", err, "rewriting ledger %s failed; it is unchanged", path)
+	}
+	if err := dst.Close(); err != nil {
+		return Wrap(KindInternal, "ledger_write_failed", err, "rewriting ledger %s failed; it is unchanged", path)
+	}
+	if err := os.Rename(name, path); err != nil {
+		return Wrap(KindInternal, "ledger_write_failed", err, "rewriting ledger %s failed; it is unchanged", path)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

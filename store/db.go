@@ -19,12 +19,18 @@ type Options struct {
 	// synchronous_commit off); for tests and for benchmarks that compare against durable
 	// runs only.
 	NoSync bool
+	// KeysPath is the key file of the ledger's master secrets, kept outside the ledger
+	// (see Keyring). A ledger with nothing keyed yet is bound to it, and the file is made
+	// when missing. Empty: no key file; everything that needs a secret (tags, SUN keys,
+	// card numbers) is refused.
+	KeysPath string
 }
 
 // DB is an open ledger: a bbolt file or a PostgreSQL database.
 type DB struct {
 	eng     engine
 	retries atomic.Int64
+	keys    atomic.Pointer[keyState]
 }
 
 // engine is what a storage engine provides: transactions over the buckets of
@@ -84,7 +90,12 @@ func Open(target string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{eng: eng}, nil
+	db := &DB{eng: eng}
+	if err := db.attachKeys(context.Background(), opts.KeysPath); err != nil {
+		eng.close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // IsDatabaseURL reports whether target names a PostgreSQL database rather than a file.
@@ -114,7 +125,7 @@ func (db *DB) Retries() int64 { return db.retries.Load() }
 // View runs fn in a read-only transaction, which sees one consistent state.
 func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	return db.eng.run(ctx, modeView, func(etx engineTx) error {
-		tx := newTx(ctx, etx)
+		tx := db.newTx(ctx, etx)
 		err := fn(tx)
 		if tx.err != nil {
 			return tx.err
@@ -129,12 +140,15 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := db.writable(); err != nil {
+		return err
+	}
 	runs := 0
 	return db.eng.run(ctx, modeUpdate, func(etx engineTx) error {
 		if runs++; runs > 1 {
 			db.retries.Add(1)
 		}
-		tx := newTx(ctx, etx)
+		tx := db.newTx(ctx, etx)
 		err := fn(tx)
 		if tx.err != nil {
 			return tx.err
@@ -155,6 +169,9 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := db.writable(); err != nil {
+		return err
+	}
 	var rejection error
 	runs := 0
 	err := db.eng.run(ctx, modeBatch, func(etx engineTx) error {
@@ -162,7 +179,7 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 			db.retries.Add(1)
 		}
 		rejection = nil
-		tx := newTx(ctx, etx)
+		tx := db.newTx(ctx, etx)
 		ferr := fn(tx)
 		if tx.err != nil {
 			return tx.err
@@ -185,6 +202,7 @@ type Tx struct {
 	ctx   context.Context
 	now   time.Time
 	dirty bool
+	keys  *keyState
 	// err is the first failure of the engine (a lost connection, a lock conflict): it
 	// fails the whole transaction whatever fn makes of the reads that returned nothing.
 	err error
@@ -192,6 +210,12 @@ type Tx struct {
 
 func newTx(ctx context.Context, etx engineTx) *Tx {
 	return &Tx{etx: etx, ctx: ctx, now: time.Now().UTC()}
+}
+
+func (db *DB) newTx(ctx context.Context, etx engineTx) *Tx {
+	tx := newTx(ctx, etx)
+	tx.keys = db.keys.Load()
+	return tx
 }
 
 // fail records the engine's failure and returns it.
