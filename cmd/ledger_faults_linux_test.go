@@ -54,7 +54,7 @@ func runTagpay(t *testing.T, db string, args ...string) (code int, stdout, stder
 func goodLedger(t *testing.T, path string) string {
 	t.Helper()
 	ctx := context.Background()
-	local, err := backend.OpenLocal(path, backend.LocalOptions{Store: store.Options{NoSync: true}})
+	local, err := backend.OpenLocal(path, backend.LocalOptions{Store: store.Options{NoSync: true, KeysPath: filepath.Join(t.TempDir(), "keys.json")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/orders"
+	"github.com/tagpay/tagpay/store"
 )
 
 // ServeOptions are the flags of `serve`.
@@ -75,6 +76,7 @@ One JSON log line per request goes to stderr.`,
 // localOptions are the domain settings of a ledger served from this configuration.
 func localOptions(cfg *Config) backend.LocalOptions {
 	return backend.LocalOptions{
+		Store:  store.Options{KeysPath: cfg.Keys},
 		Orders: orders.Config{BaseURL: cfg.BaseURL},
 		Cards:  cards.Config{BIN: cfg.TokenBIN},
 	}
