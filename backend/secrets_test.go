@@ -88,7 +88,7 @@ func TestCopiedLedgerRevealsNoSecret(t *testing.T) {
 		"the PAN hash key": pan, "the PAN hash key in hex": []byte(hex.EncodeToString(pan)),
 		"the SUN meta key": meta, "the SUN meta key in hex": []byte(testMetaKey),
 		"the SUN meta key in lower-case hex": []byte(strings.ToLower(testMetaKey)),
-		"the SUN file key in hex": []byte(testFileKey),
+		"the SUN file key in hex":            []byte(testFileKey),
 	} {
 		if bytes.Contains(raw, needle) {
 			t.Errorf("the ledger file holds %s", name)
