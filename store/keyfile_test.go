@@ -171,6 +171,9 @@ func TestDerivedSecrets(t *testing.T) {
 
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()
+	if IsDatabaseURL(path) {
+		return nil
+	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -253,10 +256,14 @@ func legacyLedger(t *testing.T, target string) (mac, pan []byte, sun testKeys) {
 }
 
 func TestMoveSecretsOutOfAnOlderLedger(t *testing.T) {
-	target, keys := boltEngineT.target(t), keysPath(t)
+	onEngines(t, testMoveSecrets)
+}
+
+func testMoveSecrets(t *testing.T, e testEngine) {
+	target, keys := e.target(t), keysPath(t)
+	isFile := e.name == "bbolt"
 	mac, pan, sun := legacyLedger(t, target)
-	raw := mustRead(t, target)
-	if !bytes.Contains(raw, mac) || !bytes.Contains(raw, []byte(sun.Meta)) {
+	if raw := mustRead(t, target); isFile && (!bytes.Contains(raw, mac) || !bytes.Contains(raw, []byte(sun.Meta))) {
 		t.Fatal("the legacy ledger does not hold its secrets; the test proves nothing")
 	}
 
@@ -276,7 +283,10 @@ func TestMoveSecretsOutOfAnOlderLedger(t *testing.T) {
 	if !rep.KeyFileCreated || rep.SealedSUNKeys != 1 || strings.Join(rep.Moved, ",") != "pan_hash,tag_mac" || !rep.Compacted {
 		t.Errorf("report %+v", rep)
 	}
-	raw = mustRead(t, target)
+	raw := []byte{}
+	if isFile {
+		raw = mustRead(t, target)
+	}
 	for name, v := range map[string][]byte{
 		"tag MAC key": mac, "PAN hash key": pan, "tag MAC key (hex)": []byte(hex.EncodeToString(mac)),
 		"SUN meta key": []byte(sun.Meta), "SUN file key": []byte(sun.File),
