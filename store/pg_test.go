@@ -563,7 +563,8 @@ func TestPGViews(t *testing.T) {
 // A bbolt ledger copied into PostgreSQL is the same ledger: every record byte for byte,
 // the same balances, and both verify.
 func TestCopyBoltToPG(t *testing.T) {
-	src := openLedger(t)
+	keys := keysPath(t)
+	src := openKeys(t, boltEngineT.target(t), keys)
 	as := fillLedger(t, src, 12, 400)
 	if _, err := src.CreateKey(bg, CreateKeyRequest{Role: RoleAdmin, IdempotencyKey: "first"}); err != nil {
 		t.Fatal(err)
@@ -572,7 +573,8 @@ func TestCopyBoltToPG(t *testing.T) {
 	if err := src.Update(bg, func(tx *Tx) (err error) { mac, err = tx.Secret("mac"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	dst := pgEngineT.open(t)
+	dstTarget := pgTarget(t)
+	dst := openAt(t, dstTarget)
 	stats, err := Copy(bg, src, dst)
 	if err != nil {
 		t.Fatal(err)
@@ -606,11 +608,20 @@ func TestCopyBoltToPG(t *testing.T) {
 			t.Errorf("account %s: %d in the source, %d in the copy", a.ID, s, d)
 		}
 	}
+	// The copy is keyed by the source's key file.
+	keyed := openKeys(t, dstTarget, keys)
 	var again []byte
-	dst.View(bg, func(tx *Tx) (err error) { again, err = tx.Secret("mac"); return err })
+	if err := keyed.View(bg, func(tx *Tx) (err error) { again, err = tx.Secret("mac"); return err }); err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Equal(again, mac) {
 		t.Error("the copy has another MAC secret: its tags would no longer verify")
 	}
+	keyed.Close()
+	// Into a ledger keyed by another key file, nothing is copied.
+	otherKeyed := openKeys(t, pgTarget(t), keysPath(t))
+	_, err = Copy(bg, src, otherKeyed)
+	wantError(t, err, KindConflict, "keys_differ")
 	verifyClean(t, src)
 	verifyClean(t, dst)
 
