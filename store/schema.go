@@ -6,7 +6,7 @@ package store
 type Bucket string
 
 const (
-	BucketMeta        Bucket = "meta"         // schema version, secrets
+	BucketMeta        Bucket = "meta"         // schema version, key file binding (keys_check)
 	BucketAccounts    Bucket = "accounts"     // acct_id → Account
 	BucketWorld       Bucket = "world"        // currency → acct_id of that currency's world account
 	BucketTransfers   Bucket = "transfers"    // tr_id → Transfer (with its two postings)
@@ -25,7 +25,7 @@ const (
 	BucketKeys        Bucket = "keys"         // key_id → api key record (hash only)
 	BucketKeyIndex    Bucket = "key_index"    // key hash → key_id
 	BucketSUNCounters Bucket = "sun_counters" // tag_id → last SUN counter seen (big-endian uint32)
-	BucketSUNKeys     Bucket = "sun_keys"     // tag_id → the SUN tag's meta and file keys; never returned
+	BucketSUNKeys     Bucket = "sun_keys"     // tag_id → the SUN tag's meta and file keys, sealed under the key file; never returned
 )
 
 // allBuckets is created in every new ledger and checked on open.

@@ -34,7 +34,7 @@ func (db *DB) keyState() *keyState {
 	if s := db.keys.Load(); s != nil {
 		return s
 	}
-	return &keyState{err: Errorf(KindInternal, "keys_not_loaded", "the key file of ledger %s is not loaded yet", db.Path())}
+	return &keyState{err: Errorf(KindInternal, "secret_missing", "the key file of ledger %s is not loaded yet", db.Path())}
 }
 
 // writable refuses a write while the ledger's key file is missing.
@@ -163,7 +163,7 @@ func (db *DB) Keyring() (*Keyring, error) {
 // another ledger's, not configured, or secrets not yet moved out of an older ledger.
 func (tx *Tx) Keyring() (*Keyring, error) {
 	if tx.keys == nil {
-		return nil, Errorf(KindInternal, "keys_not_loaded", "this transaction has no key file")
+		return nil, Errorf(KindInternal, "secret_missing", "this transaction has no key file")
 	}
 	if tx.keys.ring == nil {
 		return nil, tx.keys.err
