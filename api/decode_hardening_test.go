@@ -215,7 +215,7 @@ func FuzzDecodeRequestNames(f *testing.F) {
 // handler, without the network): every answer is JSON, a refusal is a 4xx in the error
 // shape, and nothing is ever a 5xx.
 func FuzzRequestBodyOverHTTP(f *testing.F) {
-	local, err := backend.OpenLocal(f.TempDir() + "/ledger.db")
+	local, err := backend.OpenLocal(f.TempDir()+"/ledger.db", backend.LocalOptions{Store: store.Options{KeysPath: f.TempDir() + "/keys.json"}})
 	if err != nil {
 		f.Fatal(err)
 	}

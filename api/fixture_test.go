@@ -54,7 +54,7 @@ func newFixture(t *testing.T) *fixture {
 
 func newFixtureWith(t *testing.T, tune func(*http.Server)) *fixture {
 	t.Helper()
-	local, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"))
+	local, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"), backend.LocalOptions{Store: store.Options{KeysPath: filepath.Join(t.TempDir(), "keys.json")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,10 @@ type LocalOptions struct {
 	Webhooks webhook.Options
 }
 
-// OpenLocal opens (or creates) the ledger file at path. At most one LocalOptions is used.
+// OpenLocal opens (or creates) the ledger file at path, with the key file of
+// o.Store.KeysPath holding its master secrets (made when the ledger is new). Without a
+// key file, whatever needs a secret (tags, SUN keys, card numbers) is refused. At most
+// one LocalOptions is used.
 func OpenLocal(path string, opts ...LocalOptions) (*Local, error) {
 	var o LocalOptions
 	if len(opts) > 0 {

@@ -18,8 +18,10 @@ type cardRecord struct {
 	Tokens  []string `json:"tokens,omitempty"`
 }
 
-// panSecret names the ledger secret that keys PAN hashes.
-const panSecret = "pan_hash"
+// panSecret names the secret of the key file that keys PAN hashes. It is kept outside
+// the ledger: a card's hash and last four digits leave about 10^5 Luhn-valid candidates,
+// which the hash key would check in a second, so a copy of the ledger must not hold it.
+const panSecret = store.SecretPANHash
 
 // addCardParams is what identifies an AddCard request for idempotency: the PAN appears
 // only as its keyed hash, so no unkeyed digest of it is ever stored.
@@ -41,8 +43,8 @@ func (s *Service) AddCard(ctx context.Context, req AddCardRequest) (Card, error)
 		}
 		params := addCardParams{Account: req.Account, Label: req.Label, Device: req.Device}
 		if req.PAN != "" {
-			// Creating the hash key is a write, so every rule that can refuse the request
-			// without looking at the ledger has run before it.
+			// Every rule that can refuse the request without the key file has run before
+			// the hash needs it.
 			h, err := panHash(tx, req.PAN)
 			if err != nil {
 				return err

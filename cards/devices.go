@@ -5,7 +5,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"unicode"
 
 	"github.com/tagpay/tagpay/store"
 )
@@ -59,9 +58,10 @@ func (s *Service) login(tx *store.Tx, req LoginRequest) (Login, error) {
 		return Login{}, err
 	}
 	if !found {
-		// The device's own name is what its first user called it; every account keeps
-		// the name it gave the device, so one account cannot relabel another's view.
-		l = Login{Account: acct.ID, Device: dev.ID, DeviceName: dev.Name, FirstLogin: now}
+		// Every account keeps the name it gave the device and sees no other: the name
+		// another payer gave a shared device is theirs, and one account cannot relabel
+		// another's view.
+		l = Login{Account: acct.ID, Device: dev.ID, FirstLogin: now}
 	}
 	if name != "" {
 		l.DeviceName = name
@@ -110,11 +110,8 @@ func (s *Service) logout(tx *store.Tx, req LogoutRequest) ([]Login, error) {
 		}
 		targets = append(targets, l)
 	} else {
-		if _, found, err := loadDevice(tx, req.Device); err != nil {
-			return nil, err
-		} else if !found {
-			return nil, store.Errorf(store.KindNotFound, "device_not_found", "device %s not found", req.Device).WithParam("device")
-		}
+		// Whether the device exists is not the caller's to learn: a device on which none
+		// of its accounts ever logged in answers as one that does not exist.
 		actor := tx.Actor()
 		err := store.Each(tx, store.BucketLogins, "", false, func(_ string, l Login) error {
 			if l.Device == req.Device && actor.Owns(l.Account) {
@@ -124,6 +121,9 @@ func (s *Service) logout(tx *store.Tx, req LogoutRequest) ([]Login, error) {
 		})
 		if err != nil {
 			return nil, err
+		}
+		if len(targets) == 0 {
+			return nil, store.Errorf(store.KindNotFound, "login_not_found", "no account of this key has logged in on device %s", req.Device).WithParam("device")
 		}
 	}
 	now := s.now(tx)
@@ -201,14 +201,12 @@ func loggedInNow(tx *store.Tx, account, device string) (bool, error) {
 	return found && l.LoggedIn, err
 }
 
-// cleanName trims a person-given name and refuses control characters and excess length.
+// cleanName trims a person-given name and refuses excess length, control and format
+// characters (store.CheckText).
 func cleanName(name, param string) (string, error) {
 	name = strings.TrimSpace(name)
-	if len(name) > maxNameLen {
-		return "", store.Errorf(store.KindInvalid, "invalid_"+param, "%s is longer than %d characters", param, maxNameLen).WithParam(param)
-	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return "", store.Errorf(store.KindInvalid, "invalid_"+param, "%s contains control characters", param).WithParam(param)
+	if err := store.CheckText(param, name, maxNameLen); err != nil {
+		return "", err
 	}
 	return name, nil
 }

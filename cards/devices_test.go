@@ -1,6 +1,7 @@
 package cards
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,8 @@ func TestLoginRefusals(t *testing.T) {
 		{"unknown account", LoginRequest{Account: store.NewID(store.PrefixAccount), Device: newDevice()}, store.KindNotFound, "account_not_found"},
 		{"merchant account", LoginRequest{Account: shop, Device: newDevice()}, store.KindInvalid, "account_not_person"},
 		{"control characters in the name", LoginRequest{Account: alice, Device: newDevice(), Name: "evil\x1b[2J"}, store.KindInvalid, "invalid_name"},
+		{"right-to-left override in the name", LoginRequest{Account: alice, Device: newDevice(), Name: "phone\u202Eenohp"}, store.KindInvalid, "invalid_name"},
+		{"zero-width space in the name", LoginRequest{Account: alice, Device: newDevice(), Name: "pho\u200Bne"}, store.KindInvalid, "invalid_name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,5 +164,52 @@ func TestLogoutOfEveryAccountOnADevice(t *testing.T) {
 	_, err = e.s.Logout(e.admin, LogoutRequest{Account: alice, Device: newDevice()})
 	wantErr(t, err, store.KindNotFound, "login_not_found")
 	_, err = e.s.Logout(e.admin, LogoutRequest{Device: newDevice()})
-	wantErr(t, err, store.KindNotFound, "device_not_found")
+	wantErr(t, err, store.KindNotFound, "login_not_found")
+}
+
+// A payer learns nothing of the other accounts on a device: not the name another payer
+// gave it, and not whether it exists at all.
+func TestDeviceSharedByPayersLeaksNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	alice, bob := e.person("alice"), e.person("bob")
+	shared := newDevice()
+	if _, err := e.s.Login(e.payer(alice), LoginRequest{Account: alice, Device: shared, Name: "Alice's secret phone"}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.s.Login(e.payer(bob), LoginRequest{Account: bob, Device: shared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.DeviceName != "" {
+		t.Errorf("bob's login reply carries device name %q, given by another payer", l.DeviceName)
+	}
+	all, err := e.s.ListLogins(e.payer(bob), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range all {
+		if l.Account != bob || strings.Contains(l.DeviceName, "Alice") {
+			t.Errorf("bob lists %+v", l)
+		}
+	}
+
+	// Carol never logged in anywhere: a device that exists (alice's and bob's) and one that
+	// does not answer her alike.
+	carol := e.person("carol")
+	for _, acct := range []string{"", carol} {
+		_, errExisting := e.s.Logout(e.payer(carol), LogoutRequest{Account: acct, Device: shared})
+		_, errMissing := e.s.Logout(e.payer(carol), LogoutRequest{Account: acct, Device: newDevice()})
+		if errExisting == nil || errMissing == nil {
+			t.Fatalf("account %q: logout = %v / %v, want errors", acct, errExisting, errMissing)
+		}
+		a, b := strings.ReplaceAll(errExisting.Error(), shared, "D"), errMissing.Error()
+		if store.KindOf(errExisting) != store.KindOf(errMissing) || !strings.HasPrefix(b, a[:strings.Index(a, "D")]) {
+			t.Errorf("account %q: logout of an existing device says %q, of a missing one %q", acct, errExisting, errMissing)
+		}
+		var e1, e2 *store.Error
+		if errors.As(errExisting, &e1) && errors.As(errMissing, &e2) && e1.Code != e2.Code {
+			t.Errorf("account %q: codes %s and %s differ", acct, e1.Code, e2.Code)
+		}
+	}
 }

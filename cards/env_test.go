@@ -32,7 +32,7 @@ func newEnv(t *testing.T) *env {
 func rawEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
 	// Durability is store's business; without fsync these tests spend their time on rules.
-	db, err := store.Open(filepath.Join(t.TempDir(), "ledger.db"), store.Options{NoSync: true})
+	db, err := store.Open(filepath.Join(t.TempDir(), "ledger.db"), store.Options{NoSync: true, KeysPath: filepath.Join(t.TempDir(), "tagpay.keys")})
 	if err != nil {
 		t.Fatal(err)
 	}

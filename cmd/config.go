@@ -17,6 +17,7 @@ import (
 // config file > default, resolved by one viper instance.
 type Config struct {
 	DB     string       `mapstructure:"db"`
+	Keys   string       `mapstructure:"keys"`
 	Server string       `mapstructure:"server"`
 	Token  string       `mapstructure:"token"`
 	Output string       `mapstructure:"output"`
@@ -61,6 +62,7 @@ func envName(key string) string {
 
 var settings = []Setting{
 	{Key: "db", Flag: "db", Help: "ledger file"},
+	{Key: "keys", Flag: "keys", Help: "key file of the local ledger's master secrets (mode 0600, kept apart from the ledger)"},
 	{Key: "server", Flag: "server", Help: "URL of a tagpay server; ledger commands then run there"},
 	{Key: "token", Flag: "token", Secret: true, Help: "API key for the server"},
 	{Key: "output", Flag: "output", Help: "output format: table or json"},
@@ -111,8 +113,15 @@ func xdgDir(variable, underHome string) string {
 	return filepath.Join(home, underHome)
 }
 
+// defaultKeysFile is $XDG_CONFIG_HOME/tagpay/keys.json, else ~/.config/tagpay/keys.json:
+// under the configuration, never beside the ledger in the data folder, so that a copy of
+// the data folder holds no key to it.
+func defaultKeysFile() string {
+	return filepath.Join(xdgDir("XDG_CONFIG_HOME", ".config"), "tagpay", "keys.json")
+}
+
 func defaults() map[string]any {
-	return map[string]any{"db": defaultDBFile(), "output": FormatTable}
+	return map[string]any{"db": defaultDBFile(), "keys": defaultKeysFile(), "output": FormatTable}
 }
 
 // loadConfig reads the configuration. flags holds the global flags after parsing.

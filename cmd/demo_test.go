@@ -44,7 +44,7 @@ func demoOptions(t *testing.T, format string, wrap func(backend.Backend) *misbeh
 		IO:  streams,
 		Out: NewPrinter(streams, format),
 		OpenLocal: func(_ context.Context, path string) (backend.Backend, func() error, error) {
-			l, err := backend.OpenLocal(path)
+			l, err := backend.OpenLocal(path, backend.LocalOptions{Store: store.Options{KeysPath: path + ".test-keys"}})
 			if err != nil {
 				return nil, nil, err
 			}

@@ -12,7 +12,7 @@ import (
 
 func newLedgerCmd(f *Factory) *cobra.Command {
 	c := newGroupCmd("ledger", "Check the ledger's invariants and read its journal")
-	c.AddCommand(newLedgerVerifyCmd(f), newLedgerJournalCmd(f))
+	c.AddCommand(newLedgerVerifyCmd(f), newLedgerJournalCmd(f), newLedgerSecretsCmd(f))
 	return c
 }
 

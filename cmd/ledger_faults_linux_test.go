@@ -41,7 +41,7 @@ func ledgerCommands(payer string) [][]string {
 func runTagpay(t *testing.T, db string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	home := t.TempDir()
-	for k, v := range map[string]string{"HOME": home, "XDG_CONFIG_HOME": home, "XDG_DATA_HOME": home, "NO_COLOR": "1", "TAGPAY_SERVER": "", "TAGPAY_TOKEN": "", "TAGPAY_DB": ""} {
+	for k, v := range map[string]string{"HOME": home, "XDG_CONFIG_HOME": home, "XDG_DATA_HOME": home, "NO_COLOR": "1", "TAGPAY_SERVER": "", "TAGPAY_TOKEN": "", "TAGPAY_DB": "", "TAGPAY_KEYS": db + ".keys"} {
 		t.Setenv(k, v)
 	}
 	ios, _, out, errOut := Test()
@@ -54,7 +54,7 @@ func runTagpay(t *testing.T, db string, args ...string) (code int, stdout, stder
 func goodLedger(t *testing.T, path string) string {
 	t.Helper()
 	ctx := context.Background()
-	local, err := backend.OpenLocal(path, backend.LocalOptions{Store: store.Options{NoSync: true}})
+	local, err := backend.OpenLocal(path, backend.LocalOptions{Store: store.Options{NoSync: true, KeysPath: path + ".keys"}})
 	if err != nil {
 		t.Fatal(err)
 	}

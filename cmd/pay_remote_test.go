@@ -42,7 +42,7 @@ func (l *requestLog) reset() []string {
 // preview writes nothing), and either way one ledger transaction.
 func TestRemotePayIsOneRequest(t *testing.T) {
 	ctx := context.Background()
-	local, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"))
+	local, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"), backend.LocalOptions{Store: store.Options{KeysPath: filepath.Join(t.TempDir(), "keys.json")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -284,7 +284,7 @@ func TestTagWriteFaultAtEveryAPDU(t *testing.T) {
 // provisionLedger is a fresh local ledger with one merchant account.
 func provisionLedger(t *testing.T) (*backend.Local, string) {
 	t.Helper()
-	local, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"), backend.LocalOptions{Store: store.Options{NoSync: true}})
+	local, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"), backend.LocalOptions{Store: store.Options{NoSync: true, KeysPath: filepath.Join(t.TempDir(), "keys.json")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,6 +61,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 declined,
 	pf := root.PersistentFlags()
 	pf.String("db", "", "ledger file (default $XDG_DATA_HOME/tagpay/ledger.db)")
 	pf.String("config", "", "config file (default $XDG_CONFIG_HOME/tagpay/config.yaml)")
+	pf.String("keys", "", "key file of the ledger's secrets (default $XDG_CONFIG_HOME/tagpay/keys.json)")
 	pf.StringP("output", "o", "", "output format: table or json (default table)")
 	pf.String("server", "", "URL of a tagpay server to run ledger commands on")
 	pf.String("token", "", "API key for --server")

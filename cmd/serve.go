@@ -80,6 +80,7 @@ One JSON log line per request goes to stderr.`,
 // localOptions are the domain settings of a ledger served from this configuration.
 func localOptions(cfg *Config) backend.LocalOptions {
 	return backend.LocalOptions{
+		Store:  store.Options{KeysPath: cfg.Keys},
 		Orders: orders.Config{BaseURL: cfg.BaseURL},
 		Cards:  cards.Config{BIN: cfg.TokenBIN},
 	}

@@ -39,7 +39,7 @@ func BenchmarkTapToPaid(b *testing.B) {
 
 func benchTapToPaid(b *testing.B, p emu.Personality) {
 	ctx := context.Background()
-	l, err := backend.OpenLocal(filepath.Join(b.TempDir(), "ledger.db"))
+	l, err := backend.OpenLocal(filepath.Join(b.TempDir(), "ledger.db"), backend.LocalOptions{Store: store.Options{KeysPath: filepath.Join(b.TempDir(), "keys.json")}})
 	if err != nil {
 		b.Fatal(err)
 	}

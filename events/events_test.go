@@ -19,7 +19,7 @@ import (
 
 func open(t *testing.T) *backend.Local {
 	t.Helper()
-	l, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"), backend.LocalOptions{Store: store.Options{NoSync: true}})
+	l, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"), backend.LocalOptions{Store: store.Options{NoSync: true, KeysPath: filepath.Join(t.TempDir(), "keys.json")}})
 	if err != nil {
 		t.Fatal(err)
 	}

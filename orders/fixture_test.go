@@ -47,6 +47,10 @@ func newFixture(t testing.TB) *fixture {
 
 func openFixture(t testing.TB, opts store.Options) *fixture {
 	t.Helper()
+	if opts.KeysPath == "" {
+		// The key file lives apart from the ledger, as it must in use.
+		opts.KeysPath = filepath.Join(t.TempDir(), "tagpay.keys")
+	}
 	db, err := store.Open(filepath.Join(t.TempDir(), "ledger.db"), opts)
 	if err != nil {
 		t.Fatal(err)

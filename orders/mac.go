@@ -11,10 +11,11 @@ import (
 )
 
 // The MAC of a static tag binds its reference to its UID, so content copied onto
-// another chip (another UID) or edited fails. The key is a ledger secret: it never
-// leaves the ledger, and only the ledger can make a valid content.
+// another chip (another UID) or edited fails. The key is held in the ledger's key file,
+// never in the ledger itself: only the holder of both can make a valid content, and a
+// copied ledger file cannot.
 const (
-	tagMACSecret = "tag_mac"
+	tagMACSecret = store.SecretTagMAC
 	tagMACDomain = "tagpay tag v1"
 )
 

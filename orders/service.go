@@ -3,8 +3,6 @@ package orders
 import (
 	"context"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/tagpay/tagpay/store"
 )
@@ -76,18 +74,6 @@ func read[T any](s *Service, ctx context.Context, fn func(tx *store.Tx) (T, erro
 }
 
 // checkText refuses free text (labels, memos, reasons) that is too long or carries
-// control characters, which would garble tables and logs.
-func checkText(param, v string, max int) error {
-	if !utf8.ValidString(v) {
-		return store.Errorf(store.KindInvalid, "invalid_"+param, "%s is not valid UTF-8", param).WithParam(param)
-	}
-	if n := utf8.RuneCountInString(v); n > max {
-		return store.Errorf(store.KindInvalid, "invalid_"+param, "%s has %d characters, at most %d", param, n, max).WithParam(param)
-	}
-	for _, r := range v {
-		if unicode.IsControl(r) {
-			return store.Errorf(store.KindInvalid, "invalid_"+param, "%s contains a control character", param).WithParam(param)
-		}
-	}
-	return nil
-}
+// control or invisible format characters; the rule is the store's, shared by every
+// package.
+func checkText(param, v string, max int) error { return store.CheckText(param, v, max) }

@@ -19,7 +19,7 @@ func checkSUN(tx *store.Tx, t Tag, c Content, raw string) (uint32, error) {
 		return 0, store.Errorf(store.KindDeclined, "content_altered", "content altered (MAC check failed): the URL is not the registered SUN URL of tag %s", t.Ref).WithParam("content")
 	}
 	var keys sunKeys
-	ok, err := tx.Get(store.BucketSUNKeys, t.ID, &keys)
+	ok, err := tx.GetSealed(store.BucketSUNKeys, t.ID, &keys)
 	if err != nil {
 		return 0, err
 	}

@@ -25,7 +25,8 @@ const (
 func (t Tag) live() bool { return t.Status == TagPending || t.Status == TagActive }
 
 // sunKeys are a SUN tag's AES keys, kept in their own bucket so that no Tag record,
-// reply or audit event can ever carry them.
+// reply or audit event can ever carry them, and encrypted under the key file so that a
+// copy of the ledger does not either.
 type sunKeys struct {
 	MetaKey string `json:"meta_key"`
 	FileKey string `json:"file_key"`
@@ -99,7 +100,11 @@ func (s *Service) registerTag(tx *store.Tx, req RegisterRequest) (Tag, error) {
 	if prev, ok, err := tagByIndex(tx, uidIndexKey(uid)); err != nil {
 		return Tag{}, err
 	} else if ok && prev.live() {
-		return Tag{}, store.Errorf(store.KindConflict, "tag_already_registered", "tag UID %s is already registered as %s (%s); revoke or fail it first", uid, prev.ID, prev.Status).WithParam("uid")
+		if tx.Actor().Owns(prev.Merchant) {
+			return Tag{}, store.Errorf(store.KindConflict, "tag_already_registered", "tag UID %s is already registered as %s (%s); revoke or fail it first", uid, prev.ID, prev.Status).WithParam("uid")
+		}
+		// Another merchant's tag: say no more than that the UID is taken.
+		return Tag{}, store.Errorf(store.KindConflict, "tag_already_registered", "tag UID %s is already registered", uid).WithParam("uid")
 	}
 	ref, err := freeRef(tx)
 	if err != nil {
@@ -117,7 +122,7 @@ func (s *Service) registerTag(tx *store.Tx, req RegisterRequest) (Tag, error) {
 	}
 	if kind == TagSUN {
 		t.Content = Content{Kind: TagSUN, BaseURL: base, Ref: ref}.Base()
-		if err := tx.Put(store.BucketSUNKeys, t.ID, keys); err != nil {
+		if err := tx.PutSealed(store.BucketSUNKeys, t.ID, keys); err != nil {
 			return Tag{}, err
 		}
 	} else {
@@ -198,7 +203,25 @@ func findTag(tx *store.Tx, name string) (Tag, error) {
 			return t, err
 		}
 	}
-	return Tag{}, store.Errorf(store.KindNotFound, "tag_not_found", "tag %q not found (give a tag id, reference or UID)", truncate(name, 64)).WithParam("tag")
+	return Tag{}, tagNotFound(name)
+}
+
+// findOwnedTag is findTag for a caller that must own the tag: another merchant's tag is
+// not found, as if it did not exist, so that no caller learns which ids, references or
+// UIDs others hold, nor the account behind them.
+func findOwnedTag(tx *store.Tx, name string) (Tag, error) {
+	t, err := findTag(tx, name)
+	if err != nil {
+		return Tag{}, err
+	}
+	if !tx.Actor().Owns(t.Merchant) {
+		return Tag{}, tagNotFound(name)
+	}
+	return t, nil
+}
+
+func tagNotFound(name string) error {
+	return store.Errorf(store.KindNotFound, "tag_not_found", "tag %q not found (give a tag id, reference or UID)", truncate(strings.TrimSpace(name), 64)).WithParam("tag")
 }
 
 // ConfirmTag finishes provisioning: a pending tag becomes active when the UID and
@@ -216,11 +239,8 @@ func (s *Service) ConfirmTag(ctx context.Context, req ConfirmRequest) (Tag, erro
 }
 
 func (s *Service) confirmTag(tx *store.Tx, req ConfirmRequest) (Tag, error) {
-	t, err := findTag(tx, req.Tag)
+	t, err := findOwnedTag(tx, req.Tag)
 	if err != nil {
-		return Tag{}, err
-	}
-	if err := tx.RequireOwner(t.Merchant); err != nil {
 		return Tag{}, err
 	}
 	if t.Status != TagPending {
@@ -296,11 +316,8 @@ func changeTag(tx *store.Tx, req TagStateRequest, to TagStatus, defaultReason st
 	if reason == "" {
 		reason = defaultReason
 	}
-	t, err := findTag(tx, req.Tag)
+	t, err := findOwnedTag(tx, req.Tag)
 	if err != nil {
-		return Tag{}, err
-	}
-	if err := tx.RequireOwner(t.Merchant); err != nil {
 		return Tag{}, err
 	}
 	if !t.live() {
@@ -343,10 +360,6 @@ func (s *Service) ListTags(ctx context.Context, f TagFilter) ([]Tag, error) {
 // GetTag loads a tag by id, reference or UID.
 func (s *Service) GetTag(ctx context.Context, refOrUID string) (Tag, error) {
 	return read(s, ctx, func(tx *store.Tx) (Tag, error) {
-		t, err := findTag(tx, refOrUID)
-		if err != nil {
-			return Tag{}, err
-		}
-		return t, tx.RequireOwner(t.Merchant)
+		return findOwnedTag(tx, refOrUID)
 	})
 }

@@ -254,15 +254,36 @@ func TestVisibility(t *testing.T) {
 	if tags, _ := f.svc.ListTags(f.ctx, TagFilter{Merchant: shopB.ID}); len(tags) != 1 || tags[0].ID != tagB.ID {
 		t.Fatalf("admin filtered by merchant B lists %+v", tags)
 	}
+	// Another merchant's tag answers as a tag that does not exist, naming no account.
 	_, err = f.svc.GetTag(as(store.RoleMerchant, shopA.ID), tagB.Ref)
-	wantError(t, err, store.KindForbidden, "forbidden", "")
+	wantError(t, err, store.KindNotFound, "tag_not_found", "")
+	if strings.Contains(err.Error(), shopB.ID) {
+		t.Errorf("the refusal names the owner: %v", err)
+	}
+	for _, name := range []string{tagB.ID, tagB.UID} {
+		_, err = f.svc.GetTag(as(store.RoleMerchant, shopA.ID), name)
+		wantError(t, err, store.KindNotFound, "tag_not_found", "")
+	}
 	_, err = f.svc.GetOrder(as(store.RolePayer, bob.ID), oAliceA.ID)
 	wantError(t, err, store.KindForbidden, "forbidden", "")
 	if o, err := f.svc.GetOrder(as(store.RoleMerchant, shopA.ID), oAliceA.ID); err != nil || o.ID != oAliceA.ID {
 		t.Fatalf("merchant A reads its order: %v", err)
 	}
 	_, err = f.svc.RevokeTag(as(store.RoleMerchant, shopA.ID), TagStateRequest{Tag: tagB.ID})
-	wantError(t, err, store.KindForbidden, "forbidden", "")
+	wantError(t, err, store.KindNotFound, "tag_not_found", "")
+	_, err = f.svc.FailTag(as(store.RoleMerchant, shopA.ID), TagStateRequest{Tag: tagB.Ref})
+	wantError(t, err, store.KindNotFound, "tag_not_found", "")
+	_, err = f.svc.ConfirmTag(as(store.RoleMerchant, shopA.ID), ConfirmRequest{Tag: tagB.Ref, UID: tagB.UID, Content: tagB.Content})
+	wantError(t, err, store.KindNotFound, "tag_not_found", "")
+	// Registering a UID another merchant holds: a conflict that names neither the tag
+	// nor its owner.
+	_, err = f.svc.RegisterTag(as(store.RoleMerchant, shopA.ID), RegisterRequest{UID: tagB.UID, Merchant: shopA.ID})
+	wantError(t, err, store.KindConflict, "tag_already_registered", "already registered")
+	for _, leak := range []string{tagB.ID, tagB.Ref, shopB.ID, string(tagB.Status)} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("the conflict names %q: %v", leak, err)
+		}
+	}
 	_, err = f.svc.RegisterTag(as(store.RoleMerchant, shopA.ID), RegisterRequest{UID: "04000000000003", Merchant: shopB.ID})
 	wantError(t, err, store.KindForbidden, "forbidden", "")
 	err = f.db.View(as(store.RoleMerchant, shopA.ID), func(tx *store.Tx) error {
@@ -270,4 +291,16 @@ func TestVisibility(t *testing.T) {
 		return err
 	})
 	wantError(t, err, store.KindForbidden, "forbidden", "")
+}
+
+// Labels and reasons refuse invisible format characters, such as a right-to-left
+// override that makes a label read backwards in a table.
+func TestTagTextRefusesFormatCharacters(t *testing.T) {
+	f := newFixture(t)
+	shop := f.account("Shop", store.KindMerchant, "EUR")
+	_, err := f.svc.RegisterTag(f.ctx, RegisterRequest{UID: "04112233445577", Merchant: shop.ID, Label: "till \u202E1"})
+	wantError(t, err, store.KindInvalid, "invalid_label", "format character")
+	tag := f.register(RegisterRequest{UID: "04112233445577", Merchant: shop.ID})
+	_, err = f.svc.RevokeTag(f.ctx, TagStateRequest{Tag: tag.ID, Reason: "lost\u200B"})
+	wantError(t, err, store.KindInvalid, "invalid_reason", "format character")
 }

@@ -68,7 +68,7 @@ func (s *Service) TagSecrets(ctx context.Context, req TagSecretsRequest) (TagSec
 			return TagSecrets{}, store.Errorf(store.KindConflict, "tag_not_in_setup", "tag %s is %s; its keys are given only while it is set up", t.ID, t.Status).WithParam("tag")
 		}
 		var keys sunKeys
-		ok, err := tx.Get(store.BucketSUNKeys, t.ID, &keys)
+		ok, err := tx.GetSealed(store.BucketSUNKeys, t.ID, &keys)
 		if err != nil {
 			return TagSecrets{}, err
 		}

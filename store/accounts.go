@@ -34,14 +34,20 @@ type NewAccount struct {
 	Currency string      `json:"currency"`
 }
 
+// maxAccountName is the longest account name, in characters.
+const maxAccountName = 200
+
 // CreateAccount adds a person or merchant account.
 func (tx *Tx) CreateAccount(n NewAccount) (Account, error) {
 	if err := tx.RequireRole(); err != nil { // only admins create accounts
 		return Account{}, err
 	}
 	name := strings.TrimSpace(n.Name)
-	if name == "" || len(name) > 200 {
-		return Account{}, Errorf(KindInvalid, "invalid_name", "an account needs a name of 1 to 200 characters").WithParam("name")
+	if name == "" {
+		return Account{}, Errorf(KindInvalid, "invalid_name", "an account needs a name of 1 to %d characters", maxAccountName).WithParam("name")
+	}
+	if err := CheckText("name", name, maxAccountName); err != nil {
+		return Account{}, err
 	}
 	if n.Kind != KindPerson && n.Kind != KindMerchant {
 		return Account{}, Errorf(KindInvalid, "invalid_kind", "account kind %q is not person or merchant", n.Kind).WithParam("kind")

@@ -50,11 +50,19 @@ func Copy(ctx context.Context, from, to *DB) (CopyStats, error) {
 	if err := to.View(ctx, func(tx *Tx) error { return requireEmpty(tx, to.Path()) }); err != nil {
 		return stats, err
 	}
+	// Sealed records open only under the key file they were sealed with: the copy must
+	// be keyed by the source's key file, or by none yet.
+	var fromKeys, toKeys string
+	from.View(ctx, func(tx *Tx) error { fromKeys = string(tx.GetRaw(BucketMeta, metaKeysCheck)); return nil })
+	to.View(ctx, func(tx *Tx) error { toKeys = string(tx.GetRaw(BucketMeta, metaKeysCheck)); return nil })
+	if toKeys != "" && toKeys != fromKeys {
+		return stats, Errorf(KindConflict, "keys_differ", "ledger %s is keyed by another key file than ledger %s; open both with the same --keys", to.Path(), from.Path())
+	}
 	records := func(yield func(record, error) bool) {
 		err := from.View(ctx, func(tx *Tx) error {
 			for _, b := range allBuckets {
 				err := tx.ForEach(b, "", false, func(k string, v []byte) error {
-					if b == BucketMeta && ownMeta(k) {
+					if b == BucketMeta && (ownMeta(k) || (k == metaKeysCheck && toKeys != "")) {
 						return nil
 					}
 					if !yield(record{b: b, key: k, val: append([]byte(nil), v...)}, nil) {
@@ -114,8 +122,8 @@ func requireEmpty(tx *Tx, target string) error {
 	for _, b := range allBuckets {
 		found := ""
 		err := tx.ForEach(b, "", false, func(k string, _ []byte) error {
-			if b == BucketMeta && ownMeta(k) {
-				return nil
+			if b == BucketMeta && (ownMeta(k) || k == metaKeysCheck) {
+				return nil // the binding to a key file is no record; Copy checks it apart
 			}
 			found = k
 			return ErrStop

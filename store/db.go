@@ -24,6 +24,11 @@ type Options struct {
 	// hours, as payment APIs keep them; negative: for ever). Older records are ignored
 	// and pruned (PruneIdempotency).
 	IdempotencyTTL time.Duration
+	// KeysPath is the key file of the ledger's master secrets, kept outside the ledger
+	// (see Keyring). A ledger with nothing keyed yet is bound to it, and the file is made
+	// when missing. Empty: no key file; everything that needs a secret (tags, SUN keys,
+	// card numbers) is refused.
+	KeysPath string
 }
 
 // DefaultIdempotencyTTL is how long idempotency keys are kept unless told otherwise.
@@ -34,6 +39,7 @@ type DB struct {
 	eng     engine
 	retries atomic.Int64
 	idemTTL time.Duration
+	keys    atomic.Pointer[keyState]
 }
 
 // engine is what a storage engine provides: transactions over the buckets of
@@ -97,7 +103,12 @@ func Open(target string, opts Options) (*DB, error) {
 	if ttl == 0 {
 		ttl = DefaultIdempotencyTTL
 	}
-	return &DB{eng: eng, idemTTL: ttl}, nil
+	db := &DB{eng: eng, idemTTL: ttl}
+	if err := db.attachKeys(context.Background(), opts.KeysPath); err != nil {
+		eng.close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // IsDatabaseURL reports whether target names a PostgreSQL database rather than a file.
@@ -127,7 +138,7 @@ func (db *DB) Retries() int64 { return db.retries.Load() }
 // View runs fn in a read-only transaction, which sees one consistent state.
 func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	return db.eng.run(ctx, modeView, func(etx engineTx) error {
-		tx := newTx(ctx, etx)
+		tx := db.newTx(ctx, etx)
 		tx.idemTTL = db.idemTTL
 		err := fn(tx)
 		if tx.err != nil {
@@ -143,12 +154,15 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := db.writable(); err != nil {
+		return err
+	}
 	runs := 0
 	return db.eng.run(ctx, modeUpdate, func(etx engineTx) error {
 		if runs++; runs > 1 {
 			db.retries.Add(1)
 		}
-		tx := newTx(ctx, etx)
+		tx := db.newTx(ctx, etx)
 		tx.idemTTL = db.idemTTL
 		err := fn(tx)
 		if tx.err != nil {
@@ -170,6 +184,9 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := db.writable(); err != nil {
+		return err
+	}
 	var rejection error
 	runs := 0
 	err := db.eng.run(ctx, modeBatch, func(etx engineTx) error {
@@ -177,7 +194,7 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 			db.retries.Add(1)
 		}
 		rejection = nil
-		tx := newTx(ctx, etx)
+		tx := db.newTx(ctx, etx)
 		tx.idemTTL = db.idemTTL
 		ferr := fn(tx)
 		if tx.err != nil {
@@ -203,6 +220,7 @@ type Tx struct {
 	dirty bool
 	// idemTTL is how long an idempotency record holds (negative: for ever).
 	idemTTL time.Duration
+	keys    *keyState
 	// err is the first failure of the engine (a lost connection, a lock conflict): it
 	// fails the whole transaction whatever fn makes of the reads that returned nothing.
 	err error
@@ -210,6 +228,12 @@ type Tx struct {
 
 func newTx(ctx context.Context, etx engineTx) *Tx {
 	return &Tx{etx: etx, ctx: ctx, now: time.Now().UTC()}
+}
+
+func (db *DB) newTx(ctx context.Context, etx engineTx) *Tx {
+	tx := newTx(ctx, etx)
+	tx.keys = db.keys.Load()
+	return tx
 }
 
 // fail records the engine's failure and returns it.

@@ -560,23 +560,17 @@ func TestAuditRecordsWhoDidWhat(t *testing.T) {
 func TestSecretIsStableAcrossReopen(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		target := e.target(t)
-		db, err := Open(target, Options{NoSync: true})
+		keys := keysPath(t)
+		db, err := Open(target, Options{NoSync: true, KeysPath: keys})
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = db.View(bg, func(tx *Tx) error {
-			_, err := tx.Secret("mac")
-			return err
-		})
-		if err == nil {
-			t.Error("a read-only transaction created a secret")
-		}
 		var mac, pan []byte
-		err = db.Update(bg, func(tx *Tx) (err error) {
-			if mac, err = tx.Secret("mac"); err != nil {
+		err = db.View(bg, func(tx *Tx) (err error) {
+			if mac, err = tx.Secret(SecretTagMAC); err != nil {
 				return err
 			}
-			pan, err = tx.Secret("pan")
+			pan, err = tx.Secret(SecretPANHash)
 			return err
 		})
 		if err != nil {
@@ -586,9 +580,13 @@ func TestSecretIsStableAcrossReopen(t *testing.T) {
 			t.Fatalf("secrets %x and %x: want two different random 32-byte values", mac, pan)
 		}
 		db.Close()
-		db = openAt(t, target)
+		db, err = Open(target, Options{NoSync: true, KeysPath: keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
 		var again []byte
-		db.View(bg, func(tx *Tx) (err error) { again, err = tx.Secret("mac"); return err })
+		db.View(bg, func(tx *Tx) (err error) { again, err = tx.Secret(SecretTagMAC); return err })
 		if !bytes.Equal(again, mac) {
 			t.Errorf("secret after reopening %x, want %x", again, mac)
 		}

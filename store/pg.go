@@ -557,3 +557,11 @@ func (t *pgTx) check() ([]Violation, error) {
 	}
 	return out, nil
 }
+
+// vacuum rewrites the records table, so that no dead row keeps a deleted value.
+func (e *pgEngine) vacuum(ctx context.Context) error {
+	if _, err := e.pool.Exec(ctx, "VACUUM FULL tagpay_kv"); err != nil {
+		return e.classify(e.failure(err), modeUpdate, false)
+	}
+	return nil
+}

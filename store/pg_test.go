@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -370,32 +371,57 @@ func openWarm(t *testing.T, e testEngine, n int) *DB {
 	return db
 }
 
-// Writers that each find a secret missing and create it at once end with one secret.
-func TestSecretCreatedConcurrentlyIsOne(t *testing.T) {
+// Replicas that open a new ledger at once, each with a key file of its own, end with the
+// ledger bound to one key file: every other replica refuses secrets and writes, and
+// removes the key file it made for nothing.
+func TestLedgerBoundConcurrentlyToOneKeyFile(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
-		const callers = 8
-		db := openWarm(t, e, callers)
-		got := make([][]byte, callers)
+		const callers = 4
+		target := e.target(t)
+		// Made first: two processes creating one bbolt file at once is another matter.
+		made, err := Open(target, Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		made.Close()
+		paths := make([]string, callers)
+		errs := make([]error, callers)
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := range callers {
+			paths[i] = keysPath(t)
 			wg.Go(func() {
 				<-start
-				err := db.Update(bg, func(tx *Tx) (err error) {
-					got[i], err = tx.Secret("race")
-					return err
-				})
+				db, err := Open(target, Options{NoSync: true, LockTimeout: 10 * time.Second, KeysPath: paths[i]})
 				if err != nil {
-					t.Error(err)
+					errs[i] = err
+					return
 				}
+				_, errs[i] = db.Keyring()
+				db.Close()
 			})
 		}
 		close(start)
 		wg.Wait()
-		for i := range got {
-			if !bytes.Equal(got[i], got[0]) || len(got[i]) != 32 {
-				t.Errorf("caller %d got secret %x, caller 0 %x", i, got[i], got[0])
+		bound := 0
+		for i, err := range errs {
+			_, statErr := os.Stat(paths[i])
+			switch {
+			case err == nil:
+				bound++
+				if statErr != nil {
+					t.Errorf("caller %d: bound, but its key file is gone: %v", i, statErr)
+				}
+			case IsCode(err, "keys_missing"):
+				if statErr == nil {
+					t.Errorf("caller %d lost the race and kept the key file it made", i)
+				}
+			default:
+				t.Errorf("caller %d: %v", i, err)
 			}
+		}
+		if bound != 1 {
+			t.Errorf("%d key files bound to one ledger, want 1", bound)
 		}
 	})
 }
@@ -537,7 +563,8 @@ func TestPGViews(t *testing.T) {
 // A bbolt ledger copied into PostgreSQL is the same ledger: every record byte for byte,
 // the same balances, and both verify.
 func TestCopyBoltToPG(t *testing.T) {
-	src := openLedger(t)
+	keys := keysPath(t)
+	src := openKeys(t, boltEngineT.target(t), keys)
 	as := fillLedger(t, src, 12, 400)
 	if _, err := src.CreateKey(bg, CreateKeyRequest{Role: RoleAdmin, IdempotencyKey: "first"}); err != nil {
 		t.Fatal(err)
@@ -546,7 +573,8 @@ func TestCopyBoltToPG(t *testing.T) {
 	if err := src.Update(bg, func(tx *Tx) (err error) { mac, err = tx.Secret("mac"); return err }); err != nil {
 		t.Fatal(err)
 	}
-	dst := pgEngineT.open(t)
+	dstTarget := pgTarget(t)
+	dst := openAt(t, dstTarget)
 	stats, err := Copy(bg, src, dst)
 	if err != nil {
 		t.Fatal(err)
@@ -580,11 +608,20 @@ func TestCopyBoltToPG(t *testing.T) {
 			t.Errorf("account %s: %d in the source, %d in the copy", a.ID, s, d)
 		}
 	}
+	// The copy is keyed by the source's key file.
+	keyed := openKeys(t, dstTarget, keys)
 	var again []byte
-	dst.View(bg, func(tx *Tx) (err error) { again, err = tx.Secret("mac"); return err })
+	if err := keyed.View(bg, func(tx *Tx) (err error) { again, err = tx.Secret("mac"); return err }); err != nil {
+		t.Fatal(err)
+	}
 	if !bytes.Equal(again, mac) {
 		t.Error("the copy has another MAC secret: its tags would no longer verify")
 	}
+	keyed.Close()
+	// Into a ledger keyed by another key file, nothing is copied.
+	otherKeyed := openKeys(t, pgTarget(t), keysPath(t))
+	_, err = Copy(bg, src, otherKeyed)
+	wantError(t, err, KindConflict, "keys_differ")
 	verifyClean(t, src)
 	verifyClean(t, dst)
 

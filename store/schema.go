@@ -6,7 +6,7 @@ package store
 type Bucket string
 
 const (
-	BucketMeta        Bucket = "meta"         // schema version, secrets
+	BucketMeta        Bucket = "meta"         // schema version, key file binding (keys_check)
 	BucketAccounts    Bucket = "accounts"     // acct_id → Account
 	BucketWorld       Bucket = "world"        // currency → acct_id of that currency's world account
 	BucketTransfers   Bucket = "transfers"    // tr_id → Transfer (with its two postings)
@@ -25,7 +25,7 @@ const (
 	BucketKeys        Bucket = "keys"         // key_id → api key record (hash only)
 	BucketKeyIndex    Bucket = "key_index"    // key hash → key_id
 	BucketSUNCounters Bucket = "sun_counters" // tag_id → last SUN counter seen (big-endian uint32)
-	BucketSUNKeys     Bucket = "sun_keys"     // tag_id → the SUN tag's meta and file keys; never returned
+	BucketSUNKeys     Bucket = "sun_keys"     // tag_id → the SUN tag's meta and file keys, sealed under the key file; never returned
 	BucketEvents      Bucket = "events"       // evt_id → DomainEvent, what happened as the API shows it
 	BucketOutbox      Bucket = "outbox"       // evt_id → OutboxItem: events not yet handed to webhooks; evt_id/whk_id → a delivery still due
 	BucketWebhooks    Bucket = "webhooks"     // whk_id → webhook endpoint (with its signing secret; never returned)
@@ -48,6 +48,7 @@ var appendOnly = map[Bucket]bool{
 	// its end, so a split page is not written into again.
 	BucketOrderIndex: true,
 }
+
 // addedBuckets came after the first ledgers were written: a bbolt file without them is
 // still of SchemaVersion, and gets them, empty, when opened for writing. (On PostgreSQL a
 // bucket is only a column value, so there is nothing to add.)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 // TestReplicasDeliverEachEventOnce: two servers on one PostgreSQL ledger dispatch the
 // same outbox at once; the leases let one of them deliver each event, once.
 func TestReplicasDeliverEachEventOnce(t *testing.T) {
-	db, err := store.Open(storetest.PGTarget(t), store.Options{NoSync: true})
+	db, err := store.Open(storetest.PGTarget(t), store.Options{NoSync: true, KeysPath: filepath.Join(t.TempDir(), "keys.json")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 
 func openDB(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "ledger.db"), store.Options{NoSync: true})
+	db, err := store.Open(filepath.Join(t.TempDir(), "ledger.db"), store.Options{NoSync: true, KeysPath: filepath.Join(t.TempDir(), "keys.json")})
 	if err != nil {
 		t.Fatal(err)
 	}

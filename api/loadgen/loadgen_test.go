@@ -16,6 +16,7 @@ import (
 // URL, an admin key and the ledger.
 func server(tb testing.TB, opts store.Options) (string, string, *backend.Local) {
 	tb.Helper()
+	opts.KeysPath = filepath.Join(tb.TempDir(), "keys.json")
 	local, err := backend.OpenLocal(filepath.Join(tb.TempDir(), "ledger.db"), backend.LocalOptions{Store: opts})
 	if err != nil {
 		tb.Fatal(err)
