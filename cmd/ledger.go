@@ -11,8 +11,8 @@ import (
 )
 
 func newLedgerCmd(f *Factory) *cobra.Command {
-	c := newGroupCmd("ledger", "Check the ledger's invariants and read its journal")
-	c.AddCommand(newLedgerVerifyCmd(f), newLedgerJournalCmd(f))
+	c := newGroupCmd("ledger", "Check the ledger's invariants, read its journal, copy it to PostgreSQL")
+	c.AddCommand(newLedgerVerifyCmd(f), newLedgerJournalCmd(f), newLedgerCopyCmd(f))
 	return c
 }
 
