@@ -82,8 +82,8 @@ func serveInProcess(t *testing.T, target string) (base, token string, log *syncB
 	log = &syncBuffer{}
 	ready := make(chan string, 1)
 	opts := &ServeOptions{
-		IO:   &IOStreams{In: strings.NewReader(""), Out: log, ErrOut: log, noColor: true},
-		DB:   target, Addr: "127.0.0.1:0", BootstrapKeyFile: filepath.Join(dir, "admin.key"),
+		IO: &IOStreams{In: strings.NewReader(""), Out: log, ErrOut: log, noColor: true},
+		DB: target, Addr: "127.0.0.1:0", BootstrapKeyFile: filepath.Join(dir, "admin.key"),
 		MaxConns: 64, Ready: func(u string) { ready <- u },
 	}
 	ctx, cancel := context.WithCancel(context.Background())
