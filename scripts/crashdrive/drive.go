@@ -17,7 +17,7 @@ import (
 // refund, to be checked against the ledger at the end.
 type driver struct {
 	bes      []backend.Backend // one client per replica
-	run      string // makes the run's idempotency keys its own
+	run      string            // makes the run's idempotency keys its own
 	merchant string
 	tag      orders.Tag
 	payers   []string
