@@ -375,8 +375,23 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// start runs the server and waits until it answers /healthz.
+// start runs the server as a supervisor would: one that exits during start-up (its
+// database was restarting) is started again, for up to 30 s.
 func (s *server) start() error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := s.startOnce()
+		if !errors.Is(err, errExitedEarly) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+var errExitedEarly = errors.New("tagpay serve exited during start-up")
+
+// startOnce runs the server and waits until it answers /healthz.
+func (s *server) startOnce() error {
 	s.cmd = exec.Command(s.bin, "serve", "--db", s.ledger, "--addr", strings.TrimPrefix(s.url, "http://"), "--bootstrap-admin-key", s.keyFile)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -391,7 +406,7 @@ func (s *server) start() error {
 		select {
 		case err := <-s.exited:
 			s.cmd = nil
-			return fmt.Errorf("tagpay serve exited during start-up (%v); see %s", err, s.logPath)
+			return fmt.Errorf("%w (%v); see %s", errExitedEarly, err, s.logPath)
 		default:
 		}
 		if resp, err := hc.Get(s.url + "/healthz"); err == nil {
