@@ -29,7 +29,7 @@ import (
 
 // Config bounds a run. Payments and Duration both bound it; the first reached ends it.
 type Config struct {
-	Server   string        // base URL of a tagpay server on a loopback address
+	Server string // base URL of a tagpay server on a loopback address
 	// Replicas are further servers of the same ledger (PostgreSQL replicas), also on
 	// loopback addresses; client c talks to server c mod (1 + len(Replicas)).
 	Replicas []string
