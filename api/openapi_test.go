@@ -98,6 +98,13 @@ func TestSpecReferencesResolve(t *testing.T) {
 // each with the reason; the analysis follows every path, possible or not.
 var notReached = map[string]string{
 	"POST /v1/tokens/{token}/delete token_already_*": "a deleted token is refused as token_deleted before the already-in-state check",
+	"GET /readyz ledger_busy":                        "readyz answers every failure of the store's ping as ledger_unavailable",
+	"GET /readyz ledger_closed":                      "readyz answers every failure of the store's ping as ledger_unavailable",
+	"GET /readyz ledger_corrupt":                     "readyz answers every failure of the store's ping as ledger_unavailable",
+	"GET /readyz ledger_read_failed":                 "readyz answers every failure of the store's ping as ledger_unavailable",
+	"GET /readyz ledger_unwritable":                  "readyz answers every failure of the store's ping as ledger_unavailable",
+	"GET /readyz ledger_write_failed":                "readyz answers every failure of the store's ping as ledger_unavailable",
+	"GET /readyz schema_version":                     "readyz answers every failure of the store's ping as ledger_unavailable",
 }
 
 // middlewareNotReached are codes of the shared middleware that only a damaged ledger
@@ -443,7 +450,7 @@ func TestAnswersMatchTheSpec(t *testing.T) {
 	f := newFixture(t)
 	w := f.buildWorld()
 	gets := map[string]string{
-		"GET /healthz": "/healthz", "GET /v1/accounts": "/v1/accounts", "GET /v1/accounts/{id}": "/v1/accounts/" + w.payer1.ID,
+		"GET /healthz": "/healthz", "GET /readyz": "/readyz", "GET /v1/accounts": "/v1/accounts", "GET /v1/accounts/{id}": "/v1/accounts/" + w.payer1.ID,
 		"GET /v1/journal": "/v1/journal", "GET /v1/verify": "/v1/verify", "GET /v1/tags": "/v1/tags",
 		"GET /v1/tags/{tag}": "/v1/tags/" + w.tag1.ID, "GET /v1/orders": "/v1/orders", "GET /v1/orders/{id}": "/v1/orders/" + w.paid1.ID,
 		"GET /v1/logins": "/v1/logins", "GET /v1/cards": "/v1/cards", "GET /v1/cards/{id}": "/v1/cards/" + w.card1.ID,

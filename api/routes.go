@@ -18,6 +18,7 @@ func (s *Server) routes() {
 	const get, post = http.MethodGet, http.MethodPost
 
 	s.handlePublic(get, "/healthz", s.healthz)
+	s.handlePublic(get, "/readyz", s.readyz)
 
 	// Accounts and the ledger.
 	s.handle(post, "/v1/accounts", func(c *call) (any, error) {
@@ -495,6 +496,18 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 while the store is reachable (a PostgreSQL replica's database
+// answers, its schema is one this build reads), 503 ledger_unavailable otherwise, so a
+// load balancer takes a replica that lost its database out of rotation and back in once
+// it reconnects, without a restart. It needs no key.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.be.DB.Ping(r.Context()); err != nil {
+		s.writeError(w, r, store.Wrap(store.KindUnavailable, "ledger_unavailable", err, "the ledger is not reachable"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // intParam is the whole number in query parameter name, 0 when absent; its range is the

@@ -11,7 +11,7 @@ import (
 	"github.com/tagpay/tagpay/store"
 )
 
-// env is a fresh ledger file with a cards Service on it.
+// env is a fresh ledger, on the engine of this pass of the suite, with a cards Service on it.
 type env struct {
 	t     *testing.T
 	db    *store.DB
@@ -20,7 +20,7 @@ type env struct {
 	admin context.Context
 }
 
-// newEnv opens a ledger in a temporary folder and, when the test ends, checks that the
+// newEnv opens a fresh ledger and, when the test ends, checks that the
 // ledger and the cards invariants hold.
 func newEnv(t *testing.T) *env {
 	e := rawEnv(t, Config{})
@@ -32,11 +32,17 @@ func newEnv(t *testing.T) *env {
 func rawEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
 	// Durability is store's business; without fsync these tests spend their time on rules.
-	db, err := store.Open(filepath.Join(t.TempDir(), "ledger.db"), store.Options{NoSync: true, KeysPath: filepath.Join(t.TempDir(), "tagpay.keys")})
+	eng := engine
+	db, err := store.Open(eng.Target(t), store.Options{NoSync: true, KeysPath: filepath.Join(t.TempDir(), "tagpay.keys")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() {
+		db.Close()
+		if t.Failed() {
+			t.Logf("(on the %s engine)", eng.Name)
+		}
+	})
 	c := &clock{now: time.Now().UTC().Truncate(time.Second)}
 	if cfg.Now == nil {
 		cfg.Now = c.Now

@@ -69,6 +69,7 @@ loopback interface are accepted.`,
 	}
 	c.Flags().IntVar(&opts.Config.Clients, "clients", 16, fmt.Sprintf("concurrent clients (1 to %d)", loadgen.MaxClients))
 	c.Flags().IntVar(&opts.Config.Payments, "count", 1000, fmt.Sprintf("payments to make in all (1 to %d)", loadgen.MaxPayments))
+	c.Flags().StringSliceVar(&opts.Config.Replicas, "replica", nil, "another server of the same ledger (repeatable); the clients spread over --server and these")
 	c.Flags().DurationVar(&opts.Config.Duration, "duration", time.Minute, fmt.Sprintf("longest run (up to %s)", loadgen.MaxDuration))
 	return c
 }

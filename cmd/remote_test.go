@@ -1,7 +1,11 @@
 package cmd
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/tagpay/tagpay/store/storetest"
 )
 
 // TestScriptsRemote runs the scenarios of testdata/script a second time, against a real
@@ -21,13 +28,63 @@ func TestScriptsRemote(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server per scenario")
 	}
-	testscript.Run(t, scriptParams(true, startServer))
+	testscript.Run(t, scriptParams(true, func(e *testscript.Env) error {
+		return startServer(e, filepath.Join(e.WorkDir, ".server", "ledger.db"))
+	}))
 }
 
-// startServer starts `tagpay serve` with its own ledger under $WORK/.server, a
-// bootstrapped admin key and the address written to a file, and stops it (SIGTERM, then
-// SIGKILL) when the scenario ends. Its log is $WORK/.server/log.
-func startServer(e *testscript.Env) error {
+// TestScriptsRemotePostgres runs the scenarios a third time, against `tagpay serve --db
+// postgres://…`, each scenario on a schema of its own in the database of TAGPAY_TEST_PG:
+// the same commands must give the same output and exit codes on either engine.
+func TestScriptsRemotePostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server per scenario")
+	}
+	base := storetest.PGBase(t)
+	testscript.Run(t, scriptParams(true, func(e *testscript.Env) error {
+		target, err := scenarioSchema(e, base)
+		if err != nil {
+			return err
+		}
+		return startServer(e, target)
+	}))
+}
+
+// scenarioSchema makes a schema of its own for the scenario, dropped when it ends, and
+// returns the URL that works in it.
+func scenarioSchema(e *testscript.Env, base string) (string, error) {
+	var raw [8]byte
+	rand.Read(raw[:])
+	schema := "script_" + hex.EncodeToString(raw[:])
+	ctx := context.Background()
+	exec := func(sql string) error {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return fmt.Errorf("connecting to the test database: %w", err)
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec("CREATE SCHEMA " + schema); err != nil {
+		return "", err
+	}
+	// Deferred before the server's own stop, so it runs after it (last in, first out).
+	e.Defer(func() { exec("DROP SCHEMA " + schema + " CASCADE") })
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// startServer starts `tagpay serve` on the ledger db (a file or a database URL) with a
+// bootstrapped admin key and the address written to a file under $WORK/.server, and
+// stops it (SIGTERM, then SIGKILL) when the scenario ends. Its log is $WORK/.server/log.
+func startServer(e *testscript.Env, db string) error {
 	tagpay, err := lookPath(e, "tagpay")
 	if err != nil {
 		return err
@@ -42,7 +99,7 @@ func startServer(e *testscript.Env) error {
 		return err
 	}
 	srv := exec.Command(tagpay, "serve", "--addr", "127.0.0.1:0",
-		"--db", filepath.Join(dir, "ledger.db"),
+		"--db", db,
 		"--bootstrap-admin-key", keyFile, "--addr-file", addrFile)
 	srv.Env = e.Vars
 	srv.Dir = dir

@@ -38,9 +38,11 @@ func newServeCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE] [--bootstrap-admin-key FILE]",
 		Short: "Serve the ledger over HTTP/JSON to tagpay clients holding API keys",
-		Long: `Serve the ledger file over HTTP/JSON (/v1, described in api/openapi.yaml) until
-interrupted. Requests need an API key (tagpay key create); on SIGINT or SIGTERM the
-server stops accepting connections and lets running requests finish.
+		Long: `Serve the ledger (--db: a file, or a postgres:// URL that several replicas may
+share) over HTTP/JSON (/v1, described in api/openapi.yaml) until interrupted. GET
+/healthz (the process answers) and GET /readyz (its store answers) need no key; every
+other request needs an API key (tagpay key create). On SIGINT or SIGTERM the server
+stops accepting connections and lets running requests finish.
 
 --bootstrap-admin-key FILE writes a first admin key to FILE (mode 0600) when the ledger
 has no key yet; an existing FILE is left alone once the ledger has keys.
@@ -110,7 +112,8 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		Limits:      opts.Limits,
 		MaxConns:    opts.MaxConns,
 		Ready: func(baseURL string) {
-			fmt.Fprintf(opts.IO.ErrOut, "tagpay: serving %s on %s\n", opts.DB, baseURL)
+			// Path, not DB: a database URL's password must not reach the log.
+			fmt.Fprintf(opts.IO.ErrOut, "tagpay: serving %s on %s\n", local.Path(), baseURL)
 			if opts.Ready != nil {
 				opts.Ready(baseURL)
 			}

@@ -39,8 +39,8 @@ func (c *clock) advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// newFixture opens a ledger in a temporary folder. Tests skip fsync: what they check is
-// the logic, the benchmarks measure durable writes.
+// newFixture opens a fresh ledger on the engine of this pass of the suite (engine).
+// Tests skip fsync: what they check is the logic, the benchmarks measure durable writes.
 func newFixture(t testing.TB) *fixture {
 	return openFixture(t, store.Options{NoSync: true})
 }
@@ -51,11 +51,17 @@ func openFixture(t testing.TB, opts store.Options) *fixture {
 		// The key file lives apart from the ledger, as it must in use.
 		opts.KeysPath = filepath.Join(t.TempDir(), "tagpay.keys")
 	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "ledger.db"), opts)
+	e := engine
+	db, err := store.Open(e.Target(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() {
+		db.Close()
+		if t.Failed() {
+			t.Logf("(on the %s engine)", e.Name)
+		}
+	})
 	c := &clock{now: time.Now().UTC()}
 	return &fixture{t: t, ctx: context.Background(), db: db, clock: c,
 		svc: New(db, Config{BaseURL: "https://pay.test", ReplyTTL: time.Minute, Now: c.Now})}

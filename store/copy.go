@@ -65,7 +65,8 @@ func Copy(ctx context.Context, from, to *DB) (CopyStats, error) {
 					if b == BucketMeta && (ownMeta(k) || (k == metaKeysCheck && toKeys != "")) {
 						return nil
 					}
-					if !yield(record{b: b, key: k, val: append([]byte(nil), v...)}, nil) {
+					// Never nil: an empty value (an index entry) must not become NULL.
+					if !yield(record{b: b, key: k, val: append([]byte{}, v...)}, nil) {
 						return errCopyStopped
 					}
 					return nil

@@ -242,6 +242,10 @@ func (e *pgEngine) classify(err error, mode txMode, committing bool) error {
 		return Wrap(KindUnavailable, "ledger_unavailable", err, "database %s refused the connection", e.url)
 	case pe != nil && pe.Code == "42501": // insufficient_privilege
 		return Wrap(KindUnavailable, "ledger_unwritable", err, "database %s does not let this user do that", e.url)
+	case errors.As(err, new(*pgconn.ConnectError)):
+		// Whatever the server said while refusing (a database closed to connections,
+		// shutting down, not yet accepting), no transaction began: try again later.
+		return Wrap(KindUnavailable, "ledger_unavailable", err, "cannot connect to database %s", e.url)
 	case mode == modeView:
 		return Wrap(KindInternal, "ledger_read_failed", err, "reading ledger %s failed", e.url)
 	}

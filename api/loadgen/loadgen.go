@@ -29,7 +29,10 @@ import (
 
 // Config bounds a run. Payments and Duration both bound it; the first reached ends it.
 type Config struct {
-	Server   string        // base URL of a tagpay server on a loopback address
+	Server string // base URL of a tagpay server on a loopback address
+	// Replicas are further servers of the same ledger (PostgreSQL replicas), also on
+	// loopback addresses; client c talks to server c mod (1 + len(Replicas)).
+	Replicas []string
 	Token    string        // an admin key: the run makes its own accounts and tag
 	Clients  int           // concurrent clients; 0 means 16
 	Payments int           // payments to make in all; 0 means 1000
@@ -71,7 +74,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	transport := &http.Transport{MaxIdleConns: cfg.Clients, MaxIdleConnsPerHost: cfg.Clients}
 	defer transport.CloseIdleConnections()
 	hc := &http.Client{Transport: transport, Timeout: 30 * time.Second}
-	be := api.NewClient(cfg.Server, cfg.Token, api.WithHTTPClient(hc), api.WithUserAgent("tagpay-loadgen"))
+	var bes []backend.Backend
+	for _, server := range append([]string{cfg.Server}, cfg.Replicas...) {
+		bes = append(bes, api.NewClient(server, cfg.Token, api.WithHTTPClient(hc), api.WithUserAgent("tagpay-loadgen")))
+	}
+	be := bes[0]
 
 	run := randomHex(4)
 	payers, tag, err := setup(ctx, be, cfg, run)
@@ -98,7 +105,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					return
 				}
 				t0 := time.Now()
-				err := pay(ctx, be, tag, payers[c], fmt.Sprintf("lg-%s-%d", run, i))
+				err := pay(ctx, bes[c%len(bes)], tag, payers[c], fmt.Sprintf("lg-%s-%d", run, i))
 				d := time.Since(t0)
 				if err != nil && ctx.Err() != nil {
 					return // the time limit cut this one off; it is not a failure
@@ -151,7 +158,12 @@ func (cfg *Config) check() error {
 	case cfg.Duration < 0 || cfg.Duration > MaxDuration:
 		return store.Errorf(store.KindInvalid, "invalid_duration", "duration must be up to %s, not %s", MaxDuration, cfg.Duration).WithParam("duration")
 	}
-	return checkLoopback(cfg.Server)
+	for _, server := range append([]string{cfg.Server}, cfg.Replicas...) {
+		if err := checkLoopback(server); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkLoopback refuses a server that is not on this machine's loopback interface.

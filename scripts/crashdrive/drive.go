@@ -16,8 +16,8 @@ import (
 // driver holds what the clients were told: every acknowledged order, payment and
 // refund, to be checked against the ledger at the end.
 type driver struct {
-	be       backend.Backend
-	run      string // makes the run's idempotency keys its own
+	bes      []backend.Backend // one client per replica
+	run      string            // makes the run's idempotency keys its own
 	merchant string
 	tag      orders.Tag
 	payers   []string
@@ -38,14 +38,15 @@ type owed struct {
 	amount int64
 }
 
-// call sends one mutating request until it is answered. A request whose answer was lost
-// (the server died, or was not back yet) is sent again as it was, idempotency key and
-// all; any other error is a failure of the run.
-func (d *driver) call(ctx context.Context, what string, fn func() error) error {
+// call sends one mutating request until it is answered, to the replica *rep. A request
+// whose answer was lost (the replica died or lost its database, or was not back yet) is
+// sent again as it was, idempotency key and all, to the next replica, which *rep then
+// names; any other error is a failure of the run.
+func (d *driver) call(ctx context.Context, what string, rep *int, fn func(be backend.Backend) error) error {
 	d.requests.Add(1)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		err := fn()
+		err := fn(d.bes[*rep])
 		if err == nil {
 			d.acked.Add(1)
 			return nil
@@ -56,6 +57,7 @@ func (d *driver) call(ctx context.Context, what string, fn func() error) error {
 			return err
 		}
 		d.retried.Add(1)
+		*rep = (*rep + 1) % len(d.bes)
 		time.Sleep(5 * time.Millisecond)
 	}
 }
@@ -91,17 +93,18 @@ func (d *driver) waitAcks(n int64) {
 func (d *driver) setup(ctx context.Context, payers int) error {
 	d.created, d.payments, d.refunds = map[string]bool{}, map[string]owed{}, map[string][]int64{}
 	key := func(s string) string { return "crash-" + d.run + "-setup-" + s }
+	rep := 0
 	var m store.Account
-	err := d.call(ctx, "create merchant", func() (err error) {
-		m, err = d.be.CreateAccount(ctx, store.CreateAccountRequest{Name: "crash merchant", Kind: store.KindMerchant, Currency: "EUR", IdempotencyKey: key("merchant")})
+	err := d.call(ctx, "create merchant", &rep, func(be backend.Backend) (err error) {
+		m, err = be.CreateAccount(ctx, store.CreateAccountRequest{Name: "crash merchant", Kind: store.KindMerchant, Currency: "EUR", IdempotencyKey: key("merchant")})
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	d.merchant = m.ID
-	err = d.call(ctx, "register tag", func() (err error) {
-		d.tag, err = d.be.RegisterTag(ctx, orders.RegisterRequest{UID: "04C2A5D1E0F001", Merchant: m.ID, Label: "crash", IdempotencyKey: key("tag")})
+	err = d.call(ctx, "register tag", &rep, func(be backend.Backend) (err error) {
+		d.tag, err = be.RegisterTag(ctx, orders.RegisterRequest{UID: "04C2A5D1E0F001", Merchant: m.ID, Label: "crash", IdempotencyKey: key("tag")})
 		return err
 	})
 	if err != nil {
@@ -109,13 +112,13 @@ func (d *driver) setup(ctx context.Context, payers int) error {
 	}
 	for i := range payers {
 		var p store.Account
-		err := d.call(ctx, "create payer", func() (err error) {
-			p, err = d.be.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprint("crash payer ", i), Kind: store.KindPerson, Currency: "EUR", IdempotencyKey: key(fmt.Sprint("payer-", i))})
+		err := d.call(ctx, "create payer", &rep, func(be backend.Backend) (err error) {
+			p, err = be.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprint("crash payer ", i), Kind: store.KindPerson, Currency: "EUR", IdempotencyKey: key(fmt.Sprint("payer-", i))})
 			return err
 		})
 		if err == nil {
-			err = d.call(ctx, "fund payer", func() error {
-				_, err := d.be.FundAccount(ctx, store.FundRequest{Account: p.ID, Amount: money(funding), IdempotencyKey: key(fmt.Sprint("fund-", i))})
+			err = d.call(ctx, "fund payer", &rep, func(be backend.Backend) error {
+				_, err := be.FundAccount(ctx, store.FundRequest{Account: p.ID, Amount: money(funding), IdempotencyKey: key(fmt.Sprint("fund-", i))})
 				return err
 			})
 		}
@@ -130,10 +133,12 @@ func (d *driver) setup(ctx context.Context, payers int) error {
 // money writes minor units of EUR as a person types them.
 func money(minor int64) string { return fmt.Sprintf("%d.%02d", minor/100, minor%100) }
 
-// worker is one client: it pays, and now and then refunds one of its own payments.
+// worker is one client: it pays, and now and then refunds one of its own payments. It
+// talks to one replica until an answer is lost, then to the next.
 type worker struct {
 	d          *driver
 	id         int
+	rep        int
 	payer      string
 	rng        *rand.Rand
 	refundable map[string]int64 // its paid orders → what is left to refund
@@ -161,8 +166,8 @@ func (w *worker) pay(ctx context.Context, key string) error {
 	d := w.d
 	amount := int64(1 + w.rng.IntN(2000))
 	var r orders.Receipt
-	err := d.call(ctx, "tap", func() (err error) {
-		r, err = d.be.Tap(ctx, orders.TapRequest{UID: d.tag.UID, Content: d.tag.Content, Payer: w.payer, Amount: money(amount), IdempotencyKey: key})
+	err := d.call(ctx, "tap", &w.rep, func(be backend.Backend) (err error) {
+		r, err = be.Tap(ctx, orders.TapRequest{UID: d.tag.UID, Content: d.tag.Content, Payer: w.payer, Amount: money(amount), IdempotencyKey: key})
 		if err == nil && r.Order.Status != orders.OrderPaid {
 			return fmt.Errorf("order %s answered as %s after its tap", r.Order.ID, r.Order.Status)
 		}
@@ -193,8 +198,8 @@ func (w *worker) refund(ctx context.Context, key string) error {
 	if w.rng.IntN(2) == 0 {
 		amount = 1 + w.rng.Int64N(left)
 	}
-	err := d.call(ctx, "refund", func() error {
-		_, err := d.be.RefundOrder(ctx, orders.RefundRequest{Order: order, Amount: money(amount), IdempotencyKey: key + "-refund"})
+	err := d.call(ctx, "refund", &w.rep, func(be backend.Backend) error {
+		_, err := be.RefundOrder(ctx, orders.RefundRequest{Order: order, Amount: money(amount), IdempotencyKey: key + "-refund"})
 		return err
 	})
 	if err != nil {
@@ -222,7 +227,7 @@ func (r *report) problem(format string, args ...any) {
 	r.problems = append(r.problems, fmt.Sprintf(format, args...))
 }
 
-// check opens the ledger the server left and holds it to what the clients were told:
+// check opens the ledger the servers left and holds it to what the clients were told:
 // every acknowledged order, payment and refund is there exactly once, nothing else is,
 // and every balance is what the acknowledged operations imply.
 func (d *driver) check(ctx context.Context, ledger string) (*report, error) {

@@ -6,6 +6,12 @@
 //
 //	crashdrive -tagpay BIN [-kills 20] [-clients 16] [-payers 8] [-seed N] [-dir DIR]
 //
+// With -pg URL it runs -replicas servers (3) on one fresh PostgreSQL database made on
+// that cluster, spreads the clients over them, kills random replicas, ends the
+// replicas' database connections from the server side (-terminations, with
+// pg_terminate_backend) and, given -pg-restart CMD, restarts PostgreSQL itself once
+// mid-run; a request whose answer was lost is retried on another replica.
+//
 // It prints one summary line, `kills N, requests N, acknowledged N, lost N, duplicated N`,
 // and exits 1 when anything was lost or duplicated, a balance is off, `ledger verify`
 // fails, or a request got an answer other than success.
@@ -13,12 +19,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,17 +37,24 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tagpay/tagpay/api"
 )
 
 func main() {
 	var cfg config
 	flag.StringVar(&cfg.tagpay, "tagpay", "", "the tagpay binary to run as the server (required)")
-	flag.IntVar(&cfg.kills, "kills", 20, "how many times to kill the server")
+	flag.IntVar(&cfg.kills, "kills", 20, "how many times to kill a server")
 	flag.IntVar(&cfg.clients, "clients", 16, "concurrent clients")
 	flag.IntVar(&cfg.payers, "payers", 8, "payer accounts the clients share")
 	flag.Uint64Var(&cfg.seed, "seed", 0, "random seed (0: from the clock); printed so that a run can be repeated")
-	flag.StringVar(&cfg.dir, "dir", "", "folder for the ledger and the server log (default: a fresh temporary one, removed after a clean run)")
+	flag.StringVar(&cfg.dir, "dir", "", "folder for the ledger and the server logs (default: a fresh temporary one, removed after a clean run)")
+	flag.StringVar(&cfg.pg, "pg", "", "a PostgreSQL URL: run the replicas on a fresh database of that cluster instead of a ledger file")
+	flag.IntVar(&cfg.replicas, "replicas", 3, "with -pg: servers on the one database")
+	flag.IntVar(&cfg.terminations, "terminations", 6, "with -pg: times to end every replica's database connections from the server side")
+	flag.StringVar(&cfg.pgRestart, "pg-restart", "", "with -pg: a command that restarts PostgreSQL (immediate mode); run once mid-run")
+	flag.DurationVar(&cfg.duration, "duration", 0, "run at least this long, spreading the faults over it")
 	flag.Parse()
 	if err := cfg.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "crashdrive:", err)
@@ -60,6 +76,9 @@ type config struct {
 	seed                   uint64
 	dir                    string
 	keepDir                bool
+	pg, pgRestart          string
+	replicas, terminations int
+	duration               time.Duration
 }
 
 func (c *config) check() error {
@@ -72,6 +91,15 @@ func (c *config) check() error {
 		return fmt.Errorf("-clients must be 1 to 256, not %d", c.clients)
 	case c.payers < 1 || c.payers > c.clients:
 		return fmt.Errorf("-payers must be 1 to the number of clients (%d), not %d", c.clients, c.payers)
+	case c.pg == "" && (c.pgRestart != ""):
+		return errors.New("-pg-restart needs -pg")
+	case c.pg != "" && (c.replicas < 1 || c.replicas > 16):
+		return fmt.Errorf("-replicas must be 1 to 16, not %d", c.replicas)
+	case c.terminations < 0 || c.duration < 0:
+		return errors.New("-terminations and -duration cannot be negative")
+	}
+	if c.pg == "" {
+		c.replicas, c.terminations = 1, 0
 	}
 	if c.seed == 0 {
 		c.seed = uint64(time.Now().UnixNano())
@@ -84,6 +112,15 @@ func (c *config) check() error {
 // that no payment is declined and every acknowledgement is a success to account for.
 const funding = 10_000_000
 
+// fault is one blow of the run.
+type fault int
+
+const (
+	faultKill      fault = iota // SIGKILL a replica, then start it again
+	faultTerminate              // pg_terminate_backend every replica connection
+	faultRestartPG              // pg_ctl restart -m immediate
+)
+
 func run(cfg config) (bool, error) {
 	dir := cfg.dir
 	if dir == "" {
@@ -95,19 +132,43 @@ func run(cfg config) (bool, error) {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return false, err
 	}
-	srv, err := newServer(cfg.tagpay, dir)
-	if err != nil {
-		return false, err
+	rng := mrand.New(mrand.NewPCG(cfg.seed, 1))
+	ledger := filepath.Join(dir, "ledger.db")
+	var db *database
+	if cfg.pg != "" {
+		var err error
+		if db, err = newDatabase(cfg.pg); err != nil {
+			return false, err
+		}
+		ledger = db.url
 	}
-	fmt.Fprintf(os.Stderr, "crash: seed %d, %d clients on %d payers, %d kills; ledger and server log in %s\n", cfg.seed, cfg.clients, cfg.payers, cfg.kills, dir)
-	if err := srv.start(); err != nil {
-		return false, err
+	keyFile := filepath.Join(dir, "admin.key")
+	var srvs []*server
+	for i := range cfg.replicas {
+		srv, err := newServer(cfg.tagpay, ledger, keyFile, filepath.Join(dir, fmt.Sprintf("serve-%d.log", i)))
+		if err != nil {
+			return false, err
+		}
+		srvs = append(srvs, srv)
 	}
-	defer srv.kill() // whatever happens, no server is left behind
+	where := "ledger and server logs in " + dir
+	if db != nil {
+		where = fmt.Sprintf("%d replicas on database %s; server logs in %s", cfg.replicas, db.name, dir)
+	}
+	fmt.Fprintf(os.Stderr, "crash: seed %d, %d clients on %d payers, %d kills; %s\n", cfg.seed, cfg.clients, cfg.payers, cfg.kills, where)
+	// The first replica makes the ledger and its admin key; the others find both.
+	for _, srv := range srvs {
+		if err := srv.start(); err != nil {
+			return false, err
+		}
+		defer srv.kill() // whatever happens, no server is left behind
+	}
 
-	rng := rand.New(rand.NewPCG(cfg.seed, 1))
 	ctx := context.Background()
-	d := &driver{be: srv.client(), run: fmt.Sprintf("%08x", rng.Uint32())}
+	d := &driver{run: fmt.Sprintf("%08x", rng.Uint32())}
+	for _, srv := range srvs {
+		d.bes = append(d.bes, srv.client())
+	}
 	if err := d.setup(ctx, cfg.payers); err != nil {
 		return false, err
 	}
@@ -115,49 +176,106 @@ func run(cfg config) (bool, error) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for c := range cfg.clients {
-		w := &worker{d: d, id: c, payer: d.payers[c%len(d.payers)], rng: rand.New(rand.NewPCG(cfg.seed, uint64(c)+2))}
+		w := &worker{d: d, id: c, rep: c % len(srvs), payer: d.payers[c%len(d.payers)], rng: mrand.New(mrand.NewPCG(cfg.seed, uint64(c)+2))}
 		wg.Go(func() { w.loop(ctx, &stop) })
 	}
-	kills := 0
-	for kills < cfg.kills && d.failure() == nil {
-		// Let some work through, then strike at a random moment of it.
+
+	// The faults in a random order, the PostgreSQL restart somewhere in the middle.
+	var faults []fault
+	for range cfg.kills {
+		faults = append(faults, faultKill)
+	}
+	for range cfg.terminations {
+		faults = append(faults, faultTerminate)
+	}
+	rng.Shuffle(len(faults), func(i, j int) { faults[i], faults[j] = faults[j], faults[i] })
+	if cfg.pgRestart != "" {
+		mid := len(faults)/3 + rng.IntN(len(faults)/3+1)
+		faults = append(faults[:mid], append([]fault{faultRestartPG}, faults[mid:]...)...)
+	}
+	began := time.Now()
+	var kills, terminated, restarts int
+	for i, f := range faults {
+		if d.failure() != nil {
+			break
+		}
+		// Let some work through, then strike at a random moment of it; with -duration,
+		// no sooner than the fault's share of the run.
 		d.waitAcks(d.acked.Load() + 1 + int64(rng.IntN(8)))
 		time.Sleep(time.Duration(rng.IntN(150_000)) * time.Microsecond)
-		if err := srv.kill(); err != nil {
-			return false, err
+		if cfg.duration > 0 {
+			due := began.Add(cfg.duration * time.Duration(i+1) / time.Duration(len(faults)+1))
+			time.Sleep(time.Until(due))
 		}
-		kills++
-		if err := srv.start(); err != nil {
-			return false, err
+		switch f {
+		case faultKill:
+			srv := srvs[rng.IntN(len(srvs))]
+			if err := srv.kill(); err != nil {
+				return false, err
+			}
+			kills++
+			// Down a little while, so that its clients find out and move on.
+			time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
+			if err := srv.start(); err != nil {
+				return false, err
+			}
+		case faultTerminate:
+			n, err := db.terminate(ctx)
+			if err != nil {
+				return false, err
+			}
+			terminated += n
+		case faultRestartPG:
+			fmt.Fprintf(os.Stderr, "crash: restarting PostgreSQL (%s)\n", cfg.pgRestart)
+			if out, err := exec.Command("sh", "-c", cfg.pgRestart).CombinedOutput(); err != nil {
+				return false, fmt.Errorf("restarting PostgreSQL: %v\n%s", err, out)
+			}
+			restarts++
 		}
+	}
+	if cfg.duration > 0 {
+		time.Sleep(time.Until(began.Add(cfg.duration)))
 	}
 	stop.Store(true)
 	wg.Wait()
-	if err := srv.stop(); err != nil {
-		return false, err
+	for _, srv := range srvs {
+		if err := srv.stop(); err != nil {
+			return false, err
+		}
 	}
 
-	report, err := d.check(ctx, srv.ledger)
+	report, err := d.check(ctx, ledger)
 	if err != nil {
 		return false, err
 	}
 	if err := d.failure(); err != nil {
 		// The run stopped early; what was acknowledged until then is still checked.
-		report.problem("a request failed for another reason than the crash (server log: %s): %v", srv.logPath, err)
+		report.problem("a request failed for another reason than the crash (server logs in %s): %v", dir, err)
 	}
-	verifyOut, verifyErr := exec.Command(cfg.tagpay, "ledger", "verify", "--db", srv.ledger).CombinedOutput()
+	verifyOut, verifyErr := exec.Command(cfg.tagpay, "ledger", "verify", "--db", ledger).CombinedOutput()
 	if verifyErr != nil {
 		report.problems = append(report.problems, fmt.Sprintf("tagpay ledger verify: %v\n%s", verifyErr, verifyOut))
 	}
 	for _, p := range report.problems {
 		fmt.Fprintln(os.Stderr, "crash:", p)
 	}
-	fmt.Fprintf(os.Stderr, "crash: %d answers lost to a kill were retried with the same idempotency key; %d payments, %d refunds; ledger verify %s\n",
-		d.retried.Load(), report.payments, report.refunds, verdict(verifyErr == nil))
+	if db != nil {
+		fmt.Fprintf(os.Stderr, "crash: %d replicas on one database, %d server-side connection terminations (%d backends ended), %d PostgreSQL restart(s)\n",
+			len(srvs), cfg.terminations, terminated, restarts)
+	}
+	fmt.Fprintf(os.Stderr, "crash: %d answers lost to a fault were retried with the same idempotency key; %d payments, %d refunds in %.0f s; ledger verify %s\n",
+		d.retried.Load(), report.payments, report.refunds, time.Since(began).Seconds(), verdict(verifyErr == nil))
 	fmt.Printf("kills %d, requests %d, acknowledged %d, lost %d, duplicated %d\n", kills, d.requests.Load(), d.acked.Load(), report.lost, report.duplicated)
 	ok := len(report.problems) == 0 && report.lost == 0 && report.duplicated == 0
 	if ok && !cfg.keepDir {
 		os.RemoveAll(dir)
+		if db != nil {
+			if err := db.drop(ctx); err != nil {
+				fmt.Fprintln(os.Stderr, "crash: dropping the database:", err)
+			}
+		}
+	} else if db != nil {
+		fmt.Fprintf(os.Stderr, "crash: database %s is kept\n", db.name)
 	}
 	return ok, nil
 }
@@ -169,27 +287,80 @@ func verdict(ok bool) string {
 	return "FAILED"
 }
 
+// database is the run's own database on the cluster of -pg.
+type database struct {
+	base, name, url string
+}
+
+func newDatabase(base string) (*database, error) {
+	var raw [6]byte
+	rand.Read(raw[:])
+	d := &database{base: base, name: "tagpay_crash_" + hex.EncodeToString(raw[:])}
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, fmt.Errorf("-pg is not a URL: %w", err)
+	}
+	u.Path = "/" + d.name
+	d.url = u.String()
+	if err := d.exec(context.Background(), "CREATE DATABASE "+d.name); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *database) exec(ctx context.Context, sql string, args ...any) error {
+	conn, err := pgx.Connect(ctx, d.base)
+	if err != nil {
+		return fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("%s: %w", sql, err)
+	}
+	return nil
+}
+
+// terminate ends every connection to the run's database, as an administrator or a
+// failover would, and returns how many it ended.
+func (d *database) terminate(ctx context.Context) (int, error) {
+	conn, err := pgx.Connect(ctx, d.base)
+	if err != nil {
+		return 0, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	err = conn.QueryRow(ctx, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()) t", d.name).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("pg_terminate_backend: %w", err)
+	}
+	return n, nil
+}
+
+func (d *database) drop(ctx context.Context) error {
+	return d.exec(ctx, "DROP DATABASE "+d.name+" WITH (FORCE)")
+}
+
 // server is one `tagpay serve` process at a time on a fixed loopback port, so that the
 // clients keep their URL across restarts.
 type server struct {
-	bin, dir, ledger, keyFile, logPath, url string
-	log                                     *os.File
-	cmd                                     *exec.Cmd
-	exited                                  chan error
-	token                                   string
+	bin, ledger, keyFile, logPath, url string
+	log                                *os.File
+	cmd                                *exec.Cmd
+	exited                             chan error
+	token                              string
 }
 
-func newServer(bin, dir string) (*server, error) {
+// newServer prepares a server of ledger (a file or a database URL) whose admin key is
+// keyFile (written by the first server to start on a ledger without keys) and whose
+// log is logPath.
+func newServer(bin, ledger, keyFile, logPath string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	s := &server{
-		bin: bin, dir: dir,
-		ledger:  filepath.Join(dir, "ledger.db"),
-		keyFile: filepath.Join(dir, "admin.key"),
-		logPath: filepath.Join(dir, "serve.log"),
-		url:     fmt.Sprintf("http://127.0.0.1:%d", port),
+		bin: bin, ledger: ledger, keyFile: keyFile, logPath: logPath,
+		url: fmt.Sprintf("http://127.0.0.1:%d", port),
 	}
 	s.log, err = os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	return s, err
@@ -204,8 +375,23 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// start runs the server and waits until it answers /healthz.
+// start runs the server as a supervisor would: one that exits during start-up (its
+// database was restarting) is started again, for up to 30 s.
 func (s *server) start() error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := s.startOnce()
+		if !errors.Is(err, errExitedEarly) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+var errExitedEarly = errors.New("tagpay serve exited during start-up")
+
+// startOnce runs the server and waits until it answers /healthz.
+func (s *server) startOnce() error {
 	s.cmd = exec.Command(s.bin, "serve", "--db", s.ledger, "--addr", strings.TrimPrefix(s.url, "http://"), "--bootstrap-admin-key", s.keyFile)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -220,7 +406,7 @@ func (s *server) start() error {
 		select {
 		case err := <-s.exited:
 			s.cmd = nil
-			return fmt.Errorf("tagpay serve exited during start-up (%v); see %s", err, s.logPath)
+			return fmt.Errorf("%w (%v); see %s", errExitedEarly, err, s.logPath)
 		default:
 		}
 		if resp, err := hc.Get(s.url + "/healthz"); err == nil {
