@@ -9,6 +9,7 @@ import (
 
 	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/orders"
+	"github.com/tagpay/tagpay/store"
 )
 
 // PayOptions are the flags of `pay`.
@@ -137,18 +138,36 @@ func runPay(ctx context.Context, opts *PayOptions) error {
 func confirmPayment(opts *PayOptions, reply orders.ParsingReply) (string, error) {
 	amount := opts.Amount
 	if amount == "" && reply.Amount == nil {
-		var err error
-		if amount, err = ask(opts.IO, fmt.Sprintf("Amount to pay %s (%s)", reply.PayeeName, reply.Currency), "--amount"); err != nil {
-			return "", err
+		// Asked again until it parses in the payee's currency, so that "1,50" is a
+		// question, not a failed payment.
+		for tries := 0; ; tries++ {
+			text, err := ask(opts.IO, fmt.Sprintf("Amount to pay %s (%s)", printableText(reply.PayeeName), reply.Currency), "--amount")
+			if err != nil {
+				return "", err
+			}
+			m, perr := store.ParseAmount(text, reply.Currency)
+			if perr == nil && m.Amount > 0 {
+				amount = m.String()
+				break
+			}
+			if perr == nil {
+				perr = fmt.Errorf("the amount must be positive")
+			}
+			if tries == 2 {
+				return "", Usagef("no amount to pay: %v", perr)
+			}
+			fmt.Fprintf(opts.IO.ErrOut, "%v; type it like 1.50\n", perr)
 		}
 	}
 	shown := amount
 	if shown == "" {
 		shown = reply.Amount.String()
-	} else if reply.Amount == nil {
-		shown += " " + reply.Currency
+	} else if m, err := store.ParseAmount(amount, reply.Currency); err == nil {
+		shown = m.String()
 	}
-	ok, err := confirm(opts.IO, fmt.Sprintf("Pay %s to %s (%s)?", shown, reply.PayeeName, reply.Payee), "--yes")
+	// A payee name from the ledger is shown with anything unprintable escaped, so that it
+	// cannot reverse or rewrite the question.
+	ok, err := confirm(opts.IO, fmt.Sprintf("Pay %s to %s (%s)?", shown, printableText(reply.PayeeName), reply.Payee), "--yes")
 	if err != nil {
 		return "", err
 	}

@@ -72,7 +72,8 @@ func TestPayConfirmation(t *testing.T) {
 		{name: "confirmed on a terminal", stdin: "y\n", tty: true, fixed: fixed, wantCalls: "preview,tap "},
 		{name: "refused on a terminal", stdin: "n\n", tty: true, fixed: fixed, wantCalls: "preview", wantErr: "not confirmed"},
 		{name: "empty answer means no", stdin: "\n", tty: true, fixed: fixed, wantCalls: "preview", wantErr: "not confirmed"},
-		{name: "amount asked, then confirmed", stdin: "2.00\nyes\n", tty: true, wantCalls: "preview,tap 2.00"},
+		{name: "amount asked, then confirmed", stdin: "2.00\nyes\n", tty: true, wantCalls: "preview,tap 2.00 EUR"},
+		{name: "a bad amount is asked again", stdin: "1,50\n1.5\ny\n", tty: true, wantCalls: "preview,tap 1.50 EUR"},
 		{name: "--yes: one request, no terminal needed", yes: true, amount: "1", wantCalls: "tap 1"},
 		{name: "no terminal and no --yes: usage error before any call", wantUsage: true},
 		{name: "--yes but no amount for an open tag: usage error", yes: true, wantCalls: "tap ", wantUsage: true},
@@ -151,4 +152,21 @@ func TestMigratePicksTheOldDevice(t *testing.T) {
 			t.Errorf("err = %v, want one saying there is no other device", err)
 		}
 	})
+}
+
+func TestPayConfirmationShowsWhatIsPaidAndEscapesNames(t *testing.T) {
+	be := &fakeBackend{reply: orders.ParsingReply{Payee: "acct_m", PayeeName: "Cafe\u202egnp.lanimreT", Currency: "EUR"}}
+	env, log := testEnv(be, "1,50\n1.5\ny\n", true)
+	if err := runPay(context.Background(), &PayOptions{Env: env, Payer: "acct_p", UID: "04AA", Content: "https://x/t/R?s=1"}); err != nil {
+		t.Fatal(err)
+	}
+	prompts := log.String()
+	for _, want := range []string{"Pay 1.50 EUR to ", `Cafe\u202E`, "type it like 1.50"} {
+		if !strings.Contains(prompts, want) {
+			t.Errorf("prompts lack %q:\n%s", want, prompts)
+		}
+	}
+	if strings.ContainsRune(prompts, '\u202e') {
+		t.Errorf("a right-to-left override reached the terminal:\n%q", prompts)
+	}
 }

@@ -37,9 +37,15 @@ EXCEPTION WHEN others THEN
 	RETURN NULL;
 END $$;
 
+-- Amounts are money objects ({"amount", "currency"}); records of older tagpays kept bare
+-- minor units. Either reads as minor units.
+CREATE FUNCTION tagpay_minor(j jsonb) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE jsonb_typeof(j) WHEN 'object' THEN (j->>'amount')::bigint WHEN 'number' THEN (j #>> '{}')::bigint END
+$$;
+
 CREATE VIEW accounts AS
 SELECT d->>'id' AS id, d->>'name' AS name, d->>'kind' AS kind, d->>'currency' AS currency,
-	(d->>'balance')::bigint AS balance, (d->>'created_at')::timestamptz AS created_at
+	tagpay_minor(d->'balance') AS balance, (d->>'created_at')::timestamptz AS created_at
 FROM tagpay_kv, tagpay_json(value) AS d
 WHERE bucket = 'accounts';
 
@@ -52,7 +58,7 @@ WHERE bucket = 'transfers';
 
 CREATE VIEW postings AS
 SELECT d->>'id' AS transfer, p.n AS posting, p.e->>'account' AS account,
-	(p.e->>'amount')::bigint AS amount, d->'amount'->>'currency' AS currency,
+	tagpay_minor(p.e->'amount') AS amount, d->'amount'->>'currency' AS currency,
 	(d->>'created_at')::timestamptz AS created_at
 FROM tagpay_kv, tagpay_json(value) AS d,
 	jsonb_array_elements(d->'postings') WITH ORDINALITY AS p(e, n)
