@@ -211,8 +211,10 @@ func countRecords(ctx context.Context, db *store.DB, buckets []store.Bucket) (ma
 	out := map[store.Bucket]int{}
 	err := db.View(ctx, func(tx *store.Tx) error {
 		for _, b := range buckets {
-			err := tx.ForEach(b, "", false, func(string, []byte) error {
-				out[b]++
+			err := tx.ForEach(b, "", false, func(k string, _ []byte) error {
+				if !store.Bookkeeping(b, k) {
+					out[b]++
+				}
 				return nil
 			})
 			if err != nil {

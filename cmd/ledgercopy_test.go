@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tagpay/tagpay/backend"
@@ -20,7 +21,7 @@ import (
 func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	home := t.TempDir()
-	for k, v := range map[string]string{"HOME": home, "XDG_CONFIG_HOME": home, "XDG_DATA_HOME": home, "NO_COLOR": "1", "TAGPAY_SERVER": "", "TAGPAY_TOKEN": "", "TAGPAY_DB": ""} {
+	for k, v := range map[string]string{"HOME": home, "XDG_CONFIG_HOME": home, "XDG_DATA_HOME": home, "NO_COLOR": "1", "TAGPAY_SERVER": "", "TAGPAY_TOKEN": "", "TAGPAY_DB": "", "TAGPAY_KEYS": keysFor(t)} {
 		t.Setenv(k, v)
 	}
 	ios, _, out, errOut := Test()
@@ -46,7 +47,7 @@ func withPassword(t *testing.T, target, password string) string {
 func busyLedger(t *testing.T, path string) {
 	t.Helper()
 	ctx := context.Background()
-	local, err := backend.OpenLocal(path, backend.LocalOptions{Store: store.Options{NoSync: true}})
+	local, err := backend.OpenLocal(path, backend.LocalOptions{Store: store.Options{NoSync: true, KeysPath: keysFor(t)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,4 +167,18 @@ func TestLedgerCopyRefusesAMissingSource(t *testing.T) {
 	if code, _, _ := cli(t, "ledger", "copy", "--to", filepath.Join(dir, "copy.db")); code != ExitUsage {
 		t.Errorf("copy without --from: exit %d, want %d", code, ExitUsage)
 	}
+}
+
+// testKeys holds each test's key file: one per test, shared by every command it runs, as
+// a person's configuration would be.
+var testKeys sync.Map
+
+func keysFor(t *testing.T) string {
+	if p, ok := testKeys.Load(t.Name()); ok {
+		return p.(string)
+	}
+	p := filepath.Join(t.TempDir(), "keys.json")
+	testKeys.Store(t.Name(), p)
+	t.Cleanup(func() { testKeys.Delete(t.Name()) })
+	return p
 }

@@ -33,7 +33,7 @@ func putOrder(tx *store.Tx, o Order) error {
 }
 
 // indexMarker records in the ledger's meta that every order is indexed.
-const indexMarker = "migration:order_index"
+const indexMarker = store.MetaMigrationPrefix + "order_index"
 
 // IndexOrders indexes the orders of a ledger written before the order index existed,
 // once: later opens find the marker and write nothing.
@@ -41,6 +41,16 @@ func IndexOrders(ctx context.Context, db *store.DB) error {
 	done := false
 	if err := db.View(ctx, func(tx *store.Tx) error {
 		done = tx.GetRaw(store.BucketMeta, indexMarker) != nil
+		if !done {
+			// A ledger without orders has nothing to index: write nothing to it.
+			empty := true
+			err := tx.ForEach(store.BucketOrders, "", false, func(string, []byte) error {
+				empty = false
+				return store.ErrStop
+			})
+			done = empty
+			return err
+		}
 		return nil
 	}); err != nil || done {
 		return err

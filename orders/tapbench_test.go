@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -102,6 +103,7 @@ func TestLedgerGrowth(t *testing.T) {
 			t.Fatalf("%s=%q: want a number of taps, at least 100", EnvGrowthTaps, v)
 		}
 	}
+	opts.KeysPath = filepath.Join(t.TempDir(), "keys.json")
 	f := openFixture(t, opts)
 	tag, payers := tapWorld(f, 16, fmt.Sprintf("%d.00", n*2))
 	f.db.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -97,7 +98,11 @@ func Copy(ctx context.Context, from, to *DB) (CopyStats, error) {
 				if err := tx.PutRaw(r.b, r.key, r.val); err != nil {
 					return err
 				}
+				if !Bookkeeping(r.b, r.key) {
+					if !Bookkeeping(r.b, r.key) {
 				stats.Buckets[r.b]++
+			}
+				}
 			}
 			return nil
 		})
@@ -115,8 +120,20 @@ func Copy(ctx context.Context, from, to *DB) (CopyStats, error) {
 
 // ownMeta reports whether a meta key is one every ledger writes for itself when made.
 func ownMeta(key string) bool {
-	return key == string(metaMagic) || key == string(metaSchema)
+	return key == string(metaMagic) || key == string(metaSchema) || strings.HasPrefix(key, MetaMigrationPrefix)
 }
+
+// Bookkeeping reports whether a record is a ledger's note about itself (its schema, its
+// key file binding, its upgrades) rather than a record of the ledger: counts of records
+// leave these out.
+func Bookkeeping(b Bucket, key string) bool {
+	return b == BucketMeta && (ownMeta(key) || key == metaKeysCheck)
+}
+
+// MetaMigrationPrefix starts the meta keys that record a one-time upgrade of a ledger's
+// records (an index built): bookkeeping of that ledger, which a copy rebuilds on its own
+// rather than carries.
+const MetaMigrationPrefix = "migration:"
 
 // requireEmpty refuses a ledger that holds any record beyond those it made for itself.
 func requireEmpty(tx *Tx, target string) error {
@@ -174,7 +191,9 @@ func (e *pgEngine) load(ctx context.Context, records iter.Seq2[record, error], s
 			if err != nil {
 				return nil, err
 			}
-			stats.Buckets[r.b]++
+			if !Bookkeeping(r.b, r.key) {
+				stats.Buckets[r.b]++
+			}
 			return []any{string(r.b), []byte(r.key), r.val}, nil
 		}))
 	stop()
@@ -183,24 +202,25 @@ func (e *pgEngine) load(ctx context.Context, records iter.Seq2[record, error], s
 	}
 	// Count what landed, so that a copy that lost rows on the way fails rather than
 	// leaving a ledger that verifies but is short.
-	rows, err := tx.Query(ctx, "SELECT bucket, count(*) FROM tagpay_kv GROUP BY bucket")
+	rows, err := tx.Query(ctx, "SELECT bucket, key FROM tagpay_kv")
 	if err != nil {
 		return fail(err)
 	}
 	landed := map[Bucket]int{}
 	for rows.Next() {
 		var b string
-		var n int
-		if err := rows.Scan(&b, &n); err != nil {
+		var k []byte
+		if err := rows.Scan(&b, &k); err != nil {
 			rows.Close()
 			return fail(err)
 		}
-		landed[Bucket(b)] = n
+		if !Bookkeeping(Bucket(b), string(k)) {
+			landed[Bucket(b)]++
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return fail(err)
 	}
-	landed[BucketMeta] -= 2 // the meta records the database made for itself
 	for _, b := range allBuckets {
 		if landed[b] != stats.Buckets[b] {
 			return Errorf(KindInternal, "copy_mismatch", "copy into %s: bucket %s holds %d records after copying %d; nothing was changed", e.url, b, landed[b], stats.Buckets[b])

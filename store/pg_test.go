@@ -584,7 +584,7 @@ func TestCopyBoltToPG(t *testing.T) {
 	src.View(bg, func(tx *Tx) error {
 		for _, b := range allBuckets {
 			tx.ForEach(b, "", false, func(k string, _ []byte) error {
-				if b != BucketMeta || !ownMeta(k) {
+				if !Bookkeeping(b, k) {
 					want[b]++
 				}
 				return nil
