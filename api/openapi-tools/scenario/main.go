@@ -85,7 +85,7 @@ func run(base, keyFile string) error {
 	found := false
 	for _, a := range *list.JSON200 {
 		if a.Id != nil && *a.Id == id {
-			found = a.Balance != nil && *a.Balance == 1250 && a.Kind != nil && *a.Kind == client.AccountKindPerson
+			found = a.Balance != nil && a.Balance.Amount != nil && *a.Balance.Amount == 1250 && a.Kind != nil && *a.Kind == client.AccountKindPerson
 		}
 	}
 	if !found {
@@ -98,7 +98,7 @@ func run(base, keyFile string) error {
 	if err != nil {
 		return err
 	}
-	if orders.JSON400 == nil || orders.JSON400.Error.Code != "invalid_parameter" || orders.JSON400.Error.Param == nil || *orders.JSON400.Error.Param != "status" {
+	if orders.JSON400 == nil || orders.JSON400.Error.Code != "invalid_status" || orders.JSON400.Error.Param == nil || *orders.JSON400.Error.Param != "status" {
 		return fmt.Errorf("list orders with a bogus status: %d %s", orders.StatusCode(), orders.Body)
 	}
 	anon, err := client.NewClientWithResponses(base)

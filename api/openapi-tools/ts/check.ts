@@ -11,7 +11,7 @@ type FundTooMany = paths["/v1/accounts/{id}/fund"]["post"]["responses"]["429"]["
 type OrderStatus = NonNullable<paths["/v1/orders"]["get"]["parameters"]["query"]>["status"];
 
 const body: CreateAccountBody = { name: "Ada", kind: "person", currency: "EUR" };
-const accounts: ListAccounts = [{ id: "acct_x", kind: "merchant", balance: 1250 }];
+const accounts: ListAccounts = [{ id: "acct_x", kind: "merchant", balance: { amount: 1250, currency: "EUR", formatted: "12.50 EUR" } }];
 const first: Account | undefined = accounts[0];
 const status: OrderStatus = "paid";
 const refused: ErrorBody = { error: { type: "invalid", code: "duplicate_field", message: "m", param: "amount" } };
