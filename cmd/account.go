@@ -23,15 +23,6 @@ func accountTable(accounts []store.Account) Table {
 	return t
 }
 
-// accountView is an account as printed: JSON carries the balance in minor units, its
-// currency, and the formatted text, like every other amount.
-type accountView struct {
-	store.Account
-	BalanceFormatted string `json:"balance_formatted"`
-}
-
-func viewAccount(a store.Account) accountView { return accountView{a, a.BalanceMoney().String()} }
-
 func accountFields(a store.Account) []Field {
 	return []Field{
 		{"id", a.ID}, {"name", a.Name}, {"kind", string(a.Kind)}, {"currency", a.Currency},
@@ -78,7 +69,7 @@ func runAccountCreate(ctx context.Context, opts *AccountCreateOptions) error {
 		if err != nil {
 			return err
 		}
-		return opts.Out.Record(viewAccount(a), accountFields(a))
+		return opts.Out.Record(a, accountFields(a))
 	})
 }
 
@@ -106,11 +97,7 @@ func runAccountList(ctx context.Context, opts *AccountListOptions) error {
 		if err != nil {
 			return err
 		}
-		views := make([]accountView, len(accounts))
-		for i, a := range accounts {
-			views[i] = viewAccount(a)
-		}
-		return opts.Out.List(views, accountTable(accounts))
+		return opts.Out.List(orEmpty(accounts), accountTable(accounts))
 	})
 }
 
@@ -142,7 +129,7 @@ func runAccountShow(ctx context.Context, opts *AccountShowOptions) error {
 		if err != nil {
 			return err
 		}
-		return opts.Out.Record(viewAccount(a), accountFields(a))
+		return opts.Out.Record(a, accountFields(a))
 	})
 }
 

@@ -5,6 +5,7 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,6 +17,9 @@ import (
 // Main runs the command line with args (without the program name) and returns the exit
 // code. cmd/tagpay and the tests call it alike.
 func Main(ctx context.Context, args []string, streams *IOStreams, build BuildInfo) int {
+	if streams.interrupt == nil {
+		streams.SetInterrupt(ctx.Done())
+	}
 	f := NewFactory(streams, build)
 	root := NewRootCmd(f)
 	root.SetArgs(args)
@@ -27,7 +31,20 @@ func Main(ctx context.Context, args []string, streams *IOStreams, build BuildInf
 		return ExitOK
 	}
 	err = asUsage(err)
-	fmt.Fprintf(streams.ErrOut, "tagpay: %s\n", errorMessage(err))
+	if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
+		// Whatever broke after Ctrl-C broke because of it.
+		err = fmt.Errorf("%w: %w", context.Canceled, err)
+	}
+	if f.errorsAsJSON() {
+		enc := json.NewEncoder(streams.ErrOut)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		e := errorJSON(err)
+		if enc.Encode(e) == nil {
+			return e.ExitCode
+		}
+	}
+	fmt.Fprintf(streams.ErrOut, "tagpay: %s\n", printableLines(errorMessage(err)))
 	return ExitCode(err)
 }
 
@@ -40,8 +57,12 @@ func NewRootCmd(f *Factory) *cobra.Command {
 runs payments end to end, activates payment functions on cards and migrates cards
 between devices, against a local ledger file or a tagpay server.
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 declined,
-6 reader or tag problem, 7 unauthorized, 8 unavailable.`,
+Exit codes: 0 ok, 1 error, 2 usage, 3 not found (no ledger at --db included),
+4 conflict (wrong state), 5 declined, 6 reader or tag problem, 7 unauthorized,
+8 unavailable, 130 interrupted (Ctrl-C).
+
+With -o json (or --jq), errors are JSON on stderr too:
+{"error": {"type", "code", "message", "param"}, "exit_code": N}.`,
 		Version:       versionLine(f.Build),
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -62,6 +83,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 declined,
 	pf.String("db", "", "ledger file (default $XDG_DATA_HOME/tagpay/ledger.db)")
 	pf.String("config", "", "config file (default $XDG_CONFIG_HOME/tagpay/config.yaml)")
 	pf.StringP("output", "o", "", "output format: table or json (default table)")
+	pf.String("jq", "", "filter JSON output with a jq expression (implies -o json)")
 	pf.String("server", "", "URL of a tagpay server to run ledger commands on")
 	pf.String("token", "", "API key for --server")
 	pf.String("reader", "", "reader name or index (default: the first with a tag)")
@@ -83,8 +105,26 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 declined,
 		newServeCmd(f), newKeyCmd(f), newBenchCmd(f), newDemoCmd(f),
 		newReaderCmd(f), newNDEFCmd(f),
 	)
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		f.readOnly = isReadOnly(c)
+		return nil
+	}
 	markRunErrors(root)
 	return root
+}
+
+// readOnlyVerbs are the verbs that only read the ledger, whatever their noun: they open
+// a ledger file only if it exists, so a mistyped --db is an error, not a new ledger.
+var readOnlyVerbs = map[string]bool{"list": true, "show": true, "journal": true, "verify": true}
+
+// annotationReadOnly marks a command of another verb that only reads the ledger.
+const annotationReadOnly = "tagpay/read-only"
+
+func isReadOnly(c *cobra.Command) bool {
+	if _, ok := c.Annotations[annotationReadOnly]; ok {
+		return true
+	}
+	return c.HasParent() && readOnlyVerbs[c.Name()]
 }
 
 // markRunErrors wraps the errors of every command's own code, so that Main can tell them

@@ -19,6 +19,9 @@ type Options struct {
 	// synchronous_commit off); for tests and for benchmarks that compare against durable
 	// runs only.
 	NoSync bool
+	// MustExist refuses to create a ledger file that is not there (KindNotFound), for
+	// callers that only read: a mistyped path must not leave an empty ledger behind.
+	MustExist bool
 }
 
 // DB is an open ledger: a bbolt file or a PostgreSQL database.
