@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 
 	"github.com/tagpay/tagpay/store"
 )
@@ -35,6 +36,8 @@ type addCardParams struct {
 // digits and a keyed hash are kept.
 func (s *Service) AddCard(ctx context.Context, req AddCardRequest) (Card, error) {
 	var out Card
+	// Card numbers are printed and read out in groups: "4111 1111 1111 1111" is one.
+	req.PAN = strings.ReplaceAll(req.PAN, " ", "")
 	err := s.db.Batch(ctx, func(tx *store.Tx) error {
 		if err := checkPAN(req.PAN); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/store"
 )
 
 // newCardCmd is the `card` noun: resource cards, their payment functions, migration.
@@ -76,7 +77,11 @@ func newCardAddCmd(f *Factory) *cobra.Command {
 		Short: "Bind a card to this device (or --device ID), where the account is logged in",
 		Long: `Bind a resource card of an account to this device (or --device ID), where the account
 must be logged in. A PAN is checked (Luhn) and kept only as its last four digits and a
-keyed hash; it is never shown in full again.`,
+keyed hash; it is never shown in full again. Spaces between its groups are allowed.
+
+--pan - reads the PAN instead of taking it from the command line, so that it never sits
+in the shell history: typed at a prompt that does not echo it on a terminal, or one line
+of standard input otherwise.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "account", "label"); err != nil {
@@ -88,12 +93,20 @@ keyed hash; it is never shown in full again.`,
 			if opts.Device, err = f.DeviceID(); err != nil {
 				return err
 			}
+			if opts.PAN == "-" {
+				if opts.PAN, err = opts.IO.readSecret("Card number (not shown)"); err != nil {
+					return err
+				}
+				if opts.PAN == "" {
+					return Usagef("--pan -: no card number given")
+				}
+			}
 			return runCardAdd(c.Context(), opts)
 		},
 	}
 	c.Flags().StringVar(&opts.Account, "account", "", "person account of the card")
 	c.Flags().StringVar(&opts.Label, "label", "", "name of the card")
-	c.Flags().StringVar(&opts.PAN, "pan", "", "card number (Luhn-checked, kept as last four digits)")
+	c.Flags().StringVar(&opts.PAN, "pan", "", "card number (Luhn-checked, kept as last four digits); - reads it from a hidden prompt or stdin")
 	idempotencyFlag(c, &opts.IdempotencyKey)
 	return c
 }
@@ -310,7 +323,9 @@ func newCardMigrateCmd(f *Factory) *cobra.Command {
 		Long: `Move the card bound to an old device of the account onto this device (or --to): the old
 device's tokens are deleted, fresh ones are issued here for the same functions, and the
 card is bound here, in one transaction. Without --from, a terminal shows the devices the
-account has been logged in on to pick from; a script must pass --from.`,
+account has been logged in on to pick from, and then, when that device holds several
+cards, the cards; a script must pass --from (and --card when there are several). This
+device must be logged in first: that is checked before anything is asked.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
@@ -348,14 +363,26 @@ func runCardMigrate(ctx context.Context, opts *CardMigrateOptions) error {
 			}
 			account = card.Account
 		}
-		from := opts.From
+		from, card := opts.From, opts.Card
 		if from == "" {
-			var err error
-			if from, err = pickOldDevice(ctx, be, opts.IO, account, opts.To); err != nil {
+			// Refuse before asking anything: a pick that can only fail wastes the user's time.
+			logins, err := be.ListLogins(ctx, account)
+			if err != nil {
 				return err
 			}
+			if !loggedIn(logins, opts.To) {
+				return store.Errorf(store.KindConflict, "target_not_logged_in", "account %s is not logged in on device %s; log in there first (tagpay device login --account %s)", account, opts.To, account).WithParam("to")
+			}
+			if from, err = pickOldDevice(opts.IO, logins, account, opts.To); err != nil {
+				return err
+			}
+			if card == "" {
+				if card, err = pickCard(ctx, be, opts.IO, account, from); err != nil {
+					return err
+				}
+			}
 		}
-		m, err := be.MigrateCard(ctx, cards.MigrateRequest{Account: account, From: from, To: opts.To, Card: opts.Card, IdempotencyKey: opts.IdempotencyKey})
+		m, err := be.MigrateCard(ctx, cards.MigrateRequest{Account: account, From: from, To: opts.To, Card: card, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
 		}
@@ -373,11 +400,7 @@ func runCardMigrate(ctx context.Context, opts *CardMigrateOptions) error {
 
 // pickOldDevice shows the devices the account has been logged in on, other than the
 // new one, and lets the user pick one.
-func pickOldDevice(ctx context.Context, be backend.Backend, io *IOStreams, account, to string) (string, error) {
-	logins, err := be.ListLogins(ctx, account)
-	if err != nil {
-		return "", err
-	}
+func pickOldDevice(io *IOStreams, logins []cards.Login, account, to string) (string, error) {
 	var devices, options []string
 	for _, l := range logins {
 		if l.Device == to {
@@ -402,4 +425,42 @@ func pickOldDevice(ctx context.Context, be backend.Backend, io *IOStreams, accou
 		return "", err
 	}
 	return devices[i], nil
+}
+
+func loggedIn(logins []cards.Login, device string) bool {
+	for _, l := range logins {
+		if l.Device == device && l.LoggedIn {
+			return true
+		}
+	}
+	return false
+}
+
+// pickCard lets the user pick among the account's cards on the old device when it holds
+// several; with one or none it picks nothing and the ledger decides.
+func pickCard(ctx context.Context, be backend.Backend, io *IOStreams, account, from string) (string, error) {
+	cs, err := be.ListCards(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	var ids, options []string
+	for _, c := range cs {
+		if c.Device != from || c.Status != cards.CardActive {
+			continue
+		}
+		pan := ""
+		if c.PANLast4 != "" {
+			pan = "  …" + c.PANLast4
+		}
+		ids = append(ids, c.ID)
+		options = append(options, fmt.Sprintf("%s  %s%s", c.ID, c.Label, pan))
+	}
+	if len(ids) < 2 {
+		return "", nil
+	}
+	i, err := choose(io, fmt.Sprintf("Device %s holds %d cards; migrate which?", from, len(ids)), "--card", options)
+	if err != nil {
+		return "", err
+	}
+	return ids[i], nil
 }

@@ -233,7 +233,7 @@ func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.Local().Format("2006-01-02 15:04:05 -07:00")
+	return t.Local().Format(time.RFC3339)
 }
 
 func fmtTimePtr(t *time.Time) string {
@@ -314,11 +314,16 @@ func needsEscape(r rune) bool {
 	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
 }
 
-// printableLines is printable line by line, for messages of several lines.
+// printableLines is printable keeping line breaks and tabs, for messages of several
+// lines (usage hints indent with tabs).
 func printableLines(s string) string {
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
-		lines[i] = printable(l)
+		cells := strings.Split(l, "\t")
+		for j, c := range cells {
+			cells[j] = printable(c)
+		}
+		lines[i] = strings.Join(cells, "\t")
 	}
 	return strings.Join(lines, "\n")
 }

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -103,6 +104,8 @@ type TokenChangeOptions struct {
 	Env
 	Action                        cards.TokenAction
 	Token, Reason, IdempotencyKey string
+	// Yes answers the confirmation of delete, which cannot be undone.
+	Yes bool
 }
 
 func newTokenChangeCmd(f *Factory, action cards.TokenAction, short string) *cobra.Command {
@@ -121,11 +124,31 @@ func newTokenChangeCmd(f *Factory, action cards.TokenAction, short string) *cobr
 	}
 	c.Flags().StringVar(&opts.Reason, "reason", string(cards.ReasonUser), "lost, stolen, fraud, user or device_migrated")
 	idempotencyFlag(c, &opts.IdempotencyKey)
+	if action == cards.ActionDelete {
+		c.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "delete without asking (for scripts): a deleted token never pays again")
+	}
 	return c
 }
 
 func runTokenChange(ctx context.Context, opts *TokenChangeOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
+		if opts.Action == cards.ActionDelete && !opts.Yes {
+			if !opts.IO.CanPrompt() {
+				return Usagef("token delete cannot be undone; pass --yes to delete without a terminal to confirm on")
+			}
+			// Show what would go, so the answer is about this token and not a typo's.
+			t, err := be.GetToken(ctx, opts.Token)
+			if err != nil {
+				return err
+			}
+			ok, err := confirm(opts.IO, fmt.Sprintf("Delete %s token %s (%s) of card %s for good? It never pays again", t.Function, t.Number, t.ID, t.Card), "--yes")
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("not confirmed; token %s was not deleted", t.ID)
+			}
+		}
 		t, err := be.ChangeToken(ctx, cards.TokenStatusRequest{Token: opts.Token, Action: opts.Action, Reason: cards.Reason(opts.Reason), IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
