@@ -105,6 +105,7 @@ With -o json (or --jq), errors are JSON on stderr too:
 		newServeCmd(f), newKeyCmd(f), newBenchCmd(f), newDemoCmd(f),
 		newReaderCmd(f), newNDEFCmd(f),
 	)
+	registerCompletions(root, f)
 	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		f.readOnly = isReadOnly(c)
 		return nil
