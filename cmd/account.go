@@ -41,7 +41,8 @@ func newAccountCreateCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "create --name NAME --kind person|merchant --currency CODE",
 		Short:   "Create a person or merchant account",
-		Example: "  tagpay account create --name 'Corner Café' --kind merchant --currency EUR",
+		Example: `  tagpay account create --name 'Corner Café' --kind merchant --currency EUR
+  tagpay account create --name Alice --kind person --currency EUR --jq .id`,
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "name", "kind", "currency"); err != nil {
@@ -81,6 +82,8 @@ func newAccountListCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List accounts with their balances",
+		Example: `  tagpay account list
+  tagpay account list --jq '.[] | select(.kind == "person") | .id'`,
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
@@ -112,6 +115,8 @@ func newAccountShowCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show ACCOUNT",
 		Short: "Show one account",
+		Example: `  tagpay account show $PAYER
+  tagpay account show $PAYER --jq .balance.formatted`,
 		Args:  exactArgs(1, "one account id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.ID = args[0]
@@ -144,7 +149,8 @@ func newAccountFundCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:     "fund ACCOUNT AMOUNT",
 		Short:   "Top an account up from the outside world",
-		Example: "  tagpay account fund acct_… 20.00\n  tagpay account fund acct_… '1000 JPY'",
+		Example: `  tagpay account fund $PAYER 20.00
+  tagpay account fund $PAYER '20.00 EUR' --idempotency-key top-up-2026-03-01`,
 		Args:    exactArgs(2, "an account id and an amount"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.ID, opts.Amount = args[0], args[1]

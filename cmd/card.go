@@ -82,6 +82,8 @@ keyed hash; it is never shown in full again. Spaces between its groups are allow
 --pan - reads the PAN instead of taking it from the command line, so that it never sits
 in the shell history: typed at a prompt that does not echo it on a terminal, or one line
 of standard input otherwise.`,
+		Example: `  tagpay card add --account $PAYER --label Visa
+  tagpay card add --account $PAYER --label Visa --pan -`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "account", "label"); err != nil {
@@ -132,6 +134,8 @@ func newCardListCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list [--account ACCOUNT]",
 		Short: "List cards",
+		Example: `  tagpay card list --account $PAYER
+  tagpay card list --jq '.[].id'`,
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
@@ -173,6 +177,7 @@ func newCardShowCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show CARD",
 		Short: "Show one card",
+		Example: `  tagpay card show $CARD`,
 		Args:  exactArgs(1, "one card id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.Card = args[0]
@@ -209,6 +214,8 @@ func newCardActivateCmd(f *Factory) *cobra.Command {
 payment identifier per function: a 16-digit token for nfc, online and inapp, a numeric
 payment code for qr (drawn as a QR code on a terminal). A function already active keeps
 its identifier; an unknown function fails the whole request.`,
+		Example: `  tagpay card activate $CARD --functions nfc,qr,online,inapp
+  tagpay card activate $CARD --functions nfc -o json --jq '.identifiers[0].number'`,
 		Args: exactArgs(1, "one card id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.Card = args[0]
@@ -278,6 +285,7 @@ func newCardDeactivateCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "deactivate CARD --functions nfc,qr,online,inapp",
 		Short: "Deactivate payment functions: their tokens are deleted",
+		Example: `  tagpay card deactivate $CARD --functions online`,
 		Args:  exactArgs(1, "one card id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.Card = args[0]
@@ -326,6 +334,7 @@ card is bound here, in one transaction. Without --from, a terminal shows the dev
 account has been logged in on to pick from, and then, when that device holds several
 cards, the cards; a script must pass --from (and --card when there are several). This
 device must be logged in first: that is checked before anything is asked.`,
+		Example: `  tagpay card migrate --account $PAYER --from old-phone`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {

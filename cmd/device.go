@@ -44,6 +44,8 @@ func newDeviceWhoamiCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "whoami",
 		Short: "Print this installation's device id (made and saved on first use)",
+		Example: `  tagpay device whoami
+  tagpay device whoami --jq .device`,
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			env, err := f.Env()
@@ -72,6 +74,8 @@ func newDeviceLoginCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "login --account ACCOUNT [--name TEXT]",
 		Short: "Log an account in on this device (or --device ID)",
+		Example: `  tagpay device login --account $PAYER --name laptop
+  tagpay --device old-phone device login --account $PAYER --name 'old phone'`,
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "account"); err != nil {
@@ -117,6 +121,8 @@ func newDeviceLogoutCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "logout [--account ACCOUNT]",
 		Short: "Log out of this device (or --device ID): one account, or all of them",
+		Example: `  tagpay device logout --account $PAYER
+  tagpay --device old-phone device logout`,
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
@@ -154,6 +160,7 @@ func newDeviceListCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list --account ACCOUNT",
 		Short: "List the devices an account has been logged in on",
+		Example: `  tagpay device list --account $PAYER`,
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "account"); err != nil {

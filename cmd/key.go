@@ -44,7 +44,8 @@ func newKeyCreateCmd(f *Factory) *cobra.Command {
 account, that account's tags and the orders paid to it; a payer key its person account
 and that account's devices, cards, tokens and payments. The secret is printed once:
 only its hash is kept.`,
-		Example: "  tagpay key create --role merchant --account acct_…\n  tagpay key create --role admin -o json",
+		Example: `  tagpay key create --role merchant --account $MERCHANT
+  tagpay key create --role admin -o json --jq .secret`,
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "role"); err != nil {
@@ -89,6 +90,7 @@ func newKeyListCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List API keys (never their secrets)",
+		Example: `  tagpay key list`,
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
@@ -124,6 +126,7 @@ func newKeyRevokeCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke KEY",
 		Short: "Revoke an API key; it fails from the next request on",
+		Example: `  tagpay key revoke $KEY`,
 		Args:  exactArgs(1, "one key id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.ID = args[0]

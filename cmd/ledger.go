@@ -34,6 +34,8 @@ func newLedgerVerifyCmd(f *Factory) *cobra.Command {
 equals the sum of its postings, balances sum to zero per currency, no negative balance
 outside the world accounts, orders paid at most once with their transfer, tokens unique
 and bound to live cards. Exits 1 and lists the violations when any is found.`,
+		Example: `  tagpay ledger verify
+  tagpay ledger verify -o json --jq .ok`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
@@ -84,6 +86,8 @@ func newLedgerJournalCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "journal",
 		Short: "List transfers, newest first",
+		Example: `  tagpay ledger journal --limit 10
+  tagpay ledger journal --jq '.[] | select(.kind == "topup") | .id'`,
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Limit < 0 {

@@ -45,7 +45,9 @@ func newTokenListCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list [--card CARD]",
 		Short: "List payment tokens",
-		Args:  exactArgs(0, "no arguments"),
+		Example: `  tagpay token list --card $CARD
+  tagpay token list --jq '.[] | select(.status == "active") | .number'`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -76,9 +78,10 @@ type TokenShowOptions struct {
 func newTokenShowCmd(f *Factory) *cobra.Command {
 	opts := &TokenShowOptions{}
 	return &cobra.Command{
-		Use:   "show TOKEN",
-		Short: "Show a token by its id or number",
-		Args:  exactArgs(1, "one token id or number"),
+		Use:     "show TOKEN",
+		Short:   "Show a token by its id or number",
+		Example: `  tagpay token show $TOKEN`,
+		Args:    exactArgs(1, "one token id or number"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.Token = args[0]
 			if opts.Env, err = f.Env(); err != nil {
@@ -108,12 +111,19 @@ type TokenChangeOptions struct {
 	Yes bool
 }
 
+var tokenChangeExamples = map[cards.TokenAction]string{
+	cards.ActionSuspend: "  tagpay token suspend $TOKEN --reason lost",
+	cards.ActionResume:  "  tagpay token suspend $TOKEN --reason lost\n  tagpay token resume $TOKEN",
+	cards.ActionDelete:  "  tagpay token delete $TOKEN --reason stolen --yes",
+}
+
 func newTokenChangeCmd(f *Factory, action cards.TokenAction, short string) *cobra.Command {
 	opts := &TokenChangeOptions{Action: action}
 	c := &cobra.Command{
-		Use:   string(action) + " TOKEN [--reason lost|stolen|fraud|user|device_migrated]",
-		Short: short,
-		Args:  exactArgs(1, "one token id or number"),
+		Use:     string(action) + " TOKEN [--reason lost|stolen|fraud|user|device_migrated]",
+		Short:   short,
+		Example: tokenChangeExamples[action],
+		Args:    exactArgs(1, "one token id or number"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.Token = args[0]
 			if opts.Env, err = f.Env(); err != nil {
