@@ -231,6 +231,18 @@ func (c *Client) Journal(ctx context.Context, limit int) ([]store.Transfer, erro
 	return get[[]store.Transfer](c, ctx, "/v1/journal", q)
 }
 
+// AuditEvents implements Backend.
+func (c *Client) AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.Event, error) {
+	q := url.Values{}
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	if f.After != "" {
+		q.Set("after", f.After)
+	}
+	return get[[]store.Event](c, ctx, "/v1/audit", q)
+}
+
 // Verify implements Backend.
 func (c *Client) Verify(ctx context.Context) ([]store.Violation, error) {
 	return get[[]store.Violation](c, ctx, "/v1/verify", nil)

@@ -65,6 +65,17 @@ func (s *Server) routes() {
 		}
 		return orEmpty(be.Journal(c.ctx, limit))
 	})
+	s.handle(get, "/v1/audit", func(c *call) (any, error) {
+		q, err := c.query("limit", "after")
+		if err != nil {
+			return nil, err
+		}
+		limit, err := intParam(q, "limit")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.AuditEvents(c.ctx, store.AuditFilter{Limit: limit, After: q["after"]}))
+	})
 	s.handle(get, "/v1/verify", func(c *call) (any, error) {
 		if _, err := c.query(); err != nil {
 			return nil, err

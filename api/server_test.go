@@ -372,6 +372,7 @@ func TestHostileInputIsRefusedWithoutChange(t *testing.T) {
 		{"traversal in a device id", "POST", "/v1/devices/..%5Cdev/login", `{"account":"` + w.payer1.ID + `"}`, nil, 400, "invalid_device", "device"},
 		{"unknown query parameter", "GET", "/v1/orders?all=true", "", nil, 400, "unknown_parameter", "all"},
 		{"negative limit", "GET", "/v1/journal?limit=-1", "", nil, 400, "invalid_limit", "limit"},
+		{"audit page after a mangled id", "GET", "/v1/audit?after=evt_x", "", nil, 400, "invalid_parameter", "after"},
 		{"unknown route", "GET", "/v1/secrets", "", nil, 404, "route_not_found", ""},
 		{"wrong method", "DELETE", "/v1/accounts/" + w.payer1.ID, "", nil, 405, "method_not_allowed", ""},
 	}

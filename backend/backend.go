@@ -61,4 +61,7 @@ type Backend interface {
 	CreateKey(ctx context.Context, req store.CreateKeyRequest) (store.CreatedKey, error)
 	ListKeys(ctx context.Context) ([]store.APIKey, error)
 	RevokeKey(ctx context.Context, id string) (store.APIKey, error)
+
+	// The audit trail (admins only), newest first, a page at a time.
+	AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.Event, error)
 }

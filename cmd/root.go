@@ -102,7 +102,7 @@ With -o json (or --jq), errors are JSON on stderr too:
 		newDeviceCmd(f),
 		newCardCmd(f),
 		newTokenCmd(f),
-		newServeCmd(f), newKeyCmd(f), newBenchCmd(f), newDemoCmd(f),
+		newServeCmd(f), newKeyCmd(f), newAuditCmd(f), newBenchCmd(f), newDemoCmd(f),
 		newReaderCmd(f), newNDEFCmd(f),
 	)
 	registerCompletions(root, f)
