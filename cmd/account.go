@@ -39,11 +39,11 @@ type AccountCreateOptions struct {
 func newAccountCreateCmd(f *Factory) *cobra.Command {
 	opts := &AccountCreateOptions{}
 	c := &cobra.Command{
-		Use:     "create --name NAME --kind person|merchant --currency CODE",
-		Short:   "Create a person or merchant account",
+		Use:   "create --name NAME --kind person|merchant --currency CODE",
+		Short: "Create a person or merchant account",
 		Example: `  tagpay account create --name 'Corner Café' --kind merchant --currency EUR
   tagpay account create --name Alice --kind person --currency EUR --jq .id`,
-		Args:    exactArgs(0, "no arguments"),
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "name", "kind", "currency"); err != nil {
 				return err
@@ -84,7 +84,7 @@ func newAccountListCmd(f *Factory) *cobra.Command {
 		Short: "List accounts with their balances",
 		Example: `  tagpay account list
   tagpay account list --jq '.[] | select(.kind == "person") | .id'`,
-		Args:  exactArgs(0, "no arguments"),
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -117,7 +117,7 @@ func newAccountShowCmd(f *Factory) *cobra.Command {
 		Short: "Show one account",
 		Example: `  tagpay account show $PAYER
   tagpay account show $PAYER --jq .balance.formatted`,
-		Args:  exactArgs(1, "one account id"),
+		Args: exactArgs(1, "one account id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.ID = args[0]
 			if opts.Env, err = f.Env(); err != nil {
@@ -147,11 +147,11 @@ type AccountFundOptions struct {
 func newAccountFundCmd(f *Factory) *cobra.Command {
 	opts := &AccountFundOptions{}
 	c := &cobra.Command{
-		Use:     "fund ACCOUNT AMOUNT",
-		Short:   "Top an account up from the outside world",
+		Use:   "fund ACCOUNT AMOUNT",
+		Short: "Top an account up from the outside world",
 		Example: `  tagpay account fund $PAYER 20.00
   tagpay account fund $PAYER '20.00 EUR' --idempotency-key top-up-2026-03-01`,
-		Args:    exactArgs(2, "an account id and an amount"),
+		Args: exactArgs(2, "an account id and an amount"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.ID, opts.Amount = args[0], args[1]
 			if opts.Env, err = f.Env(); err != nil {

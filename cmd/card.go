@@ -136,7 +136,7 @@ func newCardListCmd(f *Factory) *cobra.Command {
 		Short: "List cards",
 		Example: `  tagpay card list --account $PAYER
   tagpay card list --jq '.[].id'`,
-		Args:  exactArgs(0, "no arguments"),
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -175,10 +175,10 @@ type CardShowOptions struct {
 func newCardShowCmd(f *Factory) *cobra.Command {
 	opts := &CardShowOptions{}
 	return &cobra.Command{
-		Use:   "show CARD",
-		Short: "Show one card",
+		Use:     "show CARD",
+		Short:   "Show one card",
 		Example: `  tagpay card show $CARD`,
-		Args:  exactArgs(1, "one card id"),
+		Args:    exactArgs(1, "one card id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.Card = args[0]
 			if opts.Env, err = f.Env(); err != nil {
@@ -283,10 +283,10 @@ type CardDeactivateOptions struct {
 func newCardDeactivateCmd(f *Factory) *cobra.Command {
 	opts := &CardDeactivateOptions{}
 	c := &cobra.Command{
-		Use:   "deactivate CARD --functions nfc,qr,online,inapp",
-		Short: "Deactivate payment functions: their tokens are deleted",
+		Use:     "deactivate CARD --functions nfc,qr,online,inapp",
+		Short:   "Deactivate payment functions: their tokens are deleted",
 		Example: `  tagpay card deactivate $CARD --functions online`,
-		Args:  exactArgs(1, "one card id"),
+		Args:    exactArgs(1, "one card id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.Card = args[0]
 			if err := requireFlags(c, "functions"); err != nil {
@@ -335,7 +335,7 @@ account has been logged in on to pick from, and then, when that device holds sev
 cards, the cards; a script must pass --from (and --card when there are several). This
 device must be logged in first: that is checked before anything is asked.`,
 		Example: `  tagpay card migrate --account $PAYER --from old-phone`,
-		Args: exactArgs(0, "no arguments"),
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err

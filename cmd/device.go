@@ -46,7 +46,7 @@ func newDeviceWhoamiCmd(f *Factory) *cobra.Command {
 		Short: "Print this installation's device id (made and saved on first use)",
 		Example: `  tagpay device whoami
   tagpay device whoami --jq .device`,
-		Args:  exactArgs(0, "no arguments"),
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			env, err := f.Env()
 			if err != nil {
@@ -76,7 +76,7 @@ func newDeviceLoginCmd(f *Factory) *cobra.Command {
 		Short: "Log an account in on this device (or --device ID)",
 		Example: `  tagpay device login --account $PAYER --name laptop
   tagpay --device old-phone device login --account $PAYER --name 'old phone'`,
-		Args:  exactArgs(0, "no arguments"),
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "account"); err != nil {
 				return err
@@ -123,7 +123,7 @@ func newDeviceLogoutCmd(f *Factory) *cobra.Command {
 		Short: "Log out of this device (or --device ID): one account, or all of them",
 		Example: `  tagpay device logout --account $PAYER
   tagpay --device old-phone device logout`,
-		Args:  exactArgs(0, "no arguments"),
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -158,10 +158,10 @@ type DeviceListOptions struct {
 func newDeviceListCmd(f *Factory) *cobra.Command {
 	opts := &DeviceListOptions{}
 	c := &cobra.Command{
-		Use:   "list --account ACCOUNT",
-		Short: "List the devices an account has been logged in on",
+		Use:     "list --account ACCOUNT",
+		Short:   "List the devices an account has been logged in on",
 		Example: `  tagpay device list --account $PAYER`,
-		Args:  exactArgs(0, "no arguments"),
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "account"); err != nil {
 				return err

@@ -46,7 +46,7 @@ and that account's devices, cards, tokens and payments. The secret is printed on
 only its hash is kept.`,
 		Example: `  tagpay key create --role merchant --account $MERCHANT
   tagpay key create --role admin -o json --jq .secret`,
-		Args:    exactArgs(0, "no arguments"),
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "role"); err != nil {
 				return err
@@ -88,10 +88,10 @@ type KeyListOptions struct{ Env }
 func newKeyListCmd(f *Factory) *cobra.Command {
 	opts := &KeyListOptions{}
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List API keys (never their secrets)",
+		Use:     "list",
+		Short:   "List API keys (never their secrets)",
 		Example: `  tagpay key list`,
-		Args:  exactArgs(0, "no arguments"),
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -124,10 +124,10 @@ type KeyRevokeOptions struct {
 func newKeyRevokeCmd(f *Factory) *cobra.Command {
 	opts := &KeyRevokeOptions{}
 	return &cobra.Command{
-		Use:   "revoke KEY",
-		Short: "Revoke an API key; it fails from the next request on",
+		Use:     "revoke KEY",
+		Short:   "Revoke an API key; it fails from the next request on",
 		Example: `  tagpay key revoke $KEY`,
-		Args:  exactArgs(1, "one key id"),
+		Args:    exactArgs(1, "one key id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.ID = args[0]
 			if opts.Env, err = f.Env(); err != nil {

@@ -88,7 +88,7 @@ func newLedgerJournalCmd(f *Factory) *cobra.Command {
 		Short: "List transfers, newest first",
 		Example: `  tagpay ledger journal --limit 10
   tagpay ledger journal --jq '.[] | select(.kind == "topup") | .id'`,
-		Args:  exactArgs(0, "no arguments"),
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Limit < 0 {
 				return Usagef("--limit must be 0 (all) or more, not %d", opts.Limit)
