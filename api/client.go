@@ -208,8 +208,20 @@ func (c *Client) CreateAccount(ctx context.Context, req store.CreateAccountReque
 }
 
 // ListAccounts implements Backend.
-func (c *Client) ListAccounts(ctx context.Context) ([]store.Account, error) {
-	return get[[]store.Account](c, ctx, "/v1/accounts", nil)
+func (c *Client) ListAccounts(ctx context.Context, p store.Page) ([]store.Account, error) {
+	return get[[]store.Account](c, ctx, "/v1/accounts", pageQuery(p))
+}
+
+// pageQuery is a page as query parameters; the zero page sends none.
+func pageQuery(p store.Page) url.Values {
+	q := url.Values{}
+	if p.Limit != 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.After != "" {
+		q.Set("after", p.After)
+	}
+	return q
 }
 
 // GetAccount implements Backend.
@@ -223,12 +235,8 @@ func (c *Client) FundAccount(ctx context.Context, req store.FundRequest) (store.
 }
 
 // Journal implements Backend.
-func (c *Client) Journal(ctx context.Context, limit int) ([]store.Transfer, error) {
-	q := url.Values{}
-	if limit != 0 {
-		q.Set("limit", strconv.Itoa(limit))
-	}
-	return get[[]store.Transfer](c, ctx, "/v1/journal", q)
+func (c *Client) Journal(ctx context.Context, p store.Page) ([]store.Transfer, error) {
+	return get[[]store.Transfer](c, ctx, "/v1/journal", pageQuery(p))
 }
 
 // AuditEvents implements Backend.
@@ -400,8 +408,8 @@ func (c *Client) CreateKey(ctx context.Context, req store.CreateKeyRequest) (sto
 }
 
 // ListKeys implements Backend.
-func (c *Client) ListKeys(ctx context.Context) ([]store.APIKey, error) {
-	return get[[]store.APIKey](c, ctx, "/v1/keys", nil)
+func (c *Client) ListKeys(ctx context.Context, p store.Page) ([]store.APIKey, error) {
+	return get[[]store.APIKey](c, ctx, "/v1/keys", pageQuery(p))
 }
 
 // RevokeKey implements Backend.

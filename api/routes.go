@@ -27,10 +27,11 @@ func (s *Server) routes() {
 		return be.CreateAccount(c.ctx, req)
 	})
 	s.handle(get, "/v1/accounts", func(c *call) (any, error) {
-		if _, err := c.query(); err != nil {
+		p, err := c.page()
+		if err != nil {
 			return nil, err
 		}
-		return orEmpty(be.ListAccounts(c.ctx))
+		return orEmpty(be.ListAccounts(c.ctx, p))
 	})
 	s.handle(get, "/v1/accounts/{id}", func(c *call) (any, error) {
 		id, err := c.id("id", store.PrefixAccount, "account")
@@ -55,15 +56,11 @@ func (s *Server) routes() {
 		return be.FundAccount(c.ctx, req)
 	})
 	s.handle(get, "/v1/journal", func(c *call) (any, error) {
-		q, err := c.query("limit")
+		p, err := c.page()
 		if err != nil {
 			return nil, err
 		}
-		limit, err := intParam(q, "limit")
-		if err != nil {
-			return nil, err
-		}
-		return orEmpty(be.Journal(c.ctx, limit))
+		return orEmpty(be.Journal(c.ctx, p))
 	})
 	s.handle(get, "/v1/audit", func(c *call) (any, error) {
 		q, err := c.query("limit", "after")
@@ -389,10 +386,11 @@ func (s *Server) routes() {
 		return be.CreateKey(c.ctx, req)
 	})
 	s.handle(get, "/v1/keys", func(c *call) (any, error) {
-		if _, err := c.query(); err != nil {
+		p, err := c.page()
+		if err != nil {
 			return nil, err
 		}
-		return orEmpty(be.ListKeys(c.ctx))
+		return orEmpty(be.ListKeys(c.ctx, p))
 	})
 	s.handle(post, "/v1/keys/{id}/revoke", func(c *call) (any, error) {
 		id, err := c.id("id", store.PrefixKey, "key")
@@ -419,6 +417,19 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // intParam is the whole number in query parameter name, 0 when absent; its range is the
 // domain's to check, so that local and remote calls get the same answer.
+// page reads the query of a list that takes only a page: limit and after.
+func (c *call) page() (store.Page, error) {
+	q, err := c.query("limit", "after")
+	if err != nil {
+		return store.Page{}, err
+	}
+	limit, err := intParam(q, "limit")
+	if err != nil {
+		return store.Page{}, err
+	}
+	return store.Page{Limit: limit, After: q["after"]}, nil
+}
+
 func intParam(q map[string]string, name string) (int, error) {
 	v, ok := q[name]
 	if !ok {

@@ -68,7 +68,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"create a key", func() error {
 			return ignore(merchant.CreateKey(ctx, store.CreateKeyRequest{Role: store.RoleMerchant, Account: w.merchant2.ID}))
 		}},
-		{"list keys", func() error { return ignore(merchant.ListKeys(ctx)) }},
+		{"list keys", func() error { return ignore(merchant.ListKeys(ctx, store.Page{})) }},
 	}
 	payerAttempts := []attempt{
 		{"read another payer's account", func() error { return ignore(payer.GetAccount(ctx, w.payer2.ID)) }},
@@ -109,7 +109,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return ignore(payer.RegisterTag(ctx, orders.RegisterRequest{UID: "04AABBCCDDEEFF", Merchant: w.merchant1.ID}))
 		}},
 		{"read the journal of others", func() error {
-			j, err := payer.Journal(ctx, 0)
+			j, err := payer.Journal(ctx, store.Page{Limit: 0})
 			for _, tr := range j {
 				if tr.From != w.payer1.ID && tr.To != w.payer1.ID {
 					return fmt.Errorf("journal shows %s, which is not payer1's", tr.ID)
@@ -121,7 +121,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return err
 		}},
 		{"revoke a key", func() error {
-			keys, err := f.local.ListKeys(ctx)
+			keys, err := f.local.ListKeys(ctx, store.Page{})
 			if err != nil {
 				return err
 			}
@@ -168,7 +168,7 @@ func TestRolesReachWhatTheyOwn(t *testing.T) {
 	if cs, err := payer.ListCards(ctx, ""); err != nil || len(cs) != 1 || cs[0].ID != w.card1.ID {
 		t.Fatalf("payer ListCards = %v, %v; want only its card", cs, err)
 	}
-	if accts, err := payer.ListAccounts(ctx); err != nil || len(accts) != 1 || accts[0].ID != w.payer1.ID {
+	if accts, err := payer.ListAccounts(ctx, store.Page{}); err != nil || len(accts) != 1 || accts[0].ID != w.payer1.ID {
 		t.Fatalf("payer ListAccounts = %v, %v; want only its account", accts, err)
 	}
 	r, err := payer.ParseTag(ctx, orders.ParseRequest{UID: w.tag1.UID, Content: w.tag1.Content})
@@ -188,7 +188,7 @@ func TestRolesReachWhatTheyOwn(t *testing.T) {
 func TestBadCredentialsAre401(t *testing.T) {
 	f := newFixture(t)
 	revoked := f.key(store.RoleAdmin, "")
-	keys, err := f.local.ListKeys(context.Background())
+	keys, err := f.local.ListKeys(context.Background(), store.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestBadCredentialsAre401(t *testing.T) {
 		})
 	}
 	// The client reports the server's words with the unauthorized kind.
-	_, err = f.client(revoked).ListAccounts(context.Background())
+	_, err = f.client(revoked).ListAccounts(context.Background(), store.Page{})
 	if store.KindOf(err) != store.KindUnauthorized || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("client with a revoked key: %v", err)
 	}
@@ -377,7 +377,7 @@ func TestHostileInputIsRefusedWithoutChange(t *testing.T) {
 		{"wrong method", "DELETE", "/v1/accounts/" + w.payer1.ID, "", nil, 405, "method_not_allowed", ""},
 	}
 	before := f.snapshot()
-	journal, err := f.local.Journal(context.Background(), 0)
+	journal, err := f.local.Journal(context.Background(), store.Page{Limit: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestHostileInputIsRefusedWithoutChange(t *testing.T) {
 	if f.snapshot() != before {
 		t.Fatal("hostile input changed the ledger")
 	}
-	after, err := f.local.Journal(context.Background(), 0)
+	after, err := f.local.Journal(context.Background(), store.Page{Limit: 0})
 	if err != nil || len(after) != len(journal) {
 		t.Fatalf("journal has %d transfers (%v), had %d", len(after), err, len(journal))
 	}

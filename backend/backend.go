@@ -17,10 +17,10 @@ import (
 type Backend interface {
 	// Accounts and the ledger.
 	CreateAccount(ctx context.Context, req store.CreateAccountRequest) (store.Account, error)
-	ListAccounts(ctx context.Context) ([]store.Account, error)
+	ListAccounts(ctx context.Context, p store.Page) ([]store.Account, error)
 	GetAccount(ctx context.Context, id string) (store.Account, error)
 	FundAccount(ctx context.Context, req store.FundRequest) (store.Transfer, error)
-	Journal(ctx context.Context, limit int) ([]store.Transfer, error)
+	Journal(ctx context.Context, p store.Page) ([]store.Transfer, error)
 	Verify(ctx context.Context) ([]store.Violation, error)
 
 	// Tags (flow 1).
@@ -59,7 +59,7 @@ type Backend interface {
 
 	// API keys (server only; the local backend answers with its own store).
 	CreateKey(ctx context.Context, req store.CreateKeyRequest) (store.CreatedKey, error)
-	ListKeys(ctx context.Context) ([]store.APIKey, error)
+	ListKeys(ctx context.Context, p store.Page) ([]store.APIKey, error)
 	RevokeKey(ctx context.Context, id string) (store.APIKey, error)
 
 	// The audit trail (admins only), newest first, a page at a time.

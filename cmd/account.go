@@ -75,12 +75,15 @@ func runAccountCreate(ctx context.Context, opts *AccountCreateOptions) error {
 }
 
 // AccountListOptions are the flags of `account list`.
-type AccountListOptions struct{ Env }
+type AccountListOptions struct {
+	Env
+	Page store.Page
+}
 
 func newAccountListCmd(f *Factory) *cobra.Command {
 	opts := &AccountListOptions{}
-	return &cobra.Command{
-		Use:   "list",
+	c := &cobra.Command{
+		Use:   "list [--limit N [--after ACCOUNT]]",
 		Short: "List accounts with their balances",
 		Example: `  tagpay account list
   tagpay account list --jq '.[] | select(.kind == "person") | .id'`,
@@ -92,11 +95,13 @@ func newAccountListCmd(f *Factory) *cobra.Command {
 			return runAccountList(c.Context(), opts)
 		},
 	}
+	pageFlags(c, &opts.Page, "accounts", "account")
+	return c
 }
 
 func runAccountList(ctx context.Context, opts *AccountListOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		accounts, err := be.ListAccounts(ctx)
+		accounts, err := be.ListAccounts(ctx, opts.Page)
 		if err != nil {
 			return err
 		}

@@ -176,7 +176,7 @@ func described(value, desc string) string {
 func (f *Factory) completeAccounts(kind store.AccountKind) completeFunc {
 	return func(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 		return f.withLedger(c, func(ctx context.Context, be backend.Backend) []string {
-			as, err := be.ListAccounts(ctx)
+			as, err := be.ListAccounts(ctx, store.Page{})
 			if err != nil {
 				return nil
 			}
@@ -250,7 +250,7 @@ func (f *Factory) completeOrders(c *cobra.Command, _ []string, _ string) ([]stri
 
 func (f *Factory) completeKeys(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 	return f.withLedger(c, func(ctx context.Context, be backend.Backend) []string {
-		ks, err := be.ListKeys(ctx)
+		ks, err := be.ListKeys(ctx, store.Page{})
 		if err != nil {
 			return nil
 		}

@@ -83,15 +83,19 @@ func runKeyCreate(ctx context.Context, opts *KeyCreateOptions) error {
 }
 
 // KeyListOptions are the flags of `key list`.
-type KeyListOptions struct{ Env }
+type KeyListOptions struct {
+	Env
+	Page store.Page
+}
 
 func newKeyListCmd(f *Factory) *cobra.Command {
 	opts := &KeyListOptions{}
-	return &cobra.Command{
-		Use:     "list",
-		Short:   "List API keys (never their secrets)",
-		Example: `  tagpay key list`,
-		Args:    exactArgs(0, "no arguments"),
+	c := &cobra.Command{
+		Use:   "list [--limit N [--after KEY]]",
+		Short: "List API keys (never their secrets)",
+		Example: `  tagpay key list
+  tagpay key list --limit 10`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -99,11 +103,13 @@ func newKeyListCmd(f *Factory) *cobra.Command {
 			return runKeyList(c.Context(), opts)
 		},
 	}
+	pageFlags(c, &opts.Page, "keys", "key")
+	return c
 }
 
 func runKeyList(ctx context.Context, opts *KeyListOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		keys, err := be.ListKeys(ctx)
+		keys, err := be.ListKeys(ctx, opts.Page)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tagpay/tagpay/backend"
+	"github.com/tagpay/tagpay/store"
 )
 
 // Main runs the command line with args (without the program name) and returns the exit
@@ -179,6 +180,13 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// pageFlags adds --limit and --after to a list, in the shape of every list: the ledger
+// checks both, so a bad value gets the same answer locally and from a server.
+func pageFlags(c *cobra.Command, p *store.Page, things, thing string) {
+	c.Flags().IntVar(&p.Limit, "limit", 0, "at most N "+things+" (0: all)")
+	c.Flags().StringVar(&p.After, "after", "", "only the "+things+" listed after this "+thing+" id (the last id of the previous page)")
 }
 
 // idempotencyFlag adds --idempotency-key to a mutating command.

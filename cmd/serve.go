@@ -134,7 +134,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 
 // liveKeys counts the keys of the ledger that are not revoked.
 func liveKeys(ctx context.Context, local *backend.Local) (int, error) {
-	keys, err := local.DB.ListKeys(store.WithActor(ctx, store.LocalActor))
+	keys, err := local.DB.ListKeys(store.WithActor(ctx, store.LocalActor), store.Page{})
 	if err != nil {
 		return 0, err
 	}
