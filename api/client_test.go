@@ -246,7 +246,10 @@ func TestClientErrorsMatchLocal(t *testing.T) {
 			_, err := b.Tap(ctx, orders.TapRequest{UID: w.tag1.UID, Content: w.tag1.Content, Payer: w.payer1.ID, Amount: "1000.00"})
 			return err
 		}},
-		{"tap with a journal-sized limit", func(b backend.Backend) error { _, err := b.Journal(ctx, store.Page{Limit: store.MaxLimit+1}); return err }},
+		{"tap with a journal-sized limit", func(b backend.Backend) error {
+			_, err := b.Journal(ctx, store.Page{Limit: store.MaxLimit + 1})
+			return err
+		}},
 		{"clone", func(b backend.Backend) error {
 			_, err := b.ParseTag(ctx, orders.ParseRequest{UID: "04000000000001", Content: w.tag1.Content})
 			return err
