@@ -357,8 +357,19 @@ func (c *Client) AddCard(ctx context.Context, req cards.AddCardRequest) (cards.C
 }
 
 // ListCards implements Backend.
-func (c *Client) ListCards(ctx context.Context, account string) ([]cards.Card, error) {
-	return get[[]cards.Card](c, ctx, "/v1/cards", filter("account", account))
+func (c *Client) ListCards(ctx context.Context, account string, p store.Page) ([]cards.Card, error) {
+	return get[[]cards.Card](c, ctx, "/v1/cards", withPage(filter("account", account), p))
+}
+
+// withPage adds a page's parameters to a filter's.
+func withPage(q url.Values, p store.Page) url.Values {
+	if q == nil {
+		q = url.Values{}
+	}
+	for k, v := range pageQuery(p) {
+		q[k] = v
+	}
+	return q
 }
 
 // GetCard implements Backend.
@@ -382,8 +393,8 @@ func (c *Client) MigrateCard(ctx context.Context, req cards.MigrateRequest) (car
 }
 
 // ListTokens implements Backend.
-func (c *Client) ListTokens(ctx context.Context, card string) ([]cards.Token, error) {
-	return get[[]cards.Token](c, ctx, "/v1/tokens", filter("card", card))
+func (c *Client) ListTokens(ctx context.Context, card string, p store.Page) ([]cards.Token, error) {
+	return get[[]cards.Token](c, ctx, "/v1/tokens", withPage(filter("card", card), p))
 }
 
 // GetToken implements Backend.

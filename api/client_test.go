@@ -171,16 +171,16 @@ func TestClientRoundTrips(t *testing.T) {
 	if len(out) != 1 || out[0].LoggedIn {
 		t.Fatalf("Logout = %+v", out)
 	}
-	cardsList, err := be.ListCards(ctx, payer.ID)
+	cardsList, err := be.ListCards(ctx, payer.ID, store.Page{})
 	must(err)
 	gotCard, err := be.GetCard(ctx, card.ID)
 	must(err)
 	if len(cardsList) != 1 || gotCard.Device != newDev {
 		t.Fatalf("ListCards = %+v, GetCard = %+v", cardsList, gotCard)
 	}
-	toks, err := be.ListTokens(ctx, card.ID)
+	toks, err := be.ListTokens(ctx, card.ID, store.Page{})
 	must(err)
-	directToks, err := local.ListTokens(ctx, card.ID)
+	directToks, err := local.ListTokens(ctx, card.ID, store.Page{})
 	must(err)
 	same("ListTokens", toks, directToks)
 

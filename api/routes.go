@@ -286,11 +286,15 @@ func (s *Server) routes() {
 		return be.AddCard(c.ctx, req)
 	})
 	s.handle(get, "/v1/cards", func(c *call) (any, error) {
-		q, err := c.query("account")
+		q, err := c.query("account", "limit", "after")
 		if err != nil {
 			return nil, err
 		}
-		return orEmpty(be.ListCards(c.ctx, q["account"]))
+		limit, err := intParam(q, "limit")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListCards(c.ctx, q["account"], store.Page{Limit: limit, After: q["after"]}))
 	})
 	s.handle(get, "/v1/cards/{id}", func(c *call) (any, error) {
 		id, err := c.id("id", store.PrefixCard, "card")
@@ -340,11 +344,15 @@ func (s *Server) routes() {
 
 	// Tokens.
 	s.handle(get, "/v1/tokens", func(c *call) (any, error) {
-		q, err := c.query("card")
+		q, err := c.query("card", "limit", "after")
 		if err != nil {
 			return nil, err
 		}
-		return orEmpty(be.ListTokens(c.ctx, q["card"]))
+		limit, err := intParam(q, "limit")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListTokens(c.ctx, q["card"], store.Page{Limit: limit, After: q["after"]}))
 	})
 	s.handle(get, "/v1/tokens/{token}", func(c *call) (any, error) {
 		tok, err := c.segment("token", "token")

@@ -60,7 +60,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"cancel another merchant's order", func() error {
 			return ignore(merchant.CancelOrder(ctx, orders.CancelRequest{Order: w.open2.ID}))
 		}},
-		{"list cards", func() error { return ignore(merchant.ListCards(ctx, w.payer1.ID)) }},
+		{"list cards", func() error { return ignore(merchant.ListCards(ctx, w.payer1.ID, store.Page{})) }},
 		{"log a payer in", func() error {
 			return ignore(merchant.Login(ctx, cards.LoginRequest{Account: w.payer1.ID, Device: w.dev1}))
 		}},
@@ -81,7 +81,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}},
 		{"read another payer's order", func() error { return ignore(payer.GetOrder(ctx, w.paid2.ID)) }},
 		{"read another payer's card", func() error { return ignore(payer.GetCard(ctx, w.card2.ID)) }},
-		{"list another payer's cards", func() error { return ignore(payer.ListCards(ctx, w.payer2.ID)) }},
+		{"list another payer's cards", func() error { return ignore(payer.ListCards(ctx, w.payer2.ID, store.Page{})) }},
 		{"activate another payer's card", func() error {
 			return ignore(payer.ActivateCard(ctx, cards.ActivateRequest{Card: w.card2.ID, Functions: []cards.Function{cards.FunctionQR}}))
 		}},
@@ -94,7 +94,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"suspend another payer's token", func() error {
 			return ignore(payer.ChangeToken(ctx, cards.TokenStatusRequest{Token: w.token2.ID, Action: cards.ActionSuspend, Reason: cards.ReasonLost}))
 		}},
-		{"list another payer's tokens", func() error { return ignore(payer.ListTokens(ctx, w.card2.ID)) }},
+		{"list another payer's tokens", func() error { return ignore(payer.ListTokens(ctx, w.card2.ID, store.Page{})) }},
 		{"log another payer in", func() error {
 			return ignore(payer.Login(ctx, cards.LoginRequest{Account: w.payer2.ID, Device: w.dev1}))
 		}},
@@ -165,7 +165,7 @@ func TestRolesReachWhatTheyOwn(t *testing.T) {
 	if _, err := merchant.RefundOrder(ctx, orders.RefundRequest{Order: w.paid1.ID, Amount: "1.00"}); err != nil {
 		t.Fatalf("merchant refunding its own order: %v", err)
 	}
-	if cs, err := payer.ListCards(ctx, ""); err != nil || len(cs) != 1 || cs[0].ID != w.card1.ID {
+	if cs, err := payer.ListCards(ctx, "", store.Page{}); err != nil || len(cs) != 1 || cs[0].ID != w.card1.ID {
 		t.Fatalf("payer ListCards = %v, %v; want only its card", cs, err)
 	}
 	if accts, err := payer.ListAccounts(ctx, store.Page{}); err != nil || len(accts) != 1 || accts[0].ID != w.payer1.ID {

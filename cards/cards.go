@@ -110,7 +110,10 @@ func (s *Service) addCard(tx *store.Tx, req AddCardRequest, hash string) (Card, 
 
 // ListCards lists the account's cards, oldest first; with no account, every card the
 // caller may see.
-func (s *Service) ListCards(ctx context.Context, account string) ([]Card, error) {
+func (s *Service) ListCards(ctx context.Context, account string, p store.Page) ([]Card, error) {
+	if err := p.Check(store.PrefixCard); err != nil {
+		return nil, err
+	}
 	out := []Card{}
 	err := s.db.View(ctx, func(tx *store.Tx) error {
 		if err := requireCardsRole(tx); err != nil {
@@ -129,7 +132,7 @@ func (s *Service) ListCards(ctx context.Context, account string) ([]Card, error)
 			return nil
 		})
 	})
-	return out, err
+	return store.PageOf(out, p, false, func(c Card) string { return c.ID }), err
 }
 
 // GetCard loads one card.

@@ -127,12 +127,13 @@ func runCardAdd(ctx context.Context, opts *CardAddOptions) error {
 type CardListOptions struct {
 	Env
 	Account string
+	Page    store.Page
 }
 
 func newCardListCmd(f *Factory) *cobra.Command {
 	opts := &CardListOptions{}
 	c := &cobra.Command{
-		Use:   "list [--account ACCOUNT]",
+		Use:   "list [--account ACCOUNT] [--limit N [--after CARD]]",
 		Short: "List cards",
 		Example: `  tagpay card list --account $PAYER
   tagpay card list --jq '.[].id'`,
@@ -145,12 +146,13 @@ func newCardListCmd(f *Factory) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&opts.Account, "account", "", "only the cards of this account")
+	pageFlags(c, &opts.Page, "cards", "card")
 	return c
 }
 
 func runCardList(ctx context.Context, opts *CardListOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		cs, err := be.ListCards(ctx, opts.Account)
+		cs, err := be.ListCards(ctx, opts.Account, opts.Page)
 		if err != nil {
 			return err
 		}
@@ -448,7 +450,7 @@ func loggedIn(logins []cards.Login, device string) bool {
 // pickCard lets the user pick among the account's cards on the old device when it holds
 // several; with one or none it picks nothing and the ledger decides.
 func pickCard(ctx context.Context, be backend.Backend, io *IOStreams, account, from string) (string, error) {
-	cs, err := be.ListCards(ctx, account)
+	cs, err := be.ListCards(ctx, account, store.Page{})
 	if err != nil {
 		return "", err
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/tagpay/tagpay/store"
 )
 
-func (b *fakeBackend) ListCards(_ context.Context, account string) ([]cards.Card, error) {
+func (b *fakeBackend) ListCards(_ context.Context, account string, _ store.Page) ([]cards.Card, error) {
 	return b.cards, nil
 }
 

@@ -194,7 +194,7 @@ func (f *Factory) completeAccounts(kind store.AccountKind) completeFunc {
 
 func (f *Factory) completeCards(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 	return f.withLedger(c, func(ctx context.Context, be backend.Backend) []string {
-		cs, err := be.ListCards(ctx, flagValue(c, "account"))
+		cs, err := be.ListCards(ctx, flagValue(c, "account"), store.Page{})
 		if err != nil {
 			return nil
 		}
@@ -208,7 +208,7 @@ func (f *Factory) completeCards(c *cobra.Command, _ []string, _ string) ([]strin
 
 func (f *Factory) completeTokens(c *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 	return f.withLedger(c, func(ctx context.Context, be backend.Backend) []string {
-		ts, err := be.ListTokens(ctx, flagValue(c, "card"))
+		ts, err := be.ListTokens(ctx, flagValue(c, "card"), store.Page{})
 		if err != nil {
 			return nil
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/store"
 )
 
 // newTokenCmd is the `token` noun: the lifecycle of payment tokens.
@@ -38,12 +39,13 @@ func tokenFields(t cards.Token) []Field {
 type TokenListOptions struct {
 	Env
 	Card string
+	Page store.Page
 }
 
 func newTokenListCmd(f *Factory) *cobra.Command {
 	opts := &TokenListOptions{}
 	c := &cobra.Command{
-		Use:   "list [--card CARD]",
+		Use:   "list [--card CARD] [--limit N [--after TOKEN]]",
 		Short: "List payment tokens",
 		Example: `  tagpay token list --card $CARD
   tagpay token list --jq '.[] | select(.status == "active") | .number'`,
@@ -56,12 +58,13 @@ func newTokenListCmd(f *Factory) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&opts.Card, "card", "", "only the tokens of this card")
+	pageFlags(c, &opts.Page, "tokens", "token")
 	return c
 }
 
 func runTokenList(ctx context.Context, opts *TokenListOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		ts, err := be.ListTokens(ctx, opts.Card)
+		ts, err := be.ListTokens(ctx, opts.Card, opts.Page)
 		if err != nil {
 			return err
 		}

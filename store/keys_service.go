@@ -150,7 +150,7 @@ func (db *DB) ListKeys(ctx context.Context, p Page) ([]APIKey, error) {
 			return nil
 		})
 	})
-	return pageOf(out, p, false, func(k APIKey) string { return k.ID }), err
+	return PageOf(out, p, false, func(k APIKey) string { return k.ID }), err
 }
 
 // RevokeKey stops a key from authenticating, from the next request on (admins only).

@@ -44,7 +44,7 @@ func (db *DB) ListAccounts(ctx context.Context, p Page) ([]Account, error) {
 		out, err = tx.Accounts()
 		return err
 	})
-	return pageOf(out, p, false, func(a Account) string { return a.ID }), err
+	return PageOf(out, p, false, func(a Account) string { return a.ID }), err
 }
 
 // GetAccount loads one account.
@@ -94,7 +94,7 @@ func (db *DB) Journal(ctx context.Context, p Page) ([]Transfer, error) {
 		out, err = tx.Journal(0)
 		return err
 	})
-	return pageOf(out, p, true, func(t Transfer) string { return t.ID }), err
+	return PageOf(out, p, true, func(t Transfer) string { return t.ID }), err
 }
 
 // Page is one page of a list: at most Limit items (0: all, up to MaxLimit), the ones
@@ -113,8 +113,8 @@ func (p Page) Check(prefix string) error {
 	return CheckFilterID("after", p.After, prefix)
 }
 
-// pageOf cuts one page out of items listed in id order (newestFirst: descending).
-func pageOf[T any](items []T, p Page, newestFirst bool, id func(T) string) []T {
+// PageOf cuts one page out of items listed in id order (newestFirst: descending).
+func PageOf[T any](items []T, p Page, newestFirst bool, id func(T) string) []T {
 	if p.After != "" {
 		start := len(items)
 		for i, it := range items {
