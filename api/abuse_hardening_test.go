@@ -124,7 +124,7 @@ func TestRequestsPerKeyAreLimitedWhenConfigured(t *testing.T) {
 	if d := errorOf(t, rec); rec.Code != http.StatusTooManyRequests || d.Code != "rate_limited" || rec.Header().Get("Retry-After") != "1" {
 		t.Fatalf("past the burst: %d %+v Retry-After %q", rec.Code, d, rec.Header().Get("Retry-After"))
 	}
-	if accounts, _ := local.ListAccounts(store.WithActor(ctx, store.LocalActor)); len(accounts) != 0 {
+	if accounts, _ := local.ListAccounts(store.WithActor(ctx, store.LocalActor), store.Page{}); len(accounts) != 0 {
 		t.Fatalf("a limited request created an account: %v", accounts)
 	}
 	if c := serveDirect(s, "GET", "/v1/accounts", "192.0.2.1:1", k2.Secret, "").Code; c != http.StatusOK {

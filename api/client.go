@@ -208,8 +208,20 @@ func (c *Client) CreateAccount(ctx context.Context, req store.CreateAccountReque
 }
 
 // ListAccounts implements Backend.
-func (c *Client) ListAccounts(ctx context.Context) ([]store.Account, error) {
-	return get[[]store.Account](c, ctx, "/v1/accounts", nil)
+func (c *Client) ListAccounts(ctx context.Context, p store.Page) ([]store.Account, error) {
+	return get[[]store.Account](c, ctx, "/v1/accounts", pageQuery(p))
+}
+
+// pageQuery is a page as query parameters; the zero page sends none.
+func pageQuery(p store.Page) url.Values {
+	q := url.Values{}
+	if p.Limit != 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.After != "" {
+		q.Set("after", p.After)
+	}
+	return q
 }
 
 // GetAccount implements Backend.
@@ -223,12 +235,20 @@ func (c *Client) FundAccount(ctx context.Context, req store.FundRequest) (store.
 }
 
 // Journal implements Backend.
-func (c *Client) Journal(ctx context.Context, limit int) ([]store.Transfer, error) {
+func (c *Client) Journal(ctx context.Context, p store.Page) ([]store.Transfer, error) {
+	return get[[]store.Transfer](c, ctx, "/v1/journal", pageQuery(p))
+}
+
+// AuditEvents implements Backend.
+func (c *Client) AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.Event, error) {
 	q := url.Values{}
-	if limit != 0 {
-		q.Set("limit", strconv.Itoa(limit))
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
 	}
-	return get[[]store.Transfer](c, ctx, "/v1/journal", q)
+	if f.After != "" {
+		q.Set("after", f.After)
+	}
+	return get[[]store.Event](c, ctx, "/v1/audit", q)
 }
 
 // Verify implements Backend.
@@ -347,8 +367,19 @@ func (c *Client) AddCard(ctx context.Context, req cards.AddCardRequest) (cards.C
 }
 
 // ListCards implements Backend.
-func (c *Client) ListCards(ctx context.Context, account string) ([]cards.Card, error) {
-	return get[[]cards.Card](c, ctx, "/v1/cards", filter("account", account))
+func (c *Client) ListCards(ctx context.Context, account string, p store.Page) ([]cards.Card, error) {
+	return get[[]cards.Card](c, ctx, "/v1/cards", withPage(filter("account", account), p))
+}
+
+// withPage adds a page's parameters to a filter's.
+func withPage(q url.Values, p store.Page) url.Values {
+	if q == nil {
+		q = url.Values{}
+	}
+	for k, v := range pageQuery(p) {
+		q[k] = v
+	}
+	return q
 }
 
 // GetCard implements Backend.
@@ -372,8 +403,8 @@ func (c *Client) MigrateCard(ctx context.Context, req cards.MigrateRequest) (car
 }
 
 // ListTokens implements Backend.
-func (c *Client) ListTokens(ctx context.Context, card string) ([]cards.Token, error) {
-	return get[[]cards.Token](c, ctx, "/v1/tokens", filter("card", card))
+func (c *Client) ListTokens(ctx context.Context, card string, p store.Page) ([]cards.Token, error) {
+	return get[[]cards.Token](c, ctx, "/v1/tokens", withPage(filter("card", card), p))
 }
 
 // GetToken implements Backend.
@@ -398,8 +429,8 @@ func (c *Client) CreateKey(ctx context.Context, req store.CreateKeyRequest) (sto
 }
 
 // ListKeys implements Backend.
-func (c *Client) ListKeys(ctx context.Context) ([]store.APIKey, error) {
-	return get[[]store.APIKey](c, ctx, "/v1/keys", nil)
+func (c *Client) ListKeys(ctx context.Context, p store.Page) ([]store.APIKey, error) {
+	return get[[]store.APIKey](c, ctx, "/v1/keys", pageQuery(p))
 }
 
 // RevokeKey implements Backend.

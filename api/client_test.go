@@ -42,9 +42,9 @@ func TestClientRoundTrips(t *testing.T) {
 	must(err)
 	payer, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Ada", Kind: store.KindPerson, Currency: "EUR"})
 	must(err)
-	accts, err := be.ListAccounts(ctx)
+	accts, err := be.ListAccounts(ctx, store.Page{})
 	must(err)
-	direct, err := local.ListAccounts(ctx)
+	direct, err := local.ListAccounts(ctx, store.Page{})
 	must(err)
 	same("ListAccounts", accts, direct)
 	got, err := be.GetAccount(ctx, payer.ID)
@@ -58,7 +58,7 @@ func TestClientRoundTrips(t *testing.T) {
 	again, err := be.FundAccount(ctx, store.FundRequest{Account: payer.ID, Amount: "50.00", IdempotencyKey: "fund"})
 	must(err)
 	same("replayed FundAccount", again, topUp)
-	journal, err := be.Journal(ctx, 1)
+	journal, err := be.Journal(ctx, store.Page{Limit: 1})
 	must(err)
 	if len(journal) != 1 || journal[0].ID != topUp.ID {
 		t.Fatalf("Journal(1) = %+v", journal)
@@ -171,16 +171,16 @@ func TestClientRoundTrips(t *testing.T) {
 	if len(out) != 1 || out[0].LoggedIn {
 		t.Fatalf("Logout = %+v", out)
 	}
-	cardsList, err := be.ListCards(ctx, payer.ID)
+	cardsList, err := be.ListCards(ctx, payer.ID, store.Page{})
 	must(err)
 	gotCard, err := be.GetCard(ctx, card.ID)
 	must(err)
 	if len(cardsList) != 1 || gotCard.Device != newDev {
 		t.Fatalf("ListCards = %+v, GetCard = %+v", cardsList, gotCard)
 	}
-	toks, err := be.ListTokens(ctx, card.ID)
+	toks, err := be.ListTokens(ctx, card.ID, store.Page{})
 	must(err)
-	directToks, err := local.ListTokens(ctx, card.ID)
+	directToks, err := local.ListTokens(ctx, card.ID, store.Page{})
 	must(err)
 	same("ListTokens", toks, directToks)
 
@@ -195,7 +195,7 @@ func TestClientRoundTrips(t *testing.T) {
 	if replay.ID != k.ID || replay.Secret != "" {
 		t.Fatalf("replayed CreateKey = %+v; want the same key without its secret", replay)
 	}
-	keys, err := be.ListKeys(ctx)
+	keys, err := be.ListKeys(ctx, store.Page{})
 	must(err)
 	if !slices.ContainsFunc(keys, func(x store.APIKey) bool { return x.ID == k.ID }) {
 		t.Fatalf("ListKeys = %+v lacks %s", keys, k.ID)
@@ -246,7 +246,10 @@ func TestClientErrorsMatchLocal(t *testing.T) {
 			_, err := b.Tap(ctx, orders.TapRequest{UID: w.tag1.UID, Content: w.tag1.Content, Payer: w.payer1.ID, Amount: "1000.00"})
 			return err
 		}},
-		{"tap with a journal-sized limit", func(b backend.Backend) error { _, err := b.Journal(ctx, store.MaxLimit+1); return err }},
+		{"tap with a journal-sized limit", func(b backend.Backend) error {
+			_, err := b.Journal(ctx, store.Page{Limit: store.MaxLimit + 1})
+			return err
+		}},
 		{"clone", func(b backend.Backend) error {
 			_, err := b.ParseTag(ctx, orders.ParseRequest{UID: "04000000000001", Content: w.tag1.Content})
 			return err
@@ -288,7 +291,7 @@ func TestClientUnreachableServer(t *testing.T) {
 	}
 	url := "http://" + ln.Addr().String()
 	ln.Close() // nothing listens there now
-	_, err = NewClient(url, "tpk_x").ListAccounts(context.Background())
+	_, err = NewClient(url, "tpk_x").ListAccounts(context.Background(), store.Page{})
 	if store.KindOf(err) != store.KindUnavailable || !strings.Contains(err.Error(), url) {
 		t.Fatalf("unreachable server: %v (kind %s); want unavailable naming %s", err, store.KindOf(err), url)
 	}
@@ -296,7 +299,7 @@ func TestClientUnreachableServer(t *testing.T) {
 
 func TestClientBadURL(t *testing.T) {
 	for _, u := range []string{"", "localhost:7433", "ftp://host", "http://"} {
-		_, err := NewClient(u, "").ListAccounts(context.Background())
+		_, err := NewClient(u, "").ListAccounts(context.Background(), store.Page{})
 		if store.CodeOf(err) != "invalid_server_url" {
 			t.Errorf("NewClient(%q): %v, want invalid_server_url", u, err)
 		}
@@ -321,7 +324,7 @@ func TestClientReadsForeignErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		go srv.Serve(ln)
-		_, err = NewClient("http://"+ln.Addr().String(), "").ListAccounts(context.Background())
+		_, err = NewClient("http://"+ln.Addr().String(), "").ListAccounts(context.Background(), store.Page{})
 		srv.Close()
 		if store.KindOf(err) != tt.kind {
 			t.Errorf("status %d: %v (kind %s), want %s", tt.status, err, store.KindOf(err), tt.kind)

@@ -108,7 +108,7 @@ func TestSixtyFourClientsOnEightAccountsNeverOverdraw(t *testing.T) {
 	if asked <= payers*funds || declined == 0 {
 		t.Fatalf("the clients asked %d against %d of funds and %d were declined: the test did not overdraw", asked, payers*funds, declined)
 	}
-	all, err := c.ListAccounts(ctx)
+	all, err := c.ListAccounts(ctx, store.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestOrderPaidFromTwoClientsAtOnceIsPaidOnce(t *testing.T) {
 				t.Errorf("order %s (same key %v): %d payments succeeded: %v", o.ID, sameKey, ok, results)
 			}
 			transfers := 0
-			journal, err := c.Journal(ctx, 0)
+			journal, err := c.Journal(ctx, store.Page{Limit: 0})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -451,7 +451,7 @@ func TestAnswersMatchTheSpec(t *testing.T) {
 	w := f.buildWorld()
 	gets := map[string]string{
 		"GET /healthz": "/healthz", "GET /readyz": "/readyz", "GET /v1/accounts": "/v1/accounts", "GET /v1/accounts/{id}": "/v1/accounts/" + w.payer1.ID,
-		"GET /v1/journal": "/v1/journal", "GET /v1/verify": "/v1/verify", "GET /v1/tags": "/v1/tags",
+		"GET /v1/journal": "/v1/journal", "GET /v1/audit": "/v1/audit?limit=5", "GET /v1/verify": "/v1/verify", "GET /v1/tags": "/v1/tags",
 		"GET /v1/tags/{tag}": "/v1/tags/" + w.tag1.ID, "GET /v1/orders": "/v1/orders", "GET /v1/orders/{id}": "/v1/orders/" + w.paid1.ID,
 		"GET /v1/logins": "/v1/logins", "GET /v1/cards": "/v1/cards", "GET /v1/cards/{id}": "/v1/cards/" + w.card1.ID,
 		"GET /v1/tokens": "/v1/tokens", "GET /v1/tokens/{token}": "/v1/tokens/" + w.token2.ID, "GET /v1/keys": "/v1/keys",

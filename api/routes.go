@@ -30,10 +30,11 @@ func (s *Server) routes() {
 		return be.CreateAccount(c.ctx, req)
 	})
 	s.handle(get, "/v1/accounts", func(c *call) (any, error) {
-		if _, err := c.query(); err != nil {
+		p, err := c.page()
+		if err != nil {
 			return nil, err
 		}
-		return orEmpty(be.ListAccounts(c.ctx))
+		return orEmpty(be.ListAccounts(c.ctx, p))
 	})
 	s.handle(get, "/v1/accounts/{id}", func(c *call) (any, error) {
 		id, err := c.id("id", store.PrefixAccount, "account")
@@ -58,7 +59,14 @@ func (s *Server) routes() {
 		return be.FundAccount(c.ctx, req)
 	})
 	s.handle(get, "/v1/journal", func(c *call) (any, error) {
-		q, err := c.query("limit")
+		p, err := c.page()
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.Journal(c.ctx, p))
+	})
+	s.handle(get, "/v1/audit", func(c *call) (any, error) {
+		q, err := c.query("limit", "after")
 		if err != nil {
 			return nil, err
 		}
@@ -66,7 +74,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return nil, err
 		}
-		return orEmpty(be.Journal(c.ctx, limit))
+		return orEmpty(be.AuditEvents(c.ctx, store.AuditFilter{Limit: limit, After: q["after"]}))
 	})
 	s.handle(get, "/v1/verify", func(c *call) (any, error) {
 		if _, err := c.query(); err != nil {
@@ -302,11 +310,15 @@ func (s *Server) routes() {
 		return be.AddCard(c.ctx, req)
 	})
 	s.handle(get, "/v1/cards", func(c *call) (any, error) {
-		q, err := c.query("account")
+		q, err := c.query("account", "limit", "after")
 		if err != nil {
 			return nil, err
 		}
-		return orEmpty(be.ListCards(c.ctx, q["account"]))
+		limit, err := intParam(q, "limit")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListCards(c.ctx, q["account"], store.Page{Limit: limit, After: q["after"]}))
 	})
 	s.handle(get, "/v1/cards/{id}", func(c *call) (any, error) {
 		id, err := c.id("id", store.PrefixCard, "card")
@@ -356,11 +368,15 @@ func (s *Server) routes() {
 
 	// Tokens.
 	s.handle(get, "/v1/tokens", func(c *call) (any, error) {
-		q, err := c.query("card")
+		q, err := c.query("card", "limit", "after")
 		if err != nil {
 			return nil, err
 		}
-		return orEmpty(be.ListTokens(c.ctx, q["card"]))
+		limit, err := intParam(q, "limit")
+		if err != nil {
+			return nil, err
+		}
+		return orEmpty(be.ListTokens(c.ctx, q["card"], store.Page{Limit: limit, After: q["after"]}))
 	})
 	s.handle(get, "/v1/tokens/{token}", func(c *call) (any, error) {
 		tok, err := c.segment("token", "token")
@@ -402,10 +418,11 @@ func (s *Server) routes() {
 		return be.CreateKey(c.ctx, req)
 	})
 	s.handle(get, "/v1/keys", func(c *call) (any, error) {
-		if _, err := c.query(); err != nil {
+		p, err := c.page()
+		if err != nil {
 			return nil, err
 		}
-		return orEmpty(be.ListKeys(c.ctx))
+		return orEmpty(be.ListKeys(c.ctx, p))
 	})
 	s.handle(post, "/v1/keys/{id}/revoke", func(c *call) (any, error) {
 		id, err := c.id("id", store.PrefixKey, "key")
@@ -512,6 +529,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // intParam is the whole number in query parameter name, 0 when absent; its range is the
 // domain's to check, so that local and remote calls get the same answer.
+// page reads the query of a list that takes only a page: limit and after.
+func (c *call) page() (store.Page, error) {
+	q, err := c.query("limit", "after")
+	if err != nil {
+		return store.Page{}, err
+	}
+	limit, err := intParam(q, "limit")
+	if err != nil {
+		return store.Page{}, err
+	}
+	return store.Page{Limit: limit, After: q["after"]}, nil
+}
+
 func intParam(q map[string]string, name string) (int, error) {
 	v, ok := q[name]
 	if !ok {

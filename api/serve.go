@@ -245,7 +245,7 @@ func Serve(ctx context.Context, be *backend.Local, cfg ServeConfig) error {
 // so that a file that cannot be written never leaves a key nobody knows.
 func BootstrapAdminKey(ctx context.Context, be *backend.Local, file string) (store.APIKey, bool, error) {
 	// A ledger with keys leaves the file alone: it may hold the secret of an earlier start.
-	keys, err := be.DB.ListKeys(store.WithActor(ctx, store.LocalActor))
+	keys, err := be.DB.ListKeys(store.WithActor(ctx, store.LocalActor), store.Page{})
 	if err != nil || len(keys) > 0 {
 		return store.APIKey{}, false, err
 	}

@@ -123,11 +123,11 @@ func TestServeTLS(t *testing.T) {
 	if err := c.Health(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ListAccounts(ctx); err != nil {
+	if _, err := c.ListAccounts(ctx, store.Page{}); err != nil {
 		t.Fatal(err)
 	}
 	// A client that does not trust the certificate cannot talk to it.
-	if _, err := NewClient(base, key.Secret).ListAccounts(ctx); store.KindOf(err) != store.KindUnavailable {
+	if _, err := NewClient(base, key.Secret).ListAccounts(ctx, store.Page{}); store.KindOf(err) != store.KindUnavailable {
 		t.Fatalf("untrusting client: %v, want unavailable", err)
 	}
 	stop()

@@ -60,7 +60,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"cancel another merchant's order", func() error {
 			return ignore(merchant.CancelOrder(ctx, orders.CancelRequest{Order: w.open2.ID}))
 		}},
-		{"list cards", func() error { return ignore(merchant.ListCards(ctx, w.payer1.ID)) }},
+		{"list cards", func() error { return ignore(merchant.ListCards(ctx, w.payer1.ID, store.Page{})) }},
 		{"log a payer in", func() error {
 			return ignore(merchant.Login(ctx, cards.LoginRequest{Account: w.payer1.ID, Device: w.dev1}))
 		}},
@@ -68,7 +68,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"create a key", func() error {
 			return ignore(merchant.CreateKey(ctx, store.CreateKeyRequest{Role: store.RoleMerchant, Account: w.merchant2.ID}))
 		}},
-		{"list keys", func() error { return ignore(merchant.ListKeys(ctx)) }},
+		{"list keys", func() error { return ignore(merchant.ListKeys(ctx, store.Page{})) }},
 	}
 	payerAttempts := []attempt{
 		{"read another payer's account", func() error { return ignore(payer.GetAccount(ctx, w.payer2.ID)) }},
@@ -81,7 +81,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}},
 		{"read another payer's order", func() error { return ignore(payer.GetOrder(ctx, w.paid2.ID)) }},
 		{"read another payer's card", func() error { return ignore(payer.GetCard(ctx, w.card2.ID)) }},
-		{"list another payer's cards", func() error { return ignore(payer.ListCards(ctx, w.payer2.ID)) }},
+		{"list another payer's cards", func() error { return ignore(payer.ListCards(ctx, w.payer2.ID, store.Page{})) }},
 		{"activate another payer's card", func() error {
 			return ignore(payer.ActivateCard(ctx, cards.ActivateRequest{Card: w.card2.ID, Functions: []cards.Function{cards.FunctionQR}}))
 		}},
@@ -94,7 +94,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"suspend another payer's token", func() error {
 			return ignore(payer.ChangeToken(ctx, cards.TokenStatusRequest{Token: w.token2.ID, Action: cards.ActionSuspend, Reason: cards.ReasonLost}))
 		}},
-		{"list another payer's tokens", func() error { return ignore(payer.ListTokens(ctx, w.card2.ID)) }},
+		{"list another payer's tokens", func() error { return ignore(payer.ListTokens(ctx, w.card2.ID, store.Page{})) }},
 		{"log another payer in", func() error {
 			return ignore(payer.Login(ctx, cards.LoginRequest{Account: w.payer2.ID, Device: w.dev1}))
 		}},
@@ -109,7 +109,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return ignore(payer.RegisterTag(ctx, orders.RegisterRequest{UID: "04AABBCCDDEEFF", Merchant: w.merchant1.ID}))
 		}},
 		{"read the journal of others", func() error {
-			j, err := payer.Journal(ctx, 0)
+			j, err := payer.Journal(ctx, store.Page{Limit: 0})
 			for _, tr := range j {
 				if tr.From != w.payer1.ID && tr.To != w.payer1.ID {
 					return fmt.Errorf("journal shows %s, which is not payer1's", tr.ID)
@@ -121,7 +121,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return err
 		}},
 		{"revoke a key", func() error {
-			keys, err := f.local.ListKeys(ctx)
+			keys, err := f.local.ListKeys(ctx, store.Page{})
 			if err != nil {
 				return err
 			}
@@ -172,10 +172,10 @@ func TestRolesReachWhatTheyOwn(t *testing.T) {
 	if _, err := merchant.RefundOrder(ctx, orders.RefundRequest{Order: w.paid1.ID, Amount: "1.00"}); err != nil {
 		t.Fatalf("merchant refunding its own order: %v", err)
 	}
-	if cs, err := payer.ListCards(ctx, ""); err != nil || len(cs) != 1 || cs[0].ID != w.card1.ID {
+	if cs, err := payer.ListCards(ctx, "", store.Page{}); err != nil || len(cs) != 1 || cs[0].ID != w.card1.ID {
 		t.Fatalf("payer ListCards = %v, %v; want only its card", cs, err)
 	}
-	if accts, err := payer.ListAccounts(ctx); err != nil || len(accts) != 1 || accts[0].ID != w.payer1.ID {
+	if accts, err := payer.ListAccounts(ctx, store.Page{}); err != nil || len(accts) != 1 || accts[0].ID != w.payer1.ID {
 		t.Fatalf("payer ListAccounts = %v, %v; want only its account", accts, err)
 	}
 	r, err := payer.ParseTag(ctx, orders.ParseRequest{UID: w.tag1.UID, Content: w.tag1.Content})
@@ -195,7 +195,7 @@ func TestRolesReachWhatTheyOwn(t *testing.T) {
 func TestBadCredentialsAre401(t *testing.T) {
 	f := newFixture(t)
 	revoked := f.key(store.RoleAdmin, "")
-	keys, err := f.local.ListKeys(context.Background())
+	keys, err := f.local.ListKeys(context.Background(), store.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestBadCredentialsAre401(t *testing.T) {
 		})
 	}
 	// The client reports the server's words with the unauthorized kind.
-	_, err = f.client(revoked).ListAccounts(context.Background())
+	_, err = f.client(revoked).ListAccounts(context.Background(), store.Page{})
 	if store.KindOf(err) != store.KindUnauthorized || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("client with a revoked key: %v", err)
 	}
@@ -379,11 +379,12 @@ func TestHostileInputIsRefusedWithoutChange(t *testing.T) {
 		{"traversal in a device id", "POST", "/v1/devices/..%5Cdev/login", `{"account":"` + w.payer1.ID + `"}`, nil, 400, "invalid_device", "device"},
 		{"unknown query parameter", "GET", "/v1/orders?all=true", "", nil, 400, "unknown_parameter", "all"},
 		{"negative limit", "GET", "/v1/journal?limit=-1", "", nil, 400, "invalid_limit", "limit"},
+		{"audit page after a mangled id", "GET", "/v1/audit?after=evt_x", "", nil, 400, "invalid_parameter", "after"},
 		{"unknown route", "GET", "/v1/secrets", "", nil, 404, "route_not_found", ""},
 		{"wrong method", "DELETE", "/v1/accounts/" + w.payer1.ID, "", nil, 405, "method_not_allowed", ""},
 	}
 	before := f.snapshot()
-	journal, err := f.local.Journal(context.Background(), 0)
+	journal, err := f.local.Journal(context.Background(), store.Page{Limit: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +400,7 @@ func TestHostileInputIsRefusedWithoutChange(t *testing.T) {
 	if f.snapshot() != before {
 		t.Fatal("hostile input changed the ledger")
 	}
-	after, err := f.local.Journal(context.Background(), 0)
+	after, err := f.local.Journal(context.Background(), store.Page{Limit: 0})
 	if err != nil || len(after) != len(journal) {
 		t.Fatalf("journal has %d transfers (%v), had %d", len(after), err, len(journal))
 	}

@@ -19,10 +19,10 @@ import (
 type Backend interface {
 	// Accounts and the ledger.
 	CreateAccount(ctx context.Context, req store.CreateAccountRequest) (store.Account, error)
-	ListAccounts(ctx context.Context) ([]store.Account, error)
+	ListAccounts(ctx context.Context, p store.Page) ([]store.Account, error)
 	GetAccount(ctx context.Context, id string) (store.Account, error)
 	FundAccount(ctx context.Context, req store.FundRequest) (store.Transfer, error)
-	Journal(ctx context.Context, limit int) ([]store.Transfer, error)
+	Journal(ctx context.Context, p store.Page) ([]store.Transfer, error)
 	Verify(ctx context.Context) ([]store.Violation, error)
 
 	// Tags (flow 1).
@@ -55,18 +55,18 @@ type Backend interface {
 	Logout(ctx context.Context, req cards.LogoutRequest) ([]cards.Login, error)
 	ListLogins(ctx context.Context, account string) ([]cards.Login, error)
 	AddCard(ctx context.Context, req cards.AddCardRequest) (cards.Card, error)
-	ListCards(ctx context.Context, account string) ([]cards.Card, error)
+	ListCards(ctx context.Context, account string, p store.Page) ([]cards.Card, error)
 	GetCard(ctx context.Context, id string) (cards.Card, error)
 	ActivateCard(ctx context.Context, req cards.ActivateRequest) (cards.Activation, error)
 	DeactivateCard(ctx context.Context, req cards.DeactivateRequest) ([]cards.Token, error)
 	MigrateCard(ctx context.Context, req cards.MigrateRequest) (cards.Migration, error)
-	ListTokens(ctx context.Context, card string) ([]cards.Token, error)
+	ListTokens(ctx context.Context, card string, p store.Page) ([]cards.Token, error)
 	GetToken(ctx context.Context, idOrNumber string) (cards.Token, error)
 	ChangeToken(ctx context.Context, req cards.TokenStatusRequest) (cards.Token, error)
 
 	// API keys (server only; the local backend answers with its own store).
 	CreateKey(ctx context.Context, req store.CreateKeyRequest) (store.CreatedKey, error)
-	ListKeys(ctx context.Context) ([]store.APIKey, error)
+	ListKeys(ctx context.Context, p store.Page) ([]store.APIKey, error)
 	RevokeKey(ctx context.Context, id string) (store.APIKey, error)
 
 	// Events: what changed, each actor seeing the events of its accounts. FollowEvents
@@ -81,4 +81,7 @@ type Backend interface {
 	DeleteWebhook(ctx context.Context, id string) (webhook.Webhook, error)
 	TestWebhook(ctx context.Context, id string) (webhook.Attempt, error)
 	ListDeliveries(ctx context.Context, id string, limit int) ([]webhook.Attempt, error)
+
+	// The audit trail (admins only), newest first, a page at a time.
+	AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.Event, error)
 }

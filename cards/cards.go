@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 
 	"github.com/tagpay/tagpay/store"
 )
@@ -37,6 +38,8 @@ type addCardParams struct {
 // digits and a keyed hash are kept.
 func (s *Service) AddCard(ctx context.Context, req AddCardRequest) (Card, error) {
 	var out Card
+	// Card numbers are printed and read out in groups: "4111 1111 1111 1111" is one.
+	req.PAN = strings.ReplaceAll(req.PAN, " ", "")
 	err := s.db.Batch(ctx, func(tx *store.Tx) error {
 		if err := checkPAN(req.PAN); err != nil {
 			return err
@@ -109,7 +112,10 @@ func (s *Service) addCard(tx *store.Tx, req AddCardRequest, hash string) (Card, 
 
 // ListCards lists the account's cards, oldest first; with no account, every card the
 // caller may see.
-func (s *Service) ListCards(ctx context.Context, account string) ([]Card, error) {
+func (s *Service) ListCards(ctx context.Context, account string, p store.Page) ([]Card, error) {
+	if err := p.Check(store.PrefixCard); err != nil {
+		return nil, err
+	}
 	out := []Card{}
 	err := s.db.View(ctx, func(tx *store.Tx) error {
 		if err := requireCardsRole(tx); err != nil {
@@ -128,7 +134,7 @@ func (s *Service) ListCards(ctx context.Context, account string) ([]Card, error)
 			return nil
 		})
 	})
-	return out, err
+	return store.PageOf(out, p, false, func(c Card) string { return c.ID }), err
 }
 
 // GetCard loads one card.

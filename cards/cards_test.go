@@ -23,7 +23,8 @@ func TestAddCardPAN(t *testing.T) {
 		{"Luhn-valid 12 digits", "000000000000", ""},
 		{"Luhn-valid 19 digits", "4111111111111111110", ""},
 		{"Luhn check fails", "4111111111111112", "invalid_pan"},
-		{"spaces", "4111 1111 1111 1111", "invalid_pan"},
+		{"spaces between groups", "4111 1111 1111 1111", ""},
+		{"a tab", "4111\t1111 1111 1111", "invalid_pan"},
 		{"11 digits, Luhn-valid", "41111111112", "invalid_pan"},
 		{"20 digits, Luhn-valid", "41111111111111111115", "invalid_pan"},
 		{"letters", "411111111111111A", "invalid_pan"},
@@ -74,7 +75,7 @@ func TestPANIsNeverKeptOrShownWhole(t *testing.T) {
 	}
 	e.activate(c.ID, Functions...)
 
-	listed, err := e.s.ListCards(e.admin, alice)
+	listed, err := e.s.ListCards(e.admin, alice, store.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +160,7 @@ func TestAddCardNeedsALoginOnTheDeviceNow(t *testing.T) {
 			wantErr(t, err, store.KindConflict, "not_logged_in")
 		})
 	}
-	if cards, _ := e.s.ListCards(e.admin, ""); len(cards) != 0 {
+	if cards, _ := e.s.ListCards(e.admin, "", store.Page{}); len(cards) != 0 {
 		t.Fatalf("refused cards were created: %+v", cards)
 	}
 	if _, err := e.s.AddCard(e.admin, AddCardRequest{Account: alice, Device: alicePhone}); err != nil {
@@ -175,21 +176,21 @@ func TestCardsAreScopedToTheirAccount(t *testing.T) {
 	aliceCard := e.card(alice, e.login(alice))
 	bobCard := e.card(bob, e.login(bob))
 
-	mine, err := e.s.ListCards(e.payer(alice), "")
+	mine, err := e.s.ListCards(e.payer(alice), "", store.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(mine) != 1 || mine[0].ID != aliceCard.ID {
 		t.Fatalf("alice's key lists %+v, want only her card", mine)
 	}
-	all, err := e.s.ListCards(e.admin, "")
+	all, err := e.s.ListCards(e.admin, "", store.Page{})
 	if err != nil || len(all) != 2 {
 		t.Fatalf("admin lists %d cards (%v), want 2", len(all), err)
 	}
 
 	_, err = e.s.GetCard(e.payer(alice), bobCard.ID)
 	wantErr(t, err, store.KindForbidden, "forbidden")
-	_, err = e.s.ListCards(e.payer(alice), bob)
+	_, err = e.s.ListCards(e.payer(alice), bob, store.Page{})
 	wantErr(t, err, store.KindForbidden, "forbidden")
 	_, err = e.s.AddCard(e.payer(alice), AddCardRequest{Account: bob, Device: newDevice()})
 	wantErr(t, err, store.KindForbidden, "forbidden")

@@ -142,7 +142,7 @@ func (e *env) activate(card string, fs ...Function) Activation {
 
 func (e *env) tokens(card string) []Token {
 	e.t.Helper()
-	ts, err := e.s.ListTokens(e.admin, card)
+	ts, err := e.s.ListTokens(e.admin, card, store.Page{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

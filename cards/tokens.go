@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -189,7 +190,10 @@ func (s *Service) deactivate(tx *store.Tx, req DeactivateRequest) ([]Token, erro
 
 // ListTokens lists a card's tokens, oldest first, deleted ones included; with no card,
 // every token the caller may see.
-func (s *Service) ListTokens(ctx context.Context, card string) ([]Token, error) {
+func (s *Service) ListTokens(ctx context.Context, card string, p store.Page) ([]Token, error) {
+	if err := p.Check(store.PrefixToken); err != nil {
+		return nil, err
+	}
 	out := []Token{}
 	err := s.db.View(ctx, func(tx *store.Tx) error {
 		if card != "" {
@@ -212,7 +216,11 @@ func (s *Service) ListTokens(ctx context.Context, card string) ([]Token, error) 
 			return nil
 		})
 	})
-	return out, err
+	if p != (store.Page{}) {
+		// Pages follow the ids, which are time-ordered, so that --after has one meaning.
+		slices.SortStableFunc(out, func(a, b Token) int { return strings.Compare(a.ID, b.ID) })
+	}
+	return store.PageOf(out, p, false, func(t Token) string { return t.ID }), err
 }
 
 // GetToken loads a token by id or by number.

@@ -394,7 +394,7 @@ func TestGetTokenByNumberHidesOtherAccountsTokens(t *testing.T) {
 	wantErr(t, err, store.KindForbidden, "forbidden")
 	_, err = e.s.GetToken(e.admin, "not a token")
 	wantErr(t, err, store.KindNotFound, "token_not_found")
-	bobs, err := e.s.ListTokens(e.payer(bob), "")
+	bobs, err := e.s.ListTokens(e.payer(bob), "", store.Page{})
 	if err != nil || len(bobs) != 0 {
 		t.Fatalf("bob lists %+v, %v", bobs, err)
 	}

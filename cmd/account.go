@@ -23,10 +23,6 @@ func accountTable(accounts []store.Account) Table {
 	return t
 }
 
-// viewAccount is an account as printed; its JSON shows the balance as money, like every
-// other amount.
-func viewAccount(a store.Account) store.Account { return a }
-
 func accountFields(a store.Account) []Field {
 	return []Field{
 		{"id", a.ID}, {"name", a.Name}, {"kind", string(a.Kind)}, {"currency", a.Currency},
@@ -43,10 +39,11 @@ type AccountCreateOptions struct {
 func newAccountCreateCmd(f *Factory) *cobra.Command {
 	opts := &AccountCreateOptions{}
 	c := &cobra.Command{
-		Use:     "create --name NAME --kind person|merchant --currency CODE",
-		Short:   "Create a person or merchant account",
-		Example: "  tagpay account create --name 'Corner Café' --kind merchant --currency EUR",
-		Args:    exactArgs(0, "no arguments"),
+		Use:   "create --name NAME --kind person|merchant --currency CODE",
+		Short: "Create a person or merchant account",
+		Example: `  tagpay account create --name 'Corner Café' --kind merchant --currency EUR
+  tagpay account create --name Alice --kind person --currency EUR --jq .id`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "name", "kind", "currency"); err != nil {
 				return err
@@ -73,19 +70,24 @@ func runAccountCreate(ctx context.Context, opts *AccountCreateOptions) error {
 		if err != nil {
 			return err
 		}
-		return opts.Out.Record(viewAccount(a), accountFields(a))
+		return opts.Out.Record(a, accountFields(a))
 	})
 }
 
 // AccountListOptions are the flags of `account list`.
-type AccountListOptions struct{ Env }
+type AccountListOptions struct {
+	Env
+	Page store.Page
+}
 
 func newAccountListCmd(f *Factory) *cobra.Command {
 	opts := &AccountListOptions{}
-	return &cobra.Command{
-		Use:   "list",
+	c := &cobra.Command{
+		Use:   "list [--limit N [--after ACCOUNT]]",
 		Short: "List accounts with their balances",
-		Args:  exactArgs(0, "no arguments"),
+		Example: `  tagpay account list
+  tagpay account list --jq '.[] | select(.kind == "person") | .id'`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -93,19 +95,17 @@ func newAccountListCmd(f *Factory) *cobra.Command {
 			return runAccountList(c.Context(), opts)
 		},
 	}
+	pageFlags(c, &opts.Page, "accounts", "account")
+	return c
 }
 
 func runAccountList(ctx context.Context, opts *AccountListOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		accounts, err := be.ListAccounts(ctx)
+		accounts, err := be.ListAccounts(ctx, opts.Page)
 		if err != nil {
 			return err
 		}
-		views := make([]store.Account, len(accounts))
-		for i, a := range accounts {
-			views[i] = viewAccount(a)
-		}
-		return opts.Out.List(views, accountTable(accounts))
+		return opts.Out.List(orEmpty(accounts), accountTable(accounts))
 	})
 }
 
@@ -120,7 +120,9 @@ func newAccountShowCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show ACCOUNT",
 		Short: "Show one account",
-		Args:  exactArgs(1, "one account id"),
+		Example: `  tagpay account show $PAYER
+  tagpay account show $PAYER --jq .balance.formatted`,
+		Args: exactArgs(1, "one account id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.ID = args[0]
 			if opts.Env, err = f.Env(); err != nil {
@@ -137,7 +139,7 @@ func runAccountShow(ctx context.Context, opts *AccountShowOptions) error {
 		if err != nil {
 			return err
 		}
-		return opts.Out.Record(viewAccount(a), accountFields(a))
+		return opts.Out.Record(a, accountFields(a))
 	})
 }
 
@@ -150,10 +152,11 @@ type AccountFundOptions struct {
 func newAccountFundCmd(f *Factory) *cobra.Command {
 	opts := &AccountFundOptions{}
 	c := &cobra.Command{
-		Use:     "fund ACCOUNT AMOUNT",
-		Short:   "Top an account up from the outside world",
-		Example: "  tagpay account fund acct_… 20.00\n  tagpay account fund acct_… '1000 JPY'",
-		Args:    exactArgs(2, "an account id and an amount"),
+		Use:   "fund ACCOUNT AMOUNT",
+		Short: "Top an account up from the outside world",
+		Example: `  tagpay account fund $PAYER 20.00
+  tagpay account fund $PAYER '20.00 EUR' --idempotency-key top-up-2026-03-01`,
+		Args: exactArgs(2, "an account id and an amount"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.ID, opts.Amount = args[0], args[1]
 			if opts.Env, err = f.Env(); err != nil {

@@ -13,7 +13,9 @@ func (f *Factory) openLocal(_ context.Context, path string) (backend.Backend, fu
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := backend.OpenLocal(path, localOptions(cfg))
+	opts := localOptions(cfg)
+	opts.Store.MustExist = f.readOnly
+	l, err := backend.OpenLocal(path, opts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/store"
 )
 
 // newCardCmd is the `card` noun: resource cards, their payment functions, migration.
@@ -76,7 +77,13 @@ func newCardAddCmd(f *Factory) *cobra.Command {
 		Short: "Bind a card to this device (or --device ID), where the account is logged in",
 		Long: `Bind a resource card of an account to this device (or --device ID), where the account
 must be logged in. A PAN is checked (Luhn) and kept only as its last four digits and a
-keyed hash; it is never shown in full again.`,
+keyed hash; it is never shown in full again. Spaces between its groups are allowed.
+
+--pan - reads the PAN instead of taking it from the command line, so that it never sits
+in the shell history: typed at a prompt that does not echo it on a terminal, or one line
+of standard input otherwise.`,
+		Example: `  tagpay card add --account $PAYER --label Visa
+  tagpay card add --account $PAYER --label Visa --pan -`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "account", "label"); err != nil {
@@ -88,12 +95,20 @@ keyed hash; it is never shown in full again.`,
 			if opts.Device, err = f.DeviceID(); err != nil {
 				return err
 			}
+			if opts.PAN == "-" {
+				if opts.PAN, err = opts.IO.readSecret("Card number (not shown)"); err != nil {
+					return err
+				}
+				if opts.PAN == "" {
+					return Usagef("--pan -: no card number given")
+				}
+			}
 			return runCardAdd(c.Context(), opts)
 		},
 	}
 	c.Flags().StringVar(&opts.Account, "account", "", "person account of the card")
 	c.Flags().StringVar(&opts.Label, "label", "", "name of the card")
-	c.Flags().StringVar(&opts.PAN, "pan", "", "card number (Luhn-checked, kept as last four digits)")
+	c.Flags().StringVar(&opts.PAN, "pan", "", "card number (Luhn-checked, kept as last four digits); - reads it from a hidden prompt or stdin")
 	idempotencyFlag(c, &opts.IdempotencyKey)
 	return c
 }
@@ -112,14 +127,17 @@ func runCardAdd(ctx context.Context, opts *CardAddOptions) error {
 type CardListOptions struct {
 	Env
 	Account string
+	Page    store.Page
 }
 
 func newCardListCmd(f *Factory) *cobra.Command {
 	opts := &CardListOptions{}
 	c := &cobra.Command{
-		Use:   "list [--account ACCOUNT]",
+		Use:   "list [--account ACCOUNT] [--limit N [--after CARD]]",
 		Short: "List cards",
-		Args:  exactArgs(0, "no arguments"),
+		Example: `  tagpay card list --account $PAYER
+  tagpay card list --jq '.[].id'`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -128,12 +146,13 @@ func newCardListCmd(f *Factory) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&opts.Account, "account", "", "only the cards of this account")
+	pageFlags(c, &opts.Page, "cards", "card")
 	return c
 }
 
 func runCardList(ctx context.Context, opts *CardListOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		cs, err := be.ListCards(ctx, opts.Account)
+		cs, err := be.ListCards(ctx, opts.Account, opts.Page)
 		if err != nil {
 			return err
 		}
@@ -158,9 +177,10 @@ type CardShowOptions struct {
 func newCardShowCmd(f *Factory) *cobra.Command {
 	opts := &CardShowOptions{}
 	return &cobra.Command{
-		Use:   "show CARD",
-		Short: "Show one card",
-		Args:  exactArgs(1, "one card id"),
+		Use:     "show CARD",
+		Short:   "Show one card",
+		Example: `  tagpay card show $CARD`,
+		Args:    exactArgs(1, "one card id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.Card = args[0]
 			if opts.Env, err = f.Env(); err != nil {
@@ -196,6 +216,8 @@ func newCardActivateCmd(f *Factory) *cobra.Command {
 payment identifier per function: a 16-digit token for nfc, online and inapp, a numeric
 payment code for qr (drawn as a QR code on a terminal). A function already active keeps
 its identifier; an unknown function fails the whole request.`,
+		Example: `  tagpay card activate $CARD --functions nfc,qr,online,inapp
+  tagpay card activate $CARD --functions nfc -o json --jq '.identifiers[0].number'`,
 		Args: exactArgs(1, "one card id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.Card = args[0]
@@ -263,9 +285,10 @@ type CardDeactivateOptions struct {
 func newCardDeactivateCmd(f *Factory) *cobra.Command {
 	opts := &CardDeactivateOptions{}
 	c := &cobra.Command{
-		Use:   "deactivate CARD --functions nfc,qr,online,inapp",
-		Short: "Deactivate payment functions: their tokens are deleted",
-		Args:  exactArgs(1, "one card id"),
+		Use:     "deactivate CARD --functions nfc,qr,online,inapp",
+		Short:   "Deactivate payment functions: their tokens are deleted",
+		Example: `  tagpay card deactivate $CARD --functions online`,
+		Args:    exactArgs(1, "one card id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.Card = args[0]
 			if err := requireFlags(c, "functions"); err != nil {
@@ -310,8 +333,11 @@ func newCardMigrateCmd(f *Factory) *cobra.Command {
 		Long: `Move the card bound to an old device of the account onto this device (or --to): the old
 device's tokens are deleted, fresh ones are issued here for the same functions, and the
 card is bound here, in one transaction. Without --from, a terminal shows the devices the
-account has been logged in on to pick from; a script must pass --from.`,
-		Args: exactArgs(0, "no arguments"),
+account has been logged in on to pick from, and then, when that device holds several
+cards, the cards; a script must pass --from (and --card when there are several). This
+device must be logged in first: that is checked before anything is asked.`,
+		Example: `  tagpay card migrate --account $PAYER --from old-phone`,
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -348,14 +374,26 @@ func runCardMigrate(ctx context.Context, opts *CardMigrateOptions) error {
 			}
 			account = card.Account
 		}
-		from := opts.From
+		from, card := opts.From, opts.Card
 		if from == "" {
-			var err error
-			if from, err = pickOldDevice(ctx, be, opts.IO, account, opts.To); err != nil {
+			// Refuse before asking anything: a pick that can only fail wastes the user's time.
+			logins, err := be.ListLogins(ctx, account)
+			if err != nil {
 				return err
 			}
+			if !loggedIn(logins, opts.To) {
+				return store.Errorf(store.KindConflict, "target_not_logged_in", "account %s is not logged in on device %s; log in there first (tagpay device login --account %s)", account, opts.To, account).WithParam("to")
+			}
+			if from, err = pickOldDevice(opts.IO, logins, account, opts.To); err != nil {
+				return err
+			}
+			if card == "" {
+				if card, err = pickCard(ctx, be, opts.IO, account, from); err != nil {
+					return err
+				}
+			}
 		}
-		m, err := be.MigrateCard(ctx, cards.MigrateRequest{Account: account, From: from, To: opts.To, Card: opts.Card, IdempotencyKey: opts.IdempotencyKey})
+		m, err := be.MigrateCard(ctx, cards.MigrateRequest{Account: account, From: from, To: opts.To, Card: card, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
 		}
@@ -373,11 +411,7 @@ func runCardMigrate(ctx context.Context, opts *CardMigrateOptions) error {
 
 // pickOldDevice shows the devices the account has been logged in on, other than the
 // new one, and lets the user pick one.
-func pickOldDevice(ctx context.Context, be backend.Backend, io *IOStreams, account, to string) (string, error) {
-	logins, err := be.ListLogins(ctx, account)
-	if err != nil {
-		return "", err
-	}
+func pickOldDevice(io *IOStreams, logins []cards.Login, account, to string) (string, error) {
 	var devices, options []string
 	for _, l := range logins {
 		if l.Device == to {
@@ -402,4 +436,42 @@ func pickOldDevice(ctx context.Context, be backend.Backend, io *IOStreams, accou
 		return "", err
 	}
 	return devices[i], nil
+}
+
+func loggedIn(logins []cards.Login, device string) bool {
+	for _, l := range logins {
+		if l.Device == device && l.LoggedIn {
+			return true
+		}
+	}
+	return false
+}
+
+// pickCard lets the user pick among the account's cards on the old device when it holds
+// several; with one or none it picks nothing and the ledger decides.
+func pickCard(ctx context.Context, be backend.Backend, io *IOStreams, account, from string) (string, error) {
+	cs, err := be.ListCards(ctx, account, store.Page{})
+	if err != nil {
+		return "", err
+	}
+	var ids, options []string
+	for _, c := range cs {
+		if c.Device != from || c.Status != cards.CardActive {
+			continue
+		}
+		pan := ""
+		if c.PANLast4 != "" {
+			pan = "  …" + c.PANLast4
+		}
+		ids = append(ids, c.ID)
+		options = append(options, fmt.Sprintf("%s  %s%s", c.ID, c.Label, pan))
+	}
+	if len(ids) < 2 {
+		return "", nil
+	}
+	i, err := choose(io, fmt.Sprintf("Device %s holds %d cards; migrate which?", from, len(ids)), "--card", options)
+	if err != nil {
+		return "", err
+	}
+	return ids[i], nil
 }

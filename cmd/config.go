@@ -6,11 +6,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tagpay/tagpay/cards"
+	"github.com/tagpay/tagpay/orders"
 )
 
 // Config is the effective configuration of one invocation: flag > TAGPAY_* environment >
@@ -72,6 +76,16 @@ var settings = []Setting{
 	{Key: "token_bin", Help: "six-digit prefix of new payment tokens (local ledger)"},
 }
 
+// settingOf returns the setting of key; keys are constants of this package.
+func settingOf(key string) Setting {
+	for _, s := range settings {
+		if s.Key == key {
+			return s
+		}
+	}
+	return Setting{Key: key}
+}
+
 // Source says where an effective value came from.
 type Source string
 
@@ -85,9 +99,49 @@ const (
 // configLoader resolves the configuration from the global flags, the environment and
 // the config file.
 type configLoader struct {
-	flags *pflag.FlagSet
-	v     *viper.Viper
-	file  string
+	flags    *pflag.FlagSet
+	v        *viper.Viper
+	file     string
+	explicit bool     // named by --config or TAGPAY_CONFIG, so it must exist
+	unknown  []string // keys of the file that no setting reads, sorted
+}
+
+// unknownKeys lists the dotted keys of the config file's tree that are not settings: a
+// typo there would otherwise be silently ignored.
+func unknownKeys(tree map[string]any, prefix string) []string {
+	var out []string
+	for k, v := range tree {
+		key := prefix + k
+		if sub, ok := v.(map[string]any); ok {
+			if isSettingPrefix(key) {
+				out = append(out, unknownKeys(sub, key+".")...)
+				continue
+			}
+		}
+		if !isSetting(key) {
+			out = append(out, key)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func isSetting(key string) bool {
+	for _, s := range settings {
+		if s.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func isSettingPrefix(key string) bool {
+	for _, s := range settings {
+		if strings.HasPrefix(s.Key, key+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // defaultConfigFile is $XDG_CONFIG_HOME/tagpay/config.yaml, else ~/.config/tagpay/config.yaml.
@@ -120,8 +174,13 @@ func defaultKeysFile() string {
 	return filepath.Join(xdgDir("XDG_CONFIG_HOME", ".config"), "tagpay", "keys.json")
 }
 
+// defaults are the values used when nothing sets a key; config show prints them, so
+// they are the domain's own defaults, not empty strings standing for them.
 func defaults() map[string]any {
-	return map[string]any{"db": defaultDBFile(), "keys": defaultKeysFile(), "output": FormatTable}
+	return map[string]any{
+		"db": defaultDBFile(), "keys": defaultKeysFile(), "output": FormatTable,
+		"base_url": orders.DefaultBaseURL, "token_bin": cards.DefaultBIN,
+	}
 }
 
 // loadConfig reads the configuration. flags holds the global flags after parsing.
@@ -129,10 +188,10 @@ func loadConfig(flags *pflag.FlagSet) (*configLoader, *Config, error) {
 	l := &configLoader{flags: flags, v: viper.New()}
 	l.file = defaultConfigFile()
 	if env := os.Getenv("TAGPAY_CONFIG"); env != "" {
-		l.file = env
+		l.file, l.explicit = env, true
 	}
 	if f := flags.Lookup("config"); f != nil && f.Changed {
-		l.file = f.Value.String()
+		l.file, l.explicit = f.Value.String(), true
 	}
 	for k, d := range defaults() {
 		l.v.SetDefault(k, d)
@@ -152,9 +211,13 @@ func loadConfig(flags *pflag.FlagSet) (*configLoader, *Config, error) {
 	}
 	l.v.SetConfigFile(l.file)
 	l.v.SetConfigType("yaml")
-	if err := l.v.ReadInConfig(); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, Usagef("config file %s: %v", l.file, err)
+	if err := l.v.ReadInConfig(); err != nil {
+		// The default file may be missing; one that was asked for by name may not.
+		if !errors.Is(err, fs.ErrNotExist) || l.explicit {
+			return nil, nil, Usagef("config file %s: %v", l.file, err)
+		}
 	}
+	l.unknown = unknownKeys(l.v.AllSettings(), "")
 	var cfg Config
 	if err := l.v.Unmarshal(&cfg); err != nil {
 		return nil, nil, Usagef("config file %s: %v", l.file, err)

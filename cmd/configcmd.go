@@ -28,6 +28,8 @@ func newConfigCmd(f *Factory) *cobra.Command {
 		Short: "Print each setting, its value and where it came from (flag, env, file, default)",
 		Long: `Print each setting, its value and where it came from. Precedence: a flag, then the
 TAGPAY_* environment variable, then the config file, then the default. Secrets are masked.`,
+		Example: `  tagpay config show
+  tagpay config show -o json --jq '.values[] | select(.source != "default") | .key'`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			show, err := configShow(f)

@@ -44,7 +44,9 @@ func newDeviceWhoamiCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "whoami",
 		Short: "Print this installation's device id (made and saved on first use)",
-		Args:  exactArgs(0, "no arguments"),
+		Example: `  tagpay device whoami
+  tagpay device whoami --jq .device`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			env, err := f.Env()
 			if err != nil {
@@ -72,7 +74,9 @@ func newDeviceLoginCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "login --account ACCOUNT [--name TEXT]",
 		Short: "Log an account in on this device (or --device ID)",
-		Args:  exactArgs(0, "no arguments"),
+		Example: `  tagpay device login --account $PAYER --name laptop
+  tagpay --device old-phone device login --account $PAYER --name 'old phone'`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "account"); err != nil {
 				return err
@@ -117,7 +121,9 @@ func newDeviceLogoutCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "logout [--account ACCOUNT]",
 		Short: "Log out of this device (or --device ID): one account, or all of them",
-		Args:  exactArgs(0, "no arguments"),
+		Example: `  tagpay device logout --account $PAYER
+  tagpay --device old-phone device logout`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -152,9 +158,10 @@ type DeviceListOptions struct {
 func newDeviceListCmd(f *Factory) *cobra.Command {
 	opts := &DeviceListOptions{}
 	c := &cobra.Command{
-		Use:   "list --account ACCOUNT",
-		Short: "List the devices an account has been logged in on",
-		Args:  exactArgs(0, "no arguments"),
+		Use:     "list --account ACCOUNT",
+		Short:   "List the devices an account has been logged in on",
+		Example: `  tagpay device list --account $PAYER`,
+		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "account"); err != nil {
 				return err

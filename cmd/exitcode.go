@@ -20,6 +20,9 @@ const (
 	ExitDevice       = 6
 	ExitUnauthorized = 7
 	ExitUnavailable  = 8
+	// ExitInterrupted is the shell's code for a command stopped by SIGINT (128 + 2):
+	// Ctrl-C, or SIGTERM, while a command was still at work or waiting for an answer.
+	ExitInterrupted = 130
 )
 
 // UsageError is a mistake in how the command was called: a flag, an argument, a missing
@@ -65,7 +68,7 @@ func ExitCode(err error) int {
 	case errors.Is(err, nfc.ErrDevice):
 		return ExitDevice
 	case errors.Is(err, context.Canceled):
-		return ExitError
+		return ExitInterrupted
 	}
 	switch store.KindOf(err) {
 	case store.KindInvalid:
@@ -104,4 +107,48 @@ func errorMessage(err error) string {
 		return "interrupted"
 	}
 	return err.Error()
+}
+
+// ErrorJSON is an error as -o json prints it on stderr: the API's error object, and the
+// exit code beside it, so a script reads one shape from a file ledger and from a server.
+type ErrorJSON struct {
+	Error    ErrorDetail `json:"error"`
+	ExitCode int         `json:"exit_code"`
+}
+
+// ErrorDetail is the API's {"type", "code", "message", "param"}.
+type ErrorDetail struct {
+	Type    string `json:"type"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Param   string `json:"param,omitempty"`
+}
+
+// errorJSON describes err in the API's terms. Errors the ledger raised keep their kind
+// and code; the command line's own (usage, reader, interrupt) get a type of their own.
+func errorJSON(err error) ErrorJSON {
+	code := ExitCode(err)
+	d := ErrorDetail{Message: errorMessage(err)}
+	var se *store.Error
+	var usage *UsageError
+	switch {
+	case errors.Is(err, context.Canceled):
+		d.Type, d.Code = "interrupted", "interrupted"
+	case errors.As(err, &usage) && !errors.As(err, &se):
+		d.Type, d.Code = store.KindInvalid.String(), "usage"
+	case errors.Is(err, nfc.ErrDevice):
+		d.Type, d.Code = "device", "reader_or_tag"
+	case errors.As(err, &se):
+		d.Type, d.Code, d.Param = se.Kind.String(), se.Code, se.Param
+		if d.Code == "" {
+			d.Code = d.Type
+		}
+	default:
+		d.Type, d.Code = store.KindInternal.String(), "error"
+		var failure *ExitFailure
+		if errors.As(err, &failure) {
+			d.Code = "failed"
+		}
+	}
+	return ErrorJSON{Error: d, ExitCode: code}
 }

@@ -32,7 +32,7 @@ func TestExitCode(t *testing.T) {
 		{"wrapped reader problem", fmt.Errorf("reading: %w", nfc.ErrTagRemoved), ExitDevice},
 		{"wrapped kind", fmt.Errorf("order x: %w", store.Errorf(store.KindDeclined, "d", "declined")), ExitDeclined},
 		{"verify failure", &ExitFailure{Code: ExitError, Message: "2 violations"}, ExitError},
-		{"interrupted", context.Canceled, ExitError},
+		{"interrupted", context.Canceled, ExitInterrupted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

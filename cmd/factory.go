@@ -3,8 +3,12 @@ package cmd
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"strings"
 	"sync"
 
+	"github.com/itchyny/gojq"
 	"github.com/spf13/pflag"
 
 	"github.com/tagpay/tagpay/backend"
@@ -33,7 +37,10 @@ type Factory struct {
 	OpenLocal func(ctx context.Context, path string) (backend.Backend, func() error, error)
 	Dial      func(server, token string) (backend.Backend, error)
 
-	flags *pflag.FlagSet // the root's persistent flags, bound into the configuration
+	flags    *pflag.FlagSet // the root's persistent flags, bound into the configuration
+	readOnly bool           // the command only reads: never create a ledger file
+
+	jq *gojq.Code // the compiled --jq, once
 
 	cfgOnce sync.Once
 	loader  *configLoader
@@ -60,17 +67,64 @@ func (f *Factory) Config() (*Config, error) {
 			flags = pflag.NewFlagSet("tagpay", pflag.ContinueOnError)
 		}
 		f.loader, f.cfg, f.cfgErr = loadConfig(flags)
+		if f.cfgErr == nil {
+			for _, k := range f.loader.unknown {
+				fmt.Fprintf(f.IO.ErrOut, "tagpay: warning: config file %s: unknown key %q is ignored\n", f.loader.file, k)
+			}
+		}
 	})
 	return f.cfg, f.cfgErr
 }
 
-// Printer renders command output in the configured format.
+// Printer renders command output in the configured format; --jq implies JSON.
 func (f *Factory) Printer() (*Printer, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, err
 	}
-	return NewPrinter(f.IO, cfg.Output), nil
+	expr := f.jqExpr()
+	if expr == "" {
+		return NewPrinter(f.IO, cfg.Output), nil
+	}
+	if cfg.Output == FormatTable && f.loader.source(settingOf("output")) == SourceFlag {
+		return nil, Usagef("--jq filters JSON output; drop -o table")
+	}
+	if f.jq == nil {
+		if f.jq, err = compileJQ(expr); err != nil {
+			return nil, err
+		}
+	}
+	p := NewPrinter(f.IO, FormatJSON)
+	p.JQ = f.jq
+	return p, nil
+}
+
+func (f *Factory) jqExpr() string {
+	if f.flags == nil {
+		return ""
+	}
+	if fl := f.flags.Lookup("jq"); fl != nil && fl.Changed {
+		return fl.Value.String()
+	}
+	return ""
+}
+
+// errorsAsJSON reports whether an error should be printed as JSON: -o json or --jq,
+// even when the configuration itself failed to load.
+func (f *Factory) errorsAsJSON() bool {
+	if f.jqExpr() != "" {
+		return true
+	}
+	if f.cfg != nil {
+		return f.cfg.Output == FormatJSON
+	}
+	out := os.Getenv(envName("output"))
+	if f.flags != nil {
+		if fl := f.flags.Lookup("output"); fl != nil && fl.Changed {
+			out = fl.Value.String()
+		}
+	}
+	return strings.EqualFold(strings.TrimSpace(out), FormatJSON)
 }
 
 // Backend opens the ledger: the server's when --server is set, else the local file. It

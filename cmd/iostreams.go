@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"strconv"
 
 	"golang.org/x/term"
 )
@@ -16,10 +17,13 @@ type IOStreams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
-	stdinTTY  bool
-	stdoutTTY bool
-	noColor   bool
-	inReader  *bufio.Reader
+	stdinTTY   bool
+	stdoutTTY  bool
+	noColor    bool
+	inReader   *bufio.Reader
+	width      func() int      // the terminal's width in columns; 0 when unknown
+	fixedWidth int             // set by tests
+	interrupt  <-chan struct{} // closed on Ctrl-C: a prompt stops waiting for its answer
 }
 
 // System returns the process's own streams, asking the terminal which of them is one.
@@ -32,8 +36,35 @@ func System() *IOStreams {
 		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		noColor:   noColor,
+		width: func() int {
+			if w, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil {
+				return w
+			}
+			return 0
+		},
 	}
 }
+
+// TerminalWidth is the width of the terminal on stdout in columns, 0 when unknown;
+// COLUMNS, when set to a number, wins, as in most tools.
+func (s *IOStreams) TerminalWidth() int {
+	if s.fixedWidth > 0 {
+		return s.fixedWidth
+	}
+	if c, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && c > 0 {
+		return c
+	}
+	if s.width == nil {
+		return 0
+	}
+	return s.width()
+}
+
+// SetWidth fixes the terminal width, for tests of table layout.
+func (s *IOStreams) SetWidth(w int) { s.fixedWidth = w }
+
+// SetInterrupt makes prompts give up when done is closed (Ctrl-C).
+func (s *IOStreams) SetInterrupt(done <-chan struct{}) { s.interrupt = done }
 
 // Test returns streams backed by buffers (stdin, stdout, stderr), none a terminal.
 func Test() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {

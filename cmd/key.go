@@ -44,8 +44,9 @@ func newKeyCreateCmd(f *Factory) *cobra.Command {
 account, that account's tags and the orders paid to it; a payer key its person account
 and that account's devices, cards, tokens and payments. The secret is printed once:
 only its hash is kept.`,
-		Example: "  tagpay key create --role merchant --account acct_…\n  tagpay key create --role admin -o json",
-		Args:    exactArgs(0, "no arguments"),
+		Example: `  tagpay key create --role merchant --account $MERCHANT
+  tagpay key create --role admin -o json --jq .secret`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if err := requireFlags(c, "role"); err != nil {
 				return err
@@ -82,14 +83,19 @@ func runKeyCreate(ctx context.Context, opts *KeyCreateOptions) error {
 }
 
 // KeyListOptions are the flags of `key list`.
-type KeyListOptions struct{ Env }
+type KeyListOptions struct {
+	Env
+	Page store.Page
+}
 
 func newKeyListCmd(f *Factory) *cobra.Command {
 	opts := &KeyListOptions{}
-	return &cobra.Command{
-		Use:   "list",
+	c := &cobra.Command{
+		Use:   "list [--limit N [--after KEY]]",
 		Short: "List API keys (never their secrets)",
-		Args:  exactArgs(0, "no arguments"),
+		Example: `  tagpay key list
+  tagpay key list --limit 10`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
 				return err
@@ -97,11 +103,13 @@ func newKeyListCmd(f *Factory) *cobra.Command {
 			return runKeyList(c.Context(), opts)
 		},
 	}
+	pageFlags(c, &opts.Page, "keys", "key")
+	return c
 }
 
 func runKeyList(ctx context.Context, opts *KeyListOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		keys, err := be.ListKeys(ctx)
+		keys, err := be.ListKeys(ctx, opts.Page)
 		if err != nil {
 			return err
 		}
@@ -122,9 +130,10 @@ type KeyRevokeOptions struct {
 func newKeyRevokeCmd(f *Factory) *cobra.Command {
 	opts := &KeyRevokeOptions{}
 	return &cobra.Command{
-		Use:   "revoke KEY",
-		Short: "Revoke an API key; it fails from the next request on",
-		Args:  exactArgs(1, "one key id"),
+		Use:     "revoke KEY",
+		Short:   "Revoke an API key; it fails from the next request on",
+		Example: `  tagpay key revoke $KEY`,
+		Args:    exactArgs(1, "one key id"),
 		RunE: func(c *cobra.Command, args []string) (err error) {
 			opts.ID = args[0]
 			if opts.Env, err = f.Env(); err != nil {

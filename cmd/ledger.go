@@ -34,6 +34,8 @@ func newLedgerVerifyCmd(f *Factory) *cobra.Command {
 equals the sum of its postings, balances sum to zero per currency, no negative balance
 outside the world accounts, orders paid at most once with their transfer, tokens unique
 and bound to live cards. Exits 1 and lists the violations when any is found.`,
+		Example: `  tagpay ledger verify
+  tagpay ledger verify -o json --jq .ok`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if opts.Env, err = f.Env(); err != nil {
@@ -76,32 +78,33 @@ func runLedgerVerify(ctx context.Context, opts *LedgerVerifyOptions) error {
 // LedgerJournalOptions are the flags of `ledger journal`.
 type LedgerJournalOptions struct {
 	Env
-	Limit int
+	Page store.Page
 }
 
 func newLedgerJournalCmd(f *Factory) *cobra.Command {
 	opts := &LedgerJournalOptions{}
 	c := &cobra.Command{
-		Use:   "journal",
+		Use:   "journal [--limit N [--after TRANSFER]]",
 		Short: "List transfers, newest first",
-		Args:  exactArgs(0, "no arguments"),
+		Example: `  tagpay ledger journal --limit 10
+  tagpay ledger journal --jq '.[] | select(.kind == "topup") | .id'`,
+		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
-			if opts.Limit < 0 {
-				return Usagef("--limit must be 0 (all) or more, not %d", opts.Limit)
-			}
 			if opts.Env, err = f.Env(); err != nil {
 				return err
 			}
 			return runLedgerJournal(c.Context(), opts)
 		},
 	}
-	c.Flags().IntVar(&opts.Limit, "limit", 50, "at most this many transfers (0: all)")
+	pageFlags(c, &opts.Page, "transfers", "transfer")
+	_ = c.Flags().Set("limit", "50")
+	c.Flags().Lookup("limit").DefValue = "50"
 	return c
 }
 
 func runLedgerJournal(ctx context.Context, opts *LedgerJournalOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		ts, err := be.Journal(ctx, opts.Limit)
+		ts, err := be.Journal(ctx, opts.Page)
 		if err != nil {
 			return err
 		}

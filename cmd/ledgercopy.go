@@ -164,11 +164,11 @@ func compareLedgers(ctx context.Context, from, to *backend.Local, stats store.Co
 		}
 	}
 
-	ja, err := from.Journal(ctx, 0)
+	ja, err := from.Journal(ctx, store.Page{})
 	if err != nil {
 		return nil, err
 	}
-	jb, err := to.Journal(ctx, 0)
+	jb, err := to.Journal(ctx, store.Page{})
 	if err != nil {
 		return nil, err
 	}
@@ -177,11 +177,11 @@ func compareLedgers(ctx context.Context, from, to *backend.Local, stats store.Co
 		problems = append(problems, fmt.Sprintf("the journal holds %d transfers in the source, %d in the copy", len(ja), len(jb)))
 	}
 
-	aa, err := from.ListAccounts(ctx)
+	aa, err := from.ListAccounts(ctx, store.Page{})
 	if err != nil {
 		return nil, err
 	}
-	ab, err := to.ListAccounts(ctx)
+	ab, err := to.ListAccounts(ctx, store.Page{})
 	if err != nil {
 		return nil, err
 	}

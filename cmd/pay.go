@@ -141,7 +141,7 @@ func confirmPayment(opts *PayOptions, reply orders.ParsingReply) (string, error)
 		// Asked again until it parses in the payee's currency, so that "1,50" is a
 		// question, not a failed payment.
 		for tries := 0; ; tries++ {
-			text, err := ask(opts.IO, fmt.Sprintf("Amount to pay %s (%s)", printableText(reply.PayeeName), reply.Currency), "--amount")
+			text, err := ask(opts.IO, fmt.Sprintf("Amount to pay %s (%s)", printable(reply.PayeeName), reply.Currency), "--amount")
 			if err != nil {
 				return "", err
 			}
@@ -167,7 +167,7 @@ func confirmPayment(opts *PayOptions, reply orders.ParsingReply) (string, error)
 	}
 	// A payee name from the ledger is shown with anything unprintable escaped, so that it
 	// cannot reverse or rewrite the question.
-	ok, err := confirm(opts.IO, fmt.Sprintf("Pay %s to %s (%s)?", shown, printableText(reply.PayeeName), reply.Payee), "--yes")
+	ok, err := confirm(opts.IO, fmt.Sprintf("Pay %s to %s (%s)?", shown, printable(reply.PayeeName), reply.Payee), "--yes")
 	if err != nil {
 		return "", err
 	}

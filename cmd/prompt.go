@@ -2,11 +2,14 @@ package cmd
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 // Prompts ask on stderr and read stdin, and only on a terminal: a script answers every
@@ -18,10 +21,61 @@ func (s *IOStreams) readLine() (string, error) {
 	if s.inReader == nil {
 		s.inReader = bufio.NewReader(s.In)
 	}
-	line, err := s.inReader.ReadString('\n')
+	line, err := s.interruptible(func() (string, error) { return s.inReader.ReadString('\n') })
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
 		if errors.Is(err, io.EOF) {
 			return "", Usagef("no answer on standard input")
+		}
+		return "", fmt.Errorf("reading the answer: %w", err)
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// interruptible runs a blocking read of stdin, and gives up with context.Canceled when
+// Ctrl-C arrives first: a read of a terminal does not end on a caught signal. The read
+// itself is left behind; the process is about to exit.
+func (s *IOStreams) interruptible(read func() (string, error)) (string, error) {
+	if s.interrupt == nil {
+		return read()
+	}
+	type answer struct {
+		line string
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		line, err := read()
+		done <- answer{line, err}
+	}()
+	select {
+	case a := <-done:
+		return a.line, a.err
+	case <-s.interrupt:
+		fmt.Fprintln(s.ErrOut)
+		return "", context.Canceled
+	}
+}
+
+// readSecret reads one line without echoing it when stdin is a terminal (a card number
+// typed there stays off the screen and out of the shell history), or a plain line from
+// stdin otherwise.
+func (s *IOStreams) readSecret(question string) (string, error) {
+	if !s.stdinTTY {
+		return s.readLine()
+	}
+	f, ok := s.In.(interface{ Fd() uintptr })
+	if !ok {
+		return s.readLine()
+	}
+	fmt.Fprintf(s.ErrOut, "%s: ", printable(question))
+	line, err := s.interruptible(func() (string, error) {
+		b, err := term.ReadPassword(int(f.Fd()))
+		return string(b), err
+	})
+	fmt.Fprintln(s.ErrOut)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return "", err
 		}
 		return "", fmt.Errorf("reading the answer: %w", err)
 	}
@@ -34,7 +88,7 @@ func confirm(io *IOStreams, question, flag string) (bool, error) {
 	if !io.CanPrompt() {
 		return false, Usagef("%s: no terminal to ask on; pass %s", question, flag)
 	}
-	fmt.Fprintf(io.ErrOut, "%s [y/N] ", question)
+	fmt.Fprintf(io.ErrOut, "%s [y/N] ", printable(question))
 	ans, err := io.readLine()
 	if err != nil {
 		return false, err
@@ -52,7 +106,7 @@ func ask(io *IOStreams, question, flag string) (string, error) {
 		return "", Usagef("%s: no terminal to ask on; pass %s", question, flag)
 	}
 	for range 3 {
-		fmt.Fprintf(io.ErrOut, "%s: ", question)
+		fmt.Fprintf(io.ErrOut, "%s: ", printable(question))
 		ans, err := io.readLine()
 		if err != nil {
 			return "", err
@@ -72,9 +126,9 @@ func choose(io *IOStreams, question, flag string, options []string) (int, error)
 	if len(options) == 0 {
 		return 0, errors.New("nothing to choose from")
 	}
-	fmt.Fprintln(io.ErrOut, question)
+	fmt.Fprintln(io.ErrOut, printable(question))
 	for i, o := range options {
-		fmt.Fprintf(io.ErrOut, "  %d) %s\n", i+1, o)
+		fmt.Fprintf(io.ErrOut, "  %d) %s\n", i+1, printable(o))
 	}
 	for range 3 {
 		fmt.Fprintf(io.ErrOut, "Number [1-%d]: ", len(options))
@@ -85,7 +139,7 @@ func choose(io *IOStreams, question, flag string, options []string) (int, error)
 		if n, err := strconv.Atoi(ans); err == nil && n >= 1 && n <= len(options) {
 			return n - 1, nil
 		}
-		fmt.Fprintf(io.ErrOut, "%q is not a number from 1 to %d\n", ans, len(options))
+		fmt.Fprintf(io.ErrOut, "%q is not a number from 1 to %d\n", printable(ans), len(options))
 	}
 	return 0, Usagef("%s: no valid choice given", question)
 }

@@ -21,6 +21,9 @@ type fakeBackend struct {
 	calls    []string
 	logins   []cards.Login
 	migrated cards.MigrateRequest
+	cards    []cards.Card
+	tokens   []cards.Token
+	changed  []cards.TokenStatusRequest
 }
 
 func (b *fakeBackend) PreviewTap(_ context.Context, req orders.ParseRequest) (orders.ParsingReply, error) {

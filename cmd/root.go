@@ -5,17 +5,22 @@ package cmd
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/tagpay/tagpay/backend"
+	"github.com/tagpay/tagpay/store"
 )
 
 // Main runs the command line with args (without the program name) and returns the exit
 // code. cmd/tagpay and the tests call it alike.
 func Main(ctx context.Context, args []string, streams *IOStreams, build BuildInfo) int {
+	if streams.interrupt == nil {
+		streams.SetInterrupt(ctx.Done())
+	}
 	f := NewFactory(streams, build)
 	root := NewRootCmd(f)
 	root.SetArgs(args)
@@ -27,7 +32,20 @@ func Main(ctx context.Context, args []string, streams *IOStreams, build BuildInf
 		return ExitOK
 	}
 	err = asUsage(err)
-	fmt.Fprintf(streams.ErrOut, "tagpay: %s\n", errorMessage(err))
+	if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
+		// Whatever broke after Ctrl-C broke because of it.
+		err = fmt.Errorf("%w: %w", context.Canceled, err)
+	}
+	if f.errorsAsJSON() {
+		enc := json.NewEncoder(streams.ErrOut)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		e := errorJSON(err)
+		if enc.Encode(e) == nil {
+			return e.ExitCode
+		}
+	}
+	fmt.Fprintf(streams.ErrOut, "tagpay: %s\n", printableLines(errorMessage(err)))
 	return ExitCode(err)
 }
 
@@ -40,8 +58,12 @@ func NewRootCmd(f *Factory) *cobra.Command {
 runs payments end to end, activates payment functions on cards and migrates cards
 between devices, against a local ledger file or a tagpay server.
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 declined,
-6 reader or tag problem, 7 unauthorized, 8 unavailable, 9 timed out (events wait).`,
+Exit codes: 0 ok, 1 error, 2 usage, 3 not found (no ledger at --db included),
+4 conflict (wrong state), 5 declined, 6 reader or tag problem, 7 unauthorized,
+8 unavailable, 9 timed out (events wait), 130 interrupted (Ctrl-C).
+
+With -o json (or --jq), errors are JSON on stderr too:
+{"error": {"type", "code", "message", "param"}, "exit_code": N}.`,
 		Version:       versionLine(f.Build),
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -63,6 +85,7 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 declined,
 	pf.String("config", "", "config file (default $XDG_CONFIG_HOME/tagpay/config.yaml)")
 	pf.String("keys", "", "key file of the ledger's secrets (default $XDG_CONFIG_HOME/tagpay/keys.json)")
 	pf.StringP("output", "o", "", "output format: table or json (default table)")
+	pf.String("jq", "", "filter JSON output with a jq expression (implies -o json)")
 	pf.String("server", "", "URL of a tagpay server to run ledger commands on")
 	pf.String("token", "", "API key for --server")
 	pf.String("reader", "", "reader name or index (default: the first with a tag)")
@@ -81,12 +104,31 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 declined,
 		newDeviceCmd(f),
 		newCardCmd(f),
 		newTokenCmd(f),
-		newServeCmd(f), newKeyCmd(f), newBenchCmd(f), newDemoCmd(f),
+		newServeCmd(f), newKeyCmd(f), newAuditCmd(f), newBenchCmd(f), newDemoCmd(f),
 		newReaderCmd(f), newNDEFCmd(f),
 		newEventsCmd(f), newWebhookCmd(f), newListenCmd(f),
 	)
+	registerCompletions(root, f)
+	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		f.readOnly = isReadOnly(c)
+		return nil
+	}
 	markRunErrors(root)
 	return root
+}
+
+// readOnlyVerbs are the verbs that only read the ledger, whatever their noun: they open
+// a ledger file only if it exists, so a mistyped --db is an error, not a new ledger.
+var readOnlyVerbs = map[string]bool{"list": true, "show": true, "journal": true, "verify": true}
+
+// annotationReadOnly marks a command of another verb that only reads the ledger.
+const annotationReadOnly = "tagpay/read-only"
+
+func isReadOnly(c *cobra.Command) bool {
+	if _, ok := c.Annotations[annotationReadOnly]; ok {
+		return true
+	}
+	return c.HasParent() && readOnlyVerbs[c.Name()]
 }
 
 // markRunErrors wraps the errors of every command's own code, so that Main can tell them
@@ -140,6 +182,13 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// pageFlags adds --limit and --after to a list, in the shape of every list: the ledger
+// checks both, so a bad value gets the same answer locally and from a server.
+func pageFlags(c *cobra.Command, p *store.Page, things, thing string) {
+	c.Flags().IntVar(&p.Limit, "limit", 0, "at most N "+things+" (0: all)")
+	c.Flags().StringVar(&p.After, "after", "", "only the "+things+" listed after this "+thing+" id (the last id of the previous page)")
 }
 
 // idempotencyFlag adds --idempotency-key to a mutating command.

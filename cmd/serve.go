@@ -90,6 +90,10 @@ func localOptions(cfg *Config) backend.LocalOptions {
 
 func runServe(ctx context.Context, opts *ServeOptions) error {
 	local, err := backend.OpenLocal(opts.DB, opts.Local)
+	if store.CodeOf(err) == "ledger_in_use" {
+		// The store's advice (use --server) is for clients; a server needs the file itself.
+		return store.Errorf(store.KindUnavailable, "ledger_in_use", "cannot serve %s: it is in use by another process (another tagpay serve, or a command still running on it); stop that process first", opts.DB)
+	}
 	if err != nil {
 		return err
 	}
@@ -103,6 +107,11 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		if created {
 			log.Info("bootstrap admin key written", slog.String("key", k.ID), slog.String("file", opts.BootstrapKeyFile))
 		}
+	}
+	if n, err := liveKeys(ctx, local); err != nil {
+		return err
+	} else if n == 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "tagpay: warning: ledger %s has no API key, so no request can be authorized; restart with --bootstrap-admin-key FILE to write a first admin key\n", opts.DB)
 	}
 	return api.Serve(ctx, local, api.ServeConfig{
 		Addr:        opts.Addr,
@@ -129,4 +138,19 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 			}
 		},
 	})
+}
+
+// liveKeys counts the keys of the ledger that are not revoked.
+func liveKeys(ctx context.Context, local *backend.Local) (int, error) {
+	keys, err := local.DB.ListKeys(store.WithActor(ctx, store.LocalActor), store.Page{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, k := range keys {
+		if k.RevokedAt == nil {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -45,8 +44,10 @@ func newTagDiagnoseCmd(f *Factory) *cobra.Command {
 	var offline bool
 	var fromLedger func() (ledgerPassword, error)
 	c := &cobra.Command{
-		Use:   "diagnose [--watch] [--offline] [--meta-key HEX --file-key HEX]",
-		Short: "Check a tag: readable, genuine, intact, locked? One line per check",
+		Use: "diagnose [--watch] [--offline] [--meta-key HEX --file-key HEX]",
+		// It asks the ledger, and must not create one where none is.
+		Annotations: map[string]string{annotationReadOnly: ""},
+		Short:       "Check a tag: readable, genuine, intact, locked? One line per check",
 		Long: `Examine the reader and the tag on it, check by check: reader, ATR, IC (GET_VERSION),
 UID and its check bytes, capability container against the IC's capacity, NDEF message,
 lock state, password protection, NXP originality signature, and the SUN message of an
@@ -250,32 +251,18 @@ func ledgerChecks(ctx context.Context, bus nfc.Bus, reader string, open BackendF
 	case !in.Registered:
 		return []nfc.Check{check(CheckRegistered, nfc.StatusWarn, "not a registered payment tag (of yours)")}
 	}
-	out := []nfc.Check{check(CheckRegistered, nfc.StatusPass, "registered as %s (%s tag) to %s %q", in.Ref, in.Kind, in.Merchant, printableText(in.MerchantName))}
+	out := []nfc.Check{check(CheckRegistered, nfc.StatusPass, "registered as %s (%s tag) to %s %q", in.Ref, in.Kind, in.Merchant, printable(in.MerchantName))}
 	switch in.Status {
 	case orders.TagActive:
 		out = append(out, check(CheckStatus, nfc.StatusPass, "active"))
 	case orders.TagPending:
 		out = append(out, check(CheckStatus, nfc.StatusWarn, "pending: provisioning has not confirmed it"))
 	default:
-		out = append(out, check(CheckStatus, nfc.StatusFail, "%s: %s", in.Status, printableText(in.Reason)))
+		out = append(out, check(CheckStatus, nfc.StatusFail, "%s: %s", in.Status, printable(in.Reason)))
 	}
 	st := nfc.StatusFail
 	if in.ContentOK {
 		st = nfc.StatusPass
 	}
 	return append(out, check(CheckContent, st, "%s", in.ContentDetail))
-}
-
-// printableText shows text from the ledger with anything unprintable escaped, so that
-// stored names cannot move the cursor or reverse the line.
-func printableText(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			fmt.Fprintf(&b, "\\u%04X", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

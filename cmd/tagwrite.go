@@ -48,6 +48,8 @@ func newTagWriteCmd(f *Factory) *cobra.Command {
 	var wait time.Duration
 	var fromLedger func() (ledgerPassword, error)
 	c := &cobra.Command{
+		// It asks the ledger whether the tag is registered, and must not create one.
+		Annotations: map[string]string{annotationReadOnly: ""},
 		Use:   "write --uri URI | --text TEXT [--lang en] | --ndef-hex HEX | --image FILE [--lock [--yes]]",
 		Short: "Write an NDEF message to the tag, read it back and compare; optionally lock it",
 		Long: `Write an NDEF message to the tag on the reader: a URI, a text, raw NDEF bytes in hex,
@@ -201,7 +203,7 @@ func refuseRegistered(ctx context.Context, open BackendFunc, uid string) error {
 	if open == nil {
 		return nil
 	}
-	return withBackend(ctx, open, func(be backend.Backend) error {
+	err := withBackend(ctx, open, func(be backend.Backend) error {
 		in, err := be.InspectTag(ctx, orders.ParseRequest{UID: uid})
 		if err != nil {
 			return fmt.Errorf("asking the ledger whether tag %s is registered: %w (--force writes without asking)", uid, err)
@@ -211,6 +213,10 @@ func refuseRegistered(ctx context.Context, open BackendFunc, uid string) error {
 		}
 		return nil
 	})
+	if store.CodeOf(err) == "ledger_not_found" {
+		return nil // where there is no ledger, no tag is registered
+	}
+	return err
 }
 
 // checkURI refuses a --uri that is not a URI: it needs a scheme, and no spaces or

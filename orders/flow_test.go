@@ -119,7 +119,7 @@ func TestCancelOrder(t *testing.T) {
 	}
 	before := f.snapshot()
 	_, err = f.svc.PayOrder(f.ctx, PayRequest{Order: o.ID})
-	wantError(t, err, store.KindDeclined, "order_not_payable", "cancelled")
+	wantError(t, err, store.KindConflict, "order_not_payable", "cancelled")
 	_, err = f.svc.CancelOrder(f.ctx, CancelRequest{Order: o.ID})
 	wantError(t, err, store.KindConflict, "order_not_cancellable", "cancelled")
 	f.unchanged(before)

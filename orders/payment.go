@@ -33,7 +33,7 @@ func payOrder(tx *store.Tx, req PayRequest) (Order, error) {
 		return Order{}, err
 	}
 	if o.Status != OrderCreated {
-		return Order{}, store.Errorf(store.KindDeclined, "order_not_payable", "order %s is %s; only a created order can be paid", o.ID, o.Status).WithParam("order")
+		return Order{}, store.Errorf(store.KindConflict, "order_not_payable", "order %s is %s; only a created order can be paid", o.ID, o.Status).WithParam("order")
 	}
 	// The tag may have been revoked since the order was created.
 	t, err := store.Load[Tag](tx, store.BucketTags, o.Tag, "tag")

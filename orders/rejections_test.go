@@ -229,8 +229,8 @@ func TestDoublePayment(t *testing.T) {
 	}
 	w.unchanged(before)
 
-	// Another key is a second payment, declined.
-	w.declines(t, store.KindDeclined, "order_not_payable", "is paid", func() error {
+	// Another key is a second payment: the order is in the wrong state, a conflict.
+	w.declines(t, store.KindConflict, "order_not_payable", "is paid", func() error {
 		_, err := w.svc.PayOrder(w.ctx, PayRequest{Order: o.ID, IdempotencyKey: "k2"})
 		return err
 	})

@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Event is one line of the audit trail: who did what to which thing.
 type Event struct {
@@ -36,6 +39,41 @@ func (tx *Tx) Events(limit int) ([]Event, error) {
 			return ErrStop
 		}
 		return nil
+	})
+	return out, err
+}
+
+// AuditFilter pages the audit trail: at most Limit events (0: all, up to MaxLimit), older
+// than the event After (the last id of the previous page).
+type AuditFilter struct {
+	Limit int    `json:"limit,omitempty"`
+	After string `json:"after,omitempty"`
+}
+
+// AuditEvents lists audit events newest first, one page at a time; admins only.
+func (db *DB) AuditEvents(ctx context.Context, f AuditFilter) ([]Event, error) {
+	if err := CheckLimit(f.Limit); err != nil {
+		return nil, err
+	}
+	if err := CheckFilterID("after", f.After, PrefixEvent); err != nil {
+		return nil, err
+	}
+	var out []Event
+	err := db.View(ctx, func(tx *Tx) error {
+		if err := tx.RequireRole(); err != nil {
+			return err
+		}
+		out = nil
+		return Each(tx, BucketAudit, "", true, func(_ string, e Event) error {
+			if f.After != "" && e.ID >= f.After {
+				return nil
+			}
+			out = append(out, e)
+			if f.Limit > 0 && len(out) >= f.Limit {
+				return ErrStop
+			}
+			return nil
+		})
 	})
 	return out, err
 }

@@ -37,6 +37,9 @@ func openBoltEngine(path string, opts Options) (*boltEngine, error) {
 	if err != nil {
 		return nil, err
 	}
+	if fresh && opts.MustExist {
+		return nil, Errorf(KindNotFound, "ledger_not_found", "there is no ledger at %s (a command that writes creates one)", path)
+	}
 	if fresh {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, Wrap(KindInternal, "ledger_unwritable", err, "cannot create the folder of ledger %s", path)

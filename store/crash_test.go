@@ -26,7 +26,7 @@ func init() {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		accounts, err := db.ListAccounts(context.Background())
+		accounts, err := db.ListAccounts(context.Background(), Page{})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

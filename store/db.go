@@ -29,6 +29,9 @@ type Options struct {
 	// when missing. Empty: no key file; everything that needs a secret (tags, SUN keys,
 	// card numbers) is refused.
 	KeysPath string
+	// MustExist refuses to create a ledger file that is not there (KindNotFound), for
+	// callers that only read: a mistyped path must not leave an empty ledger behind.
+	MustExist bool
 }
 
 // DefaultIdempotencyTTL is how long idempotency keys are kept unless told otherwise.

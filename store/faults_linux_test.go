@@ -204,7 +204,7 @@ func init() {
 			return 1
 		}
 		defer db.Close()
-		accounts, err := db.ListAccounts(bg)
+		accounts, err := db.ListAccounts(bg, Page{})
 		if err != nil {
 			fmt.Println("setup", err)
 			return 1

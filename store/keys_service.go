@@ -136,7 +136,10 @@ func (tx *Tx) createKey(req CreateKeyRequest) (APIKey, string, error) {
 }
 
 // ListKeys lists every API key, oldest first, without secrets (admins only).
-func (db *DB) ListKeys(ctx context.Context) ([]APIKey, error) {
+func (db *DB) ListKeys(ctx context.Context, p Page) ([]APIKey, error) {
+	if err := p.Check(PrefixKey); err != nil {
+		return nil, err
+	}
 	var out []APIKey
 	err := db.View(ctx, func(tx *Tx) error {
 		if err := tx.RequireRole(); err != nil {
@@ -147,7 +150,7 @@ func (db *DB) ListKeys(ctx context.Context) ([]APIKey, error) {
 			return nil
 		})
 	})
-	return out, err
+	return PageOf(out, p, false, func(k APIKey) string { return k.ID }), err
 }
 
 // RevokeKey stops a key from authenticating, from the next request on (admins only).

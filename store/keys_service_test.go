@@ -155,7 +155,7 @@ func TestKeyManagementIsForAdmins(t *testing.T) {
 				return err
 			},
 			"list": func() error {
-				_, err := db.ListKeys(payer)
+				_, err := db.ListKeys(payer, Page{})
 				return err
 			},
 			"revoke": func() error {
@@ -168,7 +168,7 @@ func TestKeyManagementIsForAdmins(t *testing.T) {
 				t.Errorf("%s by a payer: %v, want forbidden", name, err)
 			}
 		}
-		keys, err := db.ListKeys(context.Background())
+		keys, err := db.ListKeys(context.Background(), Page{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +214,7 @@ func TestBootstrapAdminKeyOnlyOnce(t *testing.T) {
 		if err != nil || created || again.Secret != "" {
 			t.Fatalf("second bootstrap = %+v, %v, %v; want nothing created", again, created, err)
 		}
-		keys, err := db.ListKeys(ctx)
+		keys, err := db.ListKeys(ctx, Page{})
 		if err != nil || len(keys) != 1 {
 			t.Fatalf("keys = %+v, %v; want one", keys, err)
 		}

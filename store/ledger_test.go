@@ -56,7 +56,7 @@ func TestCreateAccountRefusesBadRequests(t *testing.T) {
 				}
 			})
 		}
-		if accounts, _ := db.ListAccounts(bg); len(accounts) != 0 {
+		if accounts, _ := db.ListAccounts(bg, Page{}); len(accounts) != 0 {
 			t.Errorf("refused requests left accounts behind: %+v", accounts)
 		}
 	})
@@ -70,7 +70,7 @@ func TestListAccountsOldestFirstWithWorldPerCurrency(t *testing.T) {
 		taro := fundedAccount(t, db, "Taro", "JPY", 1000)
 		bob := fundedAccount(t, db, "Bob", "EUR", 300)
 
-		all, err := db.ListAccounts(bg)
+		all, err := db.ListAccounts(bg, Page{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +295,7 @@ func TestJournalNewestFirstWithLimit(t *testing.T) {
 			}
 			made = append(made, tr.ID)
 		}
-		all, err := db.Journal(bg, 0)
+		all, err := db.Journal(bg, Page{Limit: 0})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -307,7 +307,7 @@ func TestJournalNewestFirstWithLimit(t *testing.T) {
 				t.Errorf("journal position %d is %s, want %s (newest first)", 4-i, all[4-i].ID, id)
 			}
 		}
-		three, err := db.Journal(bg, 3)
+		three, err := db.Journal(bg, Page{Limit: 3})
 		if err != nil || len(three) != 3 || three[0].ID != made[4] || three[2].ID != made[2] {
 			t.Errorf("journal limit 3 = %d transfers, %v", len(three), err)
 		}
@@ -467,7 +467,7 @@ func TestActorsActOnlyForTheirAccounts(t *testing.T) {
 			}
 		}
 
-		listed, err := db.ListAccounts(payer)
+		listed, err := db.ListAccounts(payer, Page{})
 		if err != nil || len(listed) != 1 || listed[0].ID != alice.ID {
 			t.Errorf("payer lists %+v, %v; want only its own account", listed, err)
 		}
@@ -484,11 +484,11 @@ func TestActorsActOnlyForTheirAccounts(t *testing.T) {
 		if _, err := transfer(db, bob.ID, alice.ID, Money{1, "EUR"}); err != nil {
 			t.Fatal(err)
 		}
-		shopJournal, err := db.Journal(merchant, 0)
+		shopJournal, err := db.Journal(merchant, Page{Limit: 0})
 		if err != nil || len(shopJournal) != 1 || shopJournal[0].To != shop.ID {
 			t.Errorf("merchant journal %+v, %v; want only the payment to it", shopJournal, err)
 		}
-		aliceJournal, _ := db.Journal(payer, 0)
+		aliceJournal, _ := db.Journal(payer, Page{Limit: 0})
 		if len(aliceJournal) != 3 { // her top-up, her payment, Bob's payment to her
 			t.Errorf("payer journal has %d transfers, want 3", len(aliceJournal))
 		}

@@ -46,7 +46,7 @@ func TestIdempotencyKeysExpireAndArePruned(t *testing.T) {
 	if err != nil || c.ID == a.ID {
 		t.Fatalf("the expired key was not free: %+v, %v", c, err)
 	}
-	accounts, _ := db.ListAccounts(ctx)
+	accounts, _ := db.ListAccounts(ctx, Page{})
 	if len(accounts) != 3 {
 		t.Fatalf("%d accounts, want 3", len(accounts))
 	}

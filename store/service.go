@@ -34,14 +34,17 @@ func (db *DB) CreateAccount(ctx context.Context, req CreateAccountRequest) (Acco
 	return out, err
 }
 
-// ListAccounts lists the accounts the caller may see.
-func (db *DB) ListAccounts(ctx context.Context) ([]Account, error) {
+// ListAccounts lists the accounts the caller may see, oldest first, a page at a time.
+func (db *DB) ListAccounts(ctx context.Context, p Page) ([]Account, error) {
+	if err := p.Check(PrefixAccount); err != nil {
+		return nil, err
+	}
 	var out []Account
 	err := db.View(ctx, func(tx *Tx) (err error) {
 		out, err = tx.Accounts()
 		return err
 	})
-	return out, err
+	return PageOf(out, p, false, func(a Account) string { return a.ID }), err
 }
 
 // GetAccount loads one account.
@@ -77,17 +80,55 @@ func (db *DB) FundAccount(ctx context.Context, req FundRequest) (Transfer, error
 	return out, err
 }
 
-// Journal lists transfers newest first.
-func (db *DB) Journal(ctx context.Context, limit int) ([]Transfer, error) {
-	if err := CheckLimit(limit); err != nil {
+// Journal lists transfers newest first, a page at a time.
+func (db *DB) Journal(ctx context.Context, p Page) ([]Transfer, error) {
+	if err := p.Check(PrefixTransfer); err != nil {
 		return nil, err
 	}
 	var out []Transfer
 	err := db.View(ctx, func(tx *Tx) (err error) {
-		out, err = tx.Journal(limit)
+		if p.After == "" {
+			out, err = tx.Journal(p.Limit)
+			return err
+		}
+		out, err = tx.Journal(0)
 		return err
 	})
-	return out, err
+	return PageOf(out, p, true, func(t Transfer) string { return t.ID }), err
+}
+
+// Page is one page of a list: at most Limit items (0: all, up to MaxLimit), the ones
+// listed after the item After (the last id of the previous page). Ids are time-ordered,
+// so a page boundary stays put while new items arrive.
+type Page struct {
+	Limit int    `json:"limit,omitempty"`
+	After string `json:"after,omitempty"`
+}
+
+// Check refuses a page size out of range and a cursor that is not an id of prefix.
+func (p Page) Check(prefix string) error {
+	if err := CheckLimit(p.Limit); err != nil {
+		return err
+	}
+	return CheckFilterID("after", p.After, prefix)
+}
+
+// PageOf cuts one page out of items listed in id order (newestFirst: descending).
+func PageOf[T any](items []T, p Page, newestFirst bool, id func(T) string) []T {
+	if p.After != "" {
+		start := len(items)
+		for i, it := range items {
+			if newestFirst && id(it) < p.After || !newestFirst && id(it) > p.After {
+				start = i
+				break
+			}
+		}
+		items = items[start:]
+	}
+	if p.Limit > 0 && len(items) > p.Limit {
+		items = items[:p.Limit]
+	}
+	return items
 }
 
 // MaxLimit bounds one page of any list, so that no single request walks the whole

@@ -149,7 +149,7 @@ func verifyClean(t testing.TB, db *DB) {
 
 func countTransfers(t testing.TB, db *DB) int {
 	t.Helper()
-	js, err := db.Journal(context.Background(), 0)
+	js, err := db.Journal(context.Background(), Page{Limit: 0})
 	if err != nil {
 		t.Fatalf("Journal: %v", err)
 	}

@@ -240,7 +240,7 @@ func (d *driver) check(ctx context.Context, ledger string) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	transfers, err := local.Journal(ctx, 0)
+	transfers, err := local.Journal(ctx, store.Page{Limit: 0})
 	if err != nil {
 		return nil, err
 	}
