@@ -164,7 +164,7 @@ func TestPayConfirmationShowsWhatIsPaidAndEscapesNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	prompts := log.String()
-	for _, want := range []string{"Pay 1.50 EUR to ", `Cafe\u202E`, "type it like 1.50"} {
+	for _, want := range []string{"Pay 1.50 EUR to ", `Cafe\u202e`, "type it like 1.50"} {
 		if !strings.Contains(prompts, want) {
 			t.Errorf("prompts lack %q:\n%s", want, prompts)
 		}
