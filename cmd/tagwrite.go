@@ -50,8 +50,8 @@ func newTagWriteCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		// It asks the ledger whether the tag is registered, and must not create one.
 		Annotations: map[string]string{annotationReadOnly: ""},
-		Use:   "write --uri URI | --text TEXT [--lang en] | --ndef-hex HEX | --image FILE [--lock [--yes]]",
-		Short: "Write an NDEF message to the tag, read it back and compare; optionally lock it",
+		Use:         "write --uri URI | --text TEXT [--lang en] | --ndef-hex HEX | --image FILE [--lock [--yes]]",
+		Short:       "Write an NDEF message to the tag, read it back and compare; optionally lock it",
 		Long: `Write an NDEF message to the tag on the reader: a URI, a text, raw NDEF bytes in hex,
 or the message held by a tag image (tagpay JSON or Flipper .nfc). The message is read back
 and compared. A message that does not fit is refused before anything is written.

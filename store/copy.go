@@ -100,8 +100,8 @@ func Copy(ctx context.Context, from, to *DB) (CopyStats, error) {
 				}
 				if !Bookkeeping(r.b, r.key) {
 					if !Bookkeeping(r.b, r.key) {
-				stats.Buckets[r.b]++
-			}
+						stats.Buckets[r.b]++
+					}
 				}
 			}
 			return nil
