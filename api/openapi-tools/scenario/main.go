@@ -75,7 +75,7 @@ func run(base, keyFile string) error {
 	}
 
 	// List: the account is there with its balance.
-	list, err := c.ListAccountsWithResponse(ctx)
+	list, err := c.ListAccountsWithResponse(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func run(base, keyFile string) error {
 	if err != nil {
 		return err
 	}
-	denied, err := anon.ListAccountsWithResponse(ctx)
+	denied, err := anon.ListAccountsWithResponse(ctx, nil)
 	if err != nil {
 		return err
 	}
