@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/tagpay/tagpay/nfc"
 	"github.com/tagpay/tagpay/nfc/ndef"
@@ -235,69 +234,3 @@ func truncateReason(s string) string {
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-// A Batch is the state of a provisioning run: one outcome per UID, in the order the tags
-// came. A tag presented again after it was provisioned uses no slot; one that failed is
-// tried again and its new outcome replaces the old.
-type Batch struct {
-	Want    int           // how many tags the run is to make
-	Results []Provisioned // one per UID
-}
-
-// Done is the number of tags provisioned.
-func (b *Batch) Done() int {
-	n := 0
-	for _, r := range b.Results {
-		if r.Status == ProvisionActive {
-			n++
-		}
-	}
-	return n
-}
-
-// Complete reports whether the run has made every tag it was to make.
-func (b *Batch) Complete() bool { return b.Done() >= b.Want }
-
-// Seen is the earlier outcome of the tag with uid.
-func (b *Batch) Seen(uid string) (Provisioned, bool) {
-	for _, r := range b.Results {
-		if strings.EqualFold(r.UID, uid) {
-			return r, true
-		}
-	}
-	return Provisioned{}, false
-}
-
-// Record keeps the outcome of a tag, replacing an earlier one of the same UID.
-func (b *Batch) Record(r Provisioned) {
-	for i := range b.Results {
-		if strings.EqualFold(b.Results[i].UID, r.UID) {
-			b.Results[i] = r
-			return
-		}
-	}
-	b.Results = append(b.Results, r)
-}
-
-// Failed are the tags whose final outcome is not active.
-func (b *Batch) Failed() []Provisioned {
-	var out []Provisioned
-	for _, r := range b.Results {
-		if r.Status != ProvisionActive {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// ErrAlreadyProvisioned says a tag presented again was provisioned earlier in the run.
-var ErrAlreadyProvisioned = errors.New("already provisioned in this run")
-
-// Next decides what to do with the tag uid presented to the run: provision it, or skip
-// it (ErrAlreadyProvisioned) because it is done.
-func (b *Batch) Next(uid string) error {
-	if r, ok := b.Seen(uid); ok && r.Status == ProvisionActive {
-		return ErrAlreadyProvisioned
-	}
-	return nil
-}

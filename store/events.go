@@ -144,30 +144,9 @@ func (t *pgTx) scanAfter(b Bucket, after string, fn func(key string, value []byt
 	}
 	lo := []byte(after)
 	for page := 64; ; page = 512 {
-		rows, err := t.tx.Query(t.ctx, fmt.Sprintf("SELECT key, value FROM tagpay_kv WHERE bucket = $1 AND key > $2 ORDER BY key LIMIT %d", page), string(b), lo)
-		if err != nil {
-			return t.e.failure(err)
-		}
-		type kv struct{ k, v []byte }
-		var got []kv
-		for rows.Next() {
-			var r kv
-			if err := rows.Scan(&r.k, &r.v); err != nil {
-				rows.Close()
-				return t.e.failure(err)
-			}
-			got = append(got, r)
-		}
-		if err := rows.Err(); err != nil {
-			return t.e.failure(err)
-		}
-		for _, r := range got {
-			if err := fn(string(r.k), r.v); err != nil {
-				return err
-			}
-		}
-		if len(got) < page {
-			return nil
+		got, err := t.page(fmt.Sprintf("SELECT key, value FROM tagpay_kv WHERE bucket = $1 AND key > $2 ORDER BY key LIMIT %d", page), []any{string(b), lo}, fn)
+		if err != nil || len(got) < page {
+			return err
 		}
 		lo = got[len(got)-1].k
 	}

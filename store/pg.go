@@ -501,30 +501,9 @@ func (t *pgTx) scan(b Bucket, prefix string, reverse bool, fn func(key string, v
 			sql.WriteString(" ORDER BY key")
 		}
 		fmt.Fprintf(&sql, " LIMIT %d", page)
-		rows, err := t.tx.Query(t.ctx, sql.String(), args...)
-		if err != nil {
-			return t.e.failure(err)
-		}
-		type kv struct{ k, v []byte }
-		var got []kv
-		for rows.Next() {
-			var r kv
-			if err := rows.Scan(&r.k, &r.v); err != nil {
-				rows.Close()
-				return t.e.failure(err)
-			}
-			got = append(got, r)
-		}
-		if err := rows.Err(); err != nil {
-			return t.e.failure(err)
-		}
-		for _, r := range got {
-			if err := fn(string(r.k), r.v); err != nil {
-				return err
-			}
-		}
-		if len(got) < page {
-			return nil
+		got, err := t.page(sql.String(), args, fn)
+		if err != nil || len(got) < page {
+			return err
 		}
 		last := got[len(got)-1].k
 		if reverse {
@@ -533,6 +512,36 @@ func (t *pgTx) scan(b Bucket, prefix string, reverse bool, fn func(key string, v
 			lo, loOpen = last, true
 		}
 	}
+}
+
+// pgKV is one row of a page.
+type pgKV struct{ k, v []byte }
+
+// page reads one page of rows with sql, then hands each to fn: the rows are all read
+// before fn runs, so fn may query in the same transaction.
+func (t *pgTx) page(sql string, args []any, fn func(key string, value []byte) error) ([]pgKV, error) {
+	rows, err := t.tx.Query(t.ctx, sql, args...)
+	if err != nil {
+		return nil, t.e.failure(err)
+	}
+	var got []pgKV
+	for rows.Next() {
+		var r pgKV
+		if err := rows.Scan(&r.k, &r.v); err != nil {
+			rows.Close()
+			return nil, t.e.failure(err)
+		}
+		got = append(got, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.e.failure(err)
+	}
+	for _, r := range got {
+		if err := fn(string(r.k), r.v); err != nil {
+			return nil, err
+		}
+	}
+	return got, nil
 }
 
 // check finds rows outside the buckets tagpay declares: the table is reachable with
