@@ -72,7 +72,36 @@ func decodeBody(body []byte, v any) error {
 	// names: a body that two parsers could read differently is refused instead.
 	names := json.NewDecoder(bytes.NewReader(trimmed))
 	names.UseNumber()
-	return checkNames(names, reflect.TypeOf(v), "")
+	if err := checkNames(names, reflect.TypeOf(v), ""); err != nil {
+		return err
+	}
+	canonicalIDs(reflect.ValueOf(v))
+	return nil
+}
+
+// canonicalIDs rewrites every string in v that is a ledger id written in another case
+// as the ledger spells it (store.CanonicalID), so that an id is found whatever its case.
+func canonicalIDs(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			canonicalIDs(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				canonicalIDs(v.Field(i))
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			canonicalIDs(v.Index(i))
+		}
+	case reflect.String:
+		if v.CanSet() {
+			v.SetString(store.CanonicalID(v.String()))
+		}
+	}
 }
 
 // checkNames walks the next JSON value of dec (already known to be valid and to fit t)

@@ -508,7 +508,7 @@ func (c *call) query(allowed ...string) (map[string]string, error) {
 		if len(vs) != 1 {
 			return nil, store.Errorf(store.KindInvalid, "invalid_parameter", "query parameter %q is given %d times", name, len(vs)).WithParam(name)
 		}
-		out[name] = vs[0]
+		out[name] = store.CanonicalID(vs[0])
 	}
 	return out, nil
 }
@@ -536,7 +536,7 @@ func (c *call) segment(name, what string) (string, error) {
 
 // id returns the path value name, which must be an id of the given prefix.
 func (c *call) id(name, prefix, what string) (string, error) {
-	v := c.r.PathValue(name)
+	v := store.CanonicalID(c.r.PathValue(name))
 	if !store.ValidID(v, prefix) {
 		return "", notFound(what, v)
 	}

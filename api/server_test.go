@@ -498,3 +498,34 @@ func TestHealthzNeedsNoKey(t *testing.T) {
 		t.Fatalf("healthz: %d %s", r.status, r.body)
 	}
 }
+
+// Ids are Crockford base32: a client that sends one in upper case, in the path, the
+// query or the body, names the same record, which the answer spells as the ledger does.
+func TestIDsInAnyCase(t *testing.T) {
+	f := newFixture(t)
+	w := f.buildWorld()
+	upper := strings.ToUpper
+
+	r := f.do("GET", "/v1/orders/"+upper(w.paid1.ID), f.admin, "")
+	if r.status != 200 || !strings.Contains(string(r.body), `"id":"`+w.paid1.ID+`"`) {
+		t.Fatalf("GET order by upper-case id: %d %s", r.status, r.body)
+	}
+	r = f.do("GET", "/v1/orders?payer="+upper(w.payer1.ID), f.admin, "")
+	if r.status != 200 || !strings.Contains(string(r.body), w.paid1.ID) {
+		t.Fatalf("list orders by upper-case payer: %d %s", r.status, r.body)
+	}
+	r = f.do("POST", "/v1/accounts/"+upper(w.payer1.ID)+"/fund", f.admin, `{"amount": "1.00"}`, "Idempotency-Key", "case-1")
+	if r.status != 200 {
+		t.Fatalf("fund by upper-case id: %d %s", r.status, r.body)
+	}
+	r = f.do("POST", "/v1/payment-requests", f.admin, `{"uid": "`+strings.ToLower(w.tag1.UID)+`", "content": "`+w.tag1.Content+`"}`, "Idempotency-Key", "case-2")
+	var reply struct{ ID string }
+	if err := json.Unmarshal(r.body, &reply); err != nil || reply.ID == "" {
+		t.Fatalf("payment request: %d %s", r.status, r.body)
+	}
+	r = f.do("POST", "/v1/orders", f.admin, `{"reply": "`+upper(reply.ID)+`", "payer": "`+upper(w.payer1.ID)+`", "amount": "1.00"}`, "Idempotency-Key", "case-3")
+	if r.status != 200 || !strings.Contains(string(r.body), `"payer":"`+w.payer1.ID+`"`) {
+		t.Fatalf("create order from upper-case ids: %d %s", r.status, r.body)
+	}
+	f.verifyClean()
+}

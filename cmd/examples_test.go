@@ -243,6 +243,9 @@ func shellWords(line string, env map[string]string) ([]string, bool) {
 				return nil, false
 			}
 			i, inWord = j, true
+		case ch == '#' && !inWord:
+			// A comment runs to the end of the line.
+			return words, true
 		case ch == ' ' || ch == '\t':
 			if inWord {
 				words = append(words, cur.String())

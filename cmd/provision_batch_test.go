@@ -103,6 +103,40 @@ func TestProvisionCountsEachTagOnce(t *testing.T) {
 	}
 }
 
+// Ctrl-C while the batch waits for its second tag: the run stops at once, exits 130, and
+// its summary and the ledger hold the one tag that was provisioned, not a full batch.
+func TestProvisionInterruptedSaysWhatHappened(t *testing.T) {
+	local, merchant := provisionLedger(t)
+	b := newBench(t, emu.Part3, nfc.TypeNTAG213, "04000000000021", "", emu.Faults{})
+	env, errOut, _ := provisionEnv(t, local)
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	op := &operator{t: t, errOut: errOut, reader: b.reader}
+	go func() {
+		op.after("present the next one", func() { b.reader.Remove() })
+		op.after("Waiting", interrupt)
+	}()
+	report := filepath.Join(t.TempDir(), "report.json")
+	opts := &TagProvisionOptions{Env: env, Access: b.access(time.Minute), Merchant: merchant, Count: 3, Report: report}
+	opts.Access.Waiting = errOut
+	err := runTagProvision(ctx, opts)
+	if code := ExitCode(err); code != ExitInterrupted || !strings.Contains(err.Error(), "stopped with 1 of 3 tag(s) provisioned") {
+		t.Fatalf("interrupted run: exit %d, %v\n%s", code, err, errOut)
+	}
+	if strings.Contains(errOut.String(), "3/3") {
+		t.Errorf("the progress shows a full batch after one tag:\n%s", errOut)
+	}
+	var rows []ProvisionResult
+	raw, _ := os.ReadFile(report)
+	if err := json.Unmarshal(raw, &rows); err != nil || len(rows) != 1 || rows[0].UID != "04000000000021" || rows[0].Status != orders.ProvisionActive {
+		t.Fatalf("report after Ctrl-C: %s (%v)", raw, err)
+	}
+	tags, _ := local.ListTags(context.Background(), orders.TagFilter{})
+	if len(tags) != 1 || tags[0].Status != orders.TagActive {
+		t.Fatalf("ledger after Ctrl-C: %+v", tags)
+	}
+}
+
 func TestProvisionPlanContinuesWhereItStopped(t *testing.T) {
 	local, merchant := provisionLedger(t)
 	dir := t.TempDir()
@@ -175,5 +209,29 @@ func TestProvisionPlanIsChecked(t *testing.T) {
 				t.Fatalf("parsePlan: %v, want a usage error saying %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// An idempotency key used again for other settings is refused in the words of the
+// command line: the message names the tag, not the key derived for one of its steps.
+func TestProvisionKeyClashNamesNoDerivedKey(t *testing.T) {
+	local, merchant := provisionLedger(t)
+	b := newBench(t, emu.Part3, nfc.TypeNTAG213, "04000000000031", "", emu.Faults{})
+	run := func(label string) (string, error) {
+		env, errOut, _ := provisionEnv(t, local)
+		opts := &TagProvisionOptions{Env: env, Access: b.access(time.Second), Merchant: merchant, Count: 1, Label: label, IdempotencyKey: "batch-7"}
+		opts.Access.Waiting = errOut
+		err := runTagProvision(context.Background(), opts)
+		return errOut.String(), err
+	}
+	if _, err := run("Till"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := run("Door")
+	if err == nil || ExitCode(err) != ExitConflict {
+		t.Fatalf("same key, other label: %v (exit %d), want a conflict", err, ExitCode(err))
+	}
+	if !strings.Contains(err.Error(), "04000000000031 was already provisioned under this idempotency key") || strings.Contains(err.Error(), "batch-7.") {
+		t.Errorf("message %q should name the tag and not a derived key", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/tagpay/tagpay/backend"
 	"github.com/tagpay/tagpay/store"
 )
@@ -109,12 +110,36 @@ With -o json (or --jq), errors are JSON on stderr too:
 		newEventsCmd(f), newWebhookCmd(f), newListenCmd(f),
 	)
 	registerCompletions(root, f)
-	root.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+	root.PersistentPreRunE = func(c *cobra.Command, args []string) error {
 		f.readOnly = isReadOnly(c)
-		return nil
+		return canonicalIDs(c, args)
 	}
 	markRunErrors(root)
 	return root
+}
+
+// freeTextFlags hold what a person wrote, kept exactly even when it looks like an id;
+// an idempotency key is compared as given.
+var freeTextFlags = map[string]bool{"idempotency-key": true, "memo": true, "name": true, "label": true, "reason": true}
+
+// canonicalIDs rewrites each argument and flag value that is a ledger id written in
+// another case as the ledger spells it (store.CanonicalID), so that `order show ORD_…`
+// finds the order, locally and on a server alike. Cobra hands the same args slice to
+// the command's run function, so rewriting it in place reaches the command.
+func canonicalIDs(c *cobra.Command, args []string) error {
+	for i, a := range args {
+		args[i] = store.CanonicalID(a)
+	}
+	var err error
+	c.Flags().Visit(func(fl *pflag.Flag) {
+		if err != nil || freeTextFlags[fl.Name] || fl.Value.Type() != "string" {
+			return
+		}
+		if v := fl.Value.String(); store.CanonicalID(v) != v {
+			err = fl.Value.Set(store.CanonicalID(v))
+		}
+	})
+	return err
 }
 
 // readOnlyVerbs are the verbs that only read the ledger, whatever their noun: they open

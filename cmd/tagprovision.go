@@ -539,7 +539,10 @@ func provisionVerdict(results []*ProvisionResult, stopped error) error {
 		if len(failed) == 0 {
 			return stopped
 		}
-		if errors.Is(stopped, nfc.ErrDevice) {
+		switch {
+		case errors.Is(stopped, context.Canceled):
+			code = ExitInterrupted // Ctrl-C is 130 whatever went wrong before it
+		case errors.Is(stopped, nfc.ErrDevice):
 			code = ExitDevice
 		}
 	}

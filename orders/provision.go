@@ -121,6 +121,7 @@ func Provision(ctx context.Context, reg Registry, tag ProvisionTarget, req Provi
 		Pending: true, IdempotencyKey: key("register"),
 	})
 	if err != nil {
+		err = keyClash(err, uid)
 		r.Status, r.Reason, r.Err = ProvisionRefused, err.Error(), err
 		return r
 	}
@@ -209,6 +210,17 @@ func Provision(ctx context.Context, reg Registry, tag ProvisionTarget, req Provi
 	}
 	r.Status = string(confirmed.Status)
 	return r
+}
+
+// keyClash rewords a clash of the idempotency key derived for one step of one tag, so
+// that the message tells what happened in the caller's words instead of showing the
+// derived key, which the caller never typed.
+func keyClash(err error, uid string) error {
+	if store.CodeOf(err) != "idempotency_key_reused" {
+		return err
+	}
+	return store.Errorf(store.KindConflict, "idempotency_key_reused",
+		"tag %s was already provisioned under this idempotency key with other settings (merchant, amount, label or protection); use another key to provision it again", uid).WithParam("idempotency_key")
 }
 
 // statusOf is the ledger's status of a tag, or "" when it cannot be asked.

@@ -187,15 +187,16 @@ func tagByIndex(tx *store.Tx, key string) (Tag, bool, error) {
 // findTag loads a tag named by its id, its reference or its UID (the latest
 // registration of that UID).
 func findTag(tx *store.Tx, name string) (Tag, error) {
-	name = strings.TrimSpace(name)
+	name = store.CanonicalID(strings.TrimSpace(name))
 	if store.ValidID(name, store.PrefixTag) {
 		return store.Load[Tag](tx, store.BucketTags, name, "tag")
 	}
+	// References are printed in upper case but read in either, like the ids.
 	var key string
 	if uid, err := NormalizeUID(name); err == nil {
 		key = uidIndexKey(uid)
-	} else if checkRef(name) == nil {
-		key = refIndexKey(name)
+	} else if ref := strings.ToUpper(name); checkRef(ref) == nil {
+		key = refIndexKey(ref)
 	}
 	if key != "" {
 		t, ok, err := tagByIndex(tx, key)

@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,7 +22,15 @@ const (
 	PrefixToken    = "tok"
 	PrefixKey      = "key"
 	PrefixRefund   = "rf"
+	PrefixWebhook  = "whk"
+	PrefixAttempt  = "att"
 )
+
+// idPrefixes are the prefixes of every id the ledger makes, for CanonicalID.
+var idPrefixes = []string{
+	PrefixAccount, PrefixTransfer, PrefixEvent, PrefixOrder, PrefixReply, PrefixTag, PrefixDevice,
+	PrefixCard, PrefixToken, PrefixKey, PrefixRefund, PrefixWebhook, PrefixAttempt,
+}
 
 // Crockford base32: sorts like the bytes it encodes, no ambiguous letters.
 const idAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -75,4 +84,37 @@ func ValidID(s, prefix string) bool {
 		}
 	}
 	return true
+}
+
+// CanonicalID returns s as the ledger spells it when s is one of its ids written in
+// another case. The ids are Crockford base32, which reads upper and lower case alike
+// (and I and L as 1, O as 0), so an id copied from an upper-case label or read aloud
+// still names its record. Anything that is not such an id comes back unchanged.
+func CanonicalID(s string) string {
+	cut := strings.IndexByte(s, '_')
+	if cut < 0 || len(s)-cut-1 != 26 {
+		return s
+	}
+	prefix := strings.ToLower(s[:cut])
+	if !slices.Contains(idPrefixes, prefix) {
+		return s
+	}
+	out := []byte(prefix + "_" + s[cut+1:])
+	for i := cut + 1; i < len(out); i++ {
+		c := out[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		switch c {
+		case 'i', 'l':
+			c = '1'
+		case 'o':
+			c = '0'
+		}
+		if strings.IndexByte(idAlphabet, c) < 0 {
+			return s
+		}
+		out[i] = c
+	}
+	return string(out)
 }

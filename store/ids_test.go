@@ -95,3 +95,22 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonicalIDReadsAnyCase(t *testing.T) {
+	id := NewID(PrefixOrder)
+	for _, in := range []string{id, strings.ToUpper(id), "Ord_" + strings.ToUpper(id[4:])} {
+		if got := CanonicalID(in); got != id {
+			t.Errorf("CanonicalID(%q) = %q, want %q", in, got, id)
+		}
+	}
+	// Crockford base32 reads I and L as 1 and O as 0.
+	if got := CanonicalID("acct_0IL0000000000000000000000O"); got != "acct_01100000000000000000000000" {
+		t.Errorf("CanonicalID with I, L, O = %q", got)
+	}
+	// What is not an id of the ledger comes back as it was.
+	for _, s := range []string{"", "Alice", "ACCT_SHORT", "WHO_01M8ACCYGB000C3XJA3CCTY1Q1", "acct_01m8accygb000c3xja3ccty1q!", "Top-Up"} {
+		if got := CanonicalID(s); got != s {
+			t.Errorf("CanonicalID(%q) = %q, want it unchanged", s, got)
+		}
+	}
+}

@@ -18,8 +18,8 @@ import (
 
 // Id prefixes of this package's records.
 const (
-	PrefixWebhook = "whk"
-	PrefixAttempt = "att"
+	PrefixWebhook = store.PrefixWebhook
+	PrefixAttempt = store.PrefixAttempt
 )
 
 // Webhook is an endpoint that receives events, as the API shows it: never its secret.
