@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tagpay/tagpay/nfc"
+	"github.com/tagpay/tagpay/nfc/emu"
 	"github.com/tagpay/tagpay/nfc/ndef"
 )
 
@@ -25,6 +26,8 @@ type TagReadOptions struct {
 	Password []byte // presented before reading, when given
 	// FromLedger, when set, fetches the tag's own password instead.
 	FromLedger ledgerPassword
+	// Image, when set, is a tag image file read in place of the reader's tag.
+	Image string
 }
 
 // TagReadResult is `tag read -o json`: the tag's identity, capacity and lock state, its
@@ -48,7 +51,12 @@ func newTagReadCmd(f *Factory) *cobra.Command {
 		Short: "Read the tag on the reader: UID, IC, capacity, lock state and NDEF records",
 		Long: `Read the tag on the reader: its UID, IC type, capacity, lock state, password
 protection and NDEF records. The number of APDUs the read took is printed on stderr (and
-is in -o json).`,
+is in -o json).
+
+With --image FILE, the tag an image describes (tagpay JSON, Flipper .nfc or a Proxmark3
+dump) is read instead, on an in-memory reader, exactly as the reader's tag would be.`,
+		Example: `  tagpay tag image new --type ntag215 --uri https://example.org/menu -f menu.json
+  tagpay tag read --image menu.json`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			opts.IO = f.IO
@@ -57,6 +65,9 @@ is in -o json).`,
 			}
 			if opts.Access, err = tagAccess(f, wait); err != nil {
 				return err
+			}
+			if opts.Image != "" && c.Flags().Changed("reader") {
+				return Usagef("--image reads the image, not a reader's tag: drop --reader")
 			}
 			if opts.FromLedger, err = fromLedger(); err != nil {
 				return err
@@ -67,10 +78,23 @@ is in -o json).`,
 	passwordFlag(c, &opts.Password, "the tag's password, for a read-protected tag (4 bytes of hex)")
 	fromLedger = ledgerPasswordFlag(c, f)
 	waitFlag(c, &wait)
+	c.Flags().StringVar(&opts.Image, "image", "", "read the tag a tag image describes (tagpay JSON, Flipper .nfc or Proxmark3 dump) instead of the reader's")
 	return c
 }
 
 func runTagRead(ctx context.Context, opts *TagReadOptions) error {
+	if opts.Image != "" {
+		img, err := loadImage(opts.Image)
+		if err != nil {
+			return err
+		}
+		v, err := placeVirtualTag(ctx, img, emu.Part3, nil, 0, time.Second)
+		if err != nil {
+			return err
+		}
+		defer v.Stop()
+		opts.Access.OpenBus, opts.Access.Reader = v.Access.OpenBus, v.Access.Reader
+	}
 	t, err := opts.Access.open(ctx)
 	if err != nil {
 		return err
@@ -234,16 +258,12 @@ func writeImage(out io.Writer, img *nfc.Image, format, file string) error {
 	return nil
 }
 
-// loadImage reads a tag image: a Flipper .nfc file, a Proxmark3 JSON dump or tagpay's
-// JSON, told apart by content.
+// loadImage reads a tag image (nfc.LoadImage) for a command's --image: a file that is
+// not one is a usage error, with the same message for every command.
 func loadImage(path string) (*nfc.Image, error) {
-	raw, err := os.ReadFile(path)
+	img, err := nfc.LoadImage(path)
 	if err != nil {
-		return nil, Usagef("reading tag image: %v", err)
-	}
-	img, _, err := nfc.ParseImageFile(raw)
-	if err != nil {
-		return nil, Usagef("tag image %s: %v", path, err)
+		return nil, Usagef("%v", err)
 	}
 	return img, nil
 }

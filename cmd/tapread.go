@@ -1,12 +1,10 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -56,18 +54,9 @@ func (a TagAccess) readTap(ctx context.Context, withContent bool) (Tap, error) {
 // would read the tag: an NTAG 424 DNA image with SUN settings yields the URL of its next
 // tap.
 func readTapFromImage(path string) (Tap, error) {
-	raw, err := os.ReadFile(path)
+	img, err := loadImage(path)
 	if err != nil {
-		return Tap{}, Usagef("reading tag image: %v", err)
-	}
-	var img *nfc.Image
-	if bytes.HasPrefix(bytes.TrimSpace(raw), []byte("Filetype:")) {
-		img, err = nfc.ParseFlipper(raw)
-	} else {
-		img, err = nfc.ParseImageJSON(raw)
-	}
-	if err != nil {
-		return Tap{}, Usagef("tag image %s: %v", path, err)
+		return Tap{}, err
 	}
 	tap := Tap{UID: strings.ToUpper(hex.EncodeToString(img.UID)), Source: path}
 	switch {
