@@ -38,9 +38,9 @@ func TestClientRoundTrips(t *testing.T) {
 	}
 
 	// Accounts and the ledger.
-	merchant, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Cafe", Kind: store.KindMerchant, Currency: "EUR", IdempotencyKey: "m"})
+	merchant, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Cafe", Kind: store.AccountMerchant, Currency: "EUR", IdempotencyKey: "m"})
 	must(err)
-	payer, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Ada", Kind: store.KindPerson, Currency: "EUR"})
+	payer, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Ada", Kind: store.AccountPerson, Currency: "EUR"})
 	must(err)
 	accts, err := be.ListAccounts(ctx, store.Page{})
 	must(err)
@@ -227,7 +227,7 @@ func TestClientErrorsMatchLocal(t *testing.T) {
 		{"unknown account", func(b backend.Backend) error { _, err := b.GetAccount(ctx, unknownAccount); return err }},
 		{"malformed account", func(b backend.Backend) error { _, err := b.GetAccount(ctx, "acct_nope"); return err }},
 		{"bad currency", func(b backend.Backend) error {
-			_, err := b.CreateAccount(ctx, store.CreateAccountRequest{Name: "x", Kind: store.KindPerson, Currency: "XXXX"})
+			_, err := b.CreateAccount(ctx, store.CreateAccountRequest{Name: "x", Kind: store.AccountPerson, Currency: "XXXX"})
 			return err
 		}},
 		{"insufficient funds", func(b backend.Backend) error {

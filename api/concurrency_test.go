@@ -37,7 +37,7 @@ func payFlow(ctx context.Context, c *Client, tag orders.Tag, payer string, amoun
 func merchantWithTag(t *testing.T, c *Client) (store.Account, orders.Tag) {
 	t.Helper()
 	ctx := context.Background()
-	m, err := c.CreateAccount(ctx, store.CreateAccountRequest{Name: "Busy Cafe", Kind: store.KindMerchant, Currency: "EUR"})
+	m, err := c.CreateAccount(ctx, store.CreateAccountRequest{Name: "Busy Cafe", Kind: store.AccountMerchant, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestSixtyFourClientsOnEightAccountsNeverOverdraw(t *testing.T) {
 	merchant, tag := merchantWithTag(t, c)
 	accounts := make([]string, payers)
 	for i := range accounts {
-		a, err := c.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprint("payer ", i), Kind: store.KindPerson, Currency: "EUR"})
+		a, err := c.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprint("payer ", i), Kind: store.AccountPerson, Currency: "EUR"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,10 +115,10 @@ func TestSixtyFourClientsOnEightAccountsNeverOverdraw(t *testing.T) {
 	var sum, toMerchant int64
 	for _, a := range all {
 		sum += a.Balance
-		if a.Kind == store.KindPerson && a.Balance < 0 {
+		if a.Kind == store.AccountPerson && a.Balance < 0 {
 			t.Errorf("payer %s went negative: %d", a.ID, a.Balance)
 		}
-		if p, ok := paid[a.ID]; ok || a.Kind == store.KindPerson {
+		if p, ok := paid[a.ID]; ok || a.Kind == store.AccountPerson {
 			if a.Balance != funds-p {
 				t.Errorf("payer %s holds %d; its acknowledged payments imply %d", a.ID, a.Balance, funds-p)
 			}
@@ -146,7 +146,7 @@ func TestOrderPaidFromTwoClientsAtOnceIsPaidOnce(t *testing.T) {
 	c := f.client(f.admin)
 	ctx := context.Background()
 	_, tag := merchantWithTag(t, c)
-	payer, err := c.CreateAccount(ctx, store.CreateAccountRequest{Name: "Twin", Kind: store.KindPerson, Currency: "EUR"})
+	payer, err := c.CreateAccount(ctx, store.CreateAccountRequest{Name: "Twin", Kind: store.AccountPerson, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -225,11 +225,11 @@ func FuzzRequestBodyOverHTTP(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	acct, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: "Ada", Kind: store.KindPerson, Currency: "EUR"})
+	acct, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: "Ada", Kind: store.AccountPerson, Currency: "EUR"})
 	if err != nil {
 		f.Fatal(err)
 	}
-	merchant, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: "Cafe", Kind: store.KindMerchant, Currency: "EUR"})
+	merchant, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: "Cafe", Kind: store.AccountMerchant, Currency: "EUR"})
 	if err != nil {
 		f.Fatal(err)
 	}

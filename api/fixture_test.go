@@ -215,8 +215,8 @@ func (f *fixture) buildWorld() world {
 		must(err)
 		return a
 	}
-	w.merchant1, w.merchant2 = account("Cafe One", store.KindMerchant), account("Kiosk Two", store.KindMerchant)
-	w.payer1, w.payer2 = account("Ada", store.KindPerson), account("Bob", store.KindPerson)
+	w.merchant1, w.merchant2 = account("Cafe One", store.AccountMerchant), account("Kiosk Two", store.AccountMerchant)
+	w.payer1, w.payer2 = account("Ada", store.AccountPerson), account("Bob", store.AccountPerson)
 	for _, p := range []store.Account{w.payer1, w.payer2} {
 		_, err = l.FundAccount(ctx, store.FundRequest{Account: p.ID, Amount: "100.00"})
 		must(err)

@@ -59,7 +59,7 @@ func TestServeFinishesInFlightRequestsOnShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acct, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: "Ada", Kind: store.KindPerson, Currency: "EUR"})
+	acct, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: "Ada", Kind: store.AccountPerson, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	merchantAttempts := []attempt{
 		{"create an account", func() error {
-			return ignore(merchant.CreateAccount(ctx, store.CreateAccountRequest{Name: "x", Kind: store.KindMerchant, Currency: "EUR"}))
+			return ignore(merchant.CreateAccount(ctx, store.CreateAccountRequest{Name: "x", Kind: store.AccountMerchant, Currency: "EUR"}))
 		}},
 		{"fund its own account", func() error {
 			return ignore(merchant.FundAccount(ctx, store.FundRequest{Account: w.merchant1.ID, Amount: "1.00"}))

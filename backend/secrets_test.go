@@ -41,11 +41,11 @@ func TestCopiedLedgerRevealsNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shop, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Shop", Kind: store.KindMerchant, Currency: "EUR"})
+	shop, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Shop", Kind: store.AccountMerchant, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Alice", Kind: store.KindPerson, Currency: "EUR"})
+	alice, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Alice", Kind: store.AccountPerson, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestCopiedLedgerRevealsNoSecret(t *testing.T) {
 	if _, err := os.Stat(missing); err == nil {
 		t.Error("a key file was made for the copy of a keyed ledger")
 	}
-	_, err = thief.CreateAccount(ctx, store.CreateAccountRequest{Name: "Mallory", Kind: store.KindPerson, Currency: "EUR"})
+	_, err = thief.CreateAccount(ctx, store.CreateAccountRequest{Name: "Mallory", Kind: store.AccountPerson, Currency: "EUR"})
 	if !store.IsCode(err, "keys_missing") {
 		t.Errorf("writing the copy without its key file: %v, want keys_missing", err)
 	}

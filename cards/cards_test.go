@@ -172,7 +172,7 @@ func TestCardsAreScopedToTheirAccount(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	alice, bob := e.person("alice"), e.person("bob")
-	shop := e.account("shop", store.KindMerchant)
+	shop := e.account("shop", store.AccountMerchant)
 	aliceCard := e.card(alice, e.login(alice))
 	bobCard := e.card(bob, e.login(bob))
 

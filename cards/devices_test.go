@@ -91,7 +91,7 @@ func TestLoginRefusals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	alice := e.person("alice")
-	shop := e.account("shop", store.KindMerchant)
+	shop := e.account("shop", store.AccountMerchant)
 	tests := []struct {
 		name string
 		req  LoginRequest

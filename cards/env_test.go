@@ -94,7 +94,7 @@ func (e *env) account(name string, kind store.AccountKind) string {
 	return a.ID
 }
 
-func (e *env) person(name string) string { return e.account(name, store.KindPerson) }
+func (e *env) person(name string) string { return e.account(name, store.AccountPerson) }
 
 // payer is the context of a payer API key of account.
 func (e *env) payer(account string) context.Context {

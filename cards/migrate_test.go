@@ -110,7 +110,7 @@ func TestMigrateCardRefusals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	alice, bob := e.person("alice"), e.person("bob")
-	shop := e.account("shop", store.KindMerchant)
+	shop := e.account("shop", store.AccountMerchant)
 	oldPhone := e.login(alice)
 	card := e.card(alice, oldPhone)
 	e.activate(card.ID, FunctionNFC)

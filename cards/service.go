@@ -90,7 +90,7 @@ func personAccount(tx *store.Tx, id string) (store.Account, error) {
 	if err != nil {
 		return a, err
 	}
-	if a.Kind != store.KindPerson {
+	if a.Kind != store.AccountPerson {
 		return a, store.Errorf(store.KindInvalid, "account_not_person", "account %s is a %s account; only person accounts use devices and cards", a.ID, a.Kind).WithParam("account")
 	}
 	return a, nil

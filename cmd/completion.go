@@ -65,9 +65,9 @@ func registerCompletions(root *cobra.Command, f *Factory) {
 	}
 	flags := map[string]completeFunc{
 		"account":       f.completeAccounts(""),
-		"payer":         f.completeAccounts(store.KindPerson),
-		"payee":         f.completeAccounts(store.KindMerchant),
-		"merchant":      f.completeAccounts(store.KindMerchant),
+		"payer":         f.completeAccounts(store.AccountPerson),
+		"payee":         f.completeAccounts(store.AccountMerchant),
+		"merchant":      f.completeAccounts(store.AccountMerchant),
 		"card":          f.completeCards,
 		"payment-token": f.completeTokens,
 		"tag":           f.completeTags,
@@ -77,7 +77,7 @@ func registerCompletions(root *cobra.Command, f *Factory) {
 		"type":          words(imageTypeNames...),
 		"personality":   words(string(emu.ACR122), string(emu.Part3)),
 		"role":          words(string(store.RoleAdmin), string(store.RoleMerchant), string(store.RolePayer)),
-		"kind":          words(string(store.KindPerson), string(store.KindMerchant)),
+		"kind":          words(string(store.AccountPerson), string(store.AccountMerchant)),
 		"status":        words(string(orders.OrderCreated), string(orders.OrderPaid), string(orders.OrderRefunded), string(orders.OrderCancelled)),
 		"format":        words("json", "flipper"),
 	}
@@ -182,7 +182,7 @@ func (f *Factory) completeAccounts(kind store.AccountKind) completeFunc {
 			}
 			var out []string
 			for _, a := range as {
-				if a.Kind == store.KindWorld || (kind != "" && a.Kind != kind) {
+				if a.Kind == store.AccountWorld || (kind != "" && a.Kind != kind) {
 					continue
 				}
 				out = append(out, described(a.ID, a.Name+" ("+string(a.Kind)+", "+a.Currency+")"))

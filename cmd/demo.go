@@ -345,10 +345,10 @@ func (s *demoStory) run(ctx context.Context) error {
 }
 
 func (s *demoStory) setup(ctx context.Context) (err error) {
-	if s.merchant, err = s.be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Demo Café", Kind: store.KindMerchant, Currency: "EUR"}); err != nil {
+	if s.merchant, err = s.be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Demo Café", Kind: store.AccountMerchant, Currency: "EUR"}); err != nil {
 		return stepError("accounts", err)
 	}
-	if s.payer, err = s.be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Demo Payer", Kind: store.KindPerson, Currency: "EUR"}); err != nil {
+	if s.payer, err = s.be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Demo Payer", Kind: store.AccountPerson, Currency: "EUR"}); err != nil {
 		return stepError("accounts", err)
 	}
 	s.log.step("accounts", "merchant %s %q, payer %s %q", s.merchant.ID, s.merchant.Name, s.payer.ID, s.payer.Name)

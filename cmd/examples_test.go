@@ -147,9 +147,9 @@ func examplePrelude(t *testing.T) map[string]string {
 			t.Fatal(err)
 		}
 	}
-	shop, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Corner Café", Kind: store.KindMerchant, Currency: "EUR"})
+	shop, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Corner Café", Kind: store.AccountMerchant, Currency: "EUR"})
 	must(err)
-	payer, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Alice", Kind: store.KindPerson, Currency: "EUR"})
+	payer, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "Alice", Kind: store.AccountPerson, Currency: "EUR"})
 	must(err)
 	_, err = be.FundAccount(ctx, store.FundRequest{Account: payer.ID, Amount: "100"})
 	must(err)

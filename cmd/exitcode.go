@@ -9,7 +9,7 @@ import (
 	"github.com/tagpay/tagpay/store"
 )
 
-// Exit codes, the same locally and against a server (DESIGN.md §7). Scripts rely on them.
+// Exit codes, the same locally and against a server. Scripts rely on them.
 const (
 	ExitOK           = 0
 	ExitError        = 1

@@ -61,7 +61,7 @@ func goodLedger(t *testing.T, path string) string {
 	defer local.Close()
 	var ids []string
 	for i := range 12 {
-		a, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprint("person ", i), Kind: store.KindPerson, Currency: "EUR"})
+		a, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprint("person ", i), Kind: store.AccountPerson, Currency: "EUR"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -52,7 +52,7 @@ func busyLedger(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	defer local.Close()
-	m, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: "Copy Café", Kind: store.KindMerchant, Currency: "EUR"})
+	m, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: "Copy Café", Kind: store.AccountMerchant, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func busyLedger(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	for i := range 5 {
-		p, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprint("payer ", i), Kind: store.KindPerson, Currency: "EUR"})
+		p, err := local.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprint("payer ", i), Kind: store.AccountPerson, Currency: "EUR"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,8 +57,8 @@ func TestRemotePayIsOneRequest(t *testing.T) {
 	client := api.NewClient(srv.URL, key.Secret)
 
 	admin := store.WithActor(ctx, store.LocalActor)
-	shop, _ := local.CreateAccount(admin, store.CreateAccountRequest{Name: "Shop", Kind: store.KindMerchant, Currency: "EUR"})
-	payer, _ := local.CreateAccount(admin, store.CreateAccountRequest{Name: "Pat", Kind: store.KindPerson, Currency: "EUR"})
+	shop, _ := local.CreateAccount(admin, store.CreateAccountRequest{Name: "Shop", Kind: store.AccountMerchant, Currency: "EUR"})
+	payer, _ := local.CreateAccount(admin, store.CreateAccountRequest{Name: "Pat", Kind: store.AccountPerson, Currency: "EUR"})
 	if _, err := local.FundAccount(admin, store.FundRequest{Account: payer.ID, Amount: "10"}); err != nil {
 		t.Fatal(err)
 	}

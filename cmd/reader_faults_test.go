@@ -289,7 +289,7 @@ func provisionLedger(t *testing.T) (*backend.Local, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { local.Close() })
-	m, err := local.CreateAccount(context.Background(), store.CreateAccountRequest{Name: "Kiosk", Kind: store.KindMerchant, Currency: "EUR"})
+	m, err := local.CreateAccount(context.Background(), store.CreateAccountRequest{Name: "Kiosk", Kind: store.AccountMerchant, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,11 +44,11 @@ func benchTapToPaid(b *testing.B, p emu.Personality) {
 		b.Fatal(err)
 	}
 	defer l.Close()
-	shop, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Bench Café", Kind: store.KindMerchant, Currency: "EUR"})
+	shop, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Bench Café", Kind: store.AccountMerchant, Currency: "EUR"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	payer, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Bench Payer", Kind: store.KindPerson, Currency: "EUR"})
+	payer, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Bench Payer", Kind: store.AccountPerson, Currency: "EUR"})
 	if err != nil {
 		b.Fatal(err)
 	}

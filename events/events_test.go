@@ -81,9 +81,9 @@ func TestEveryTypeIsWrittenWithItsChange(t *testing.T) {
 		seen[typ] = true
 		return e
 	}
-	merchant, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Cafe", Kind: store.KindMerchant, Currency: "EUR"})
+	merchant, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Cafe", Kind: store.AccountMerchant, Currency: "EUR"})
 	must(err)
-	payer, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Ada", Kind: store.KindPerson, Currency: "EUR"})
+	payer, err := l.CreateAccount(ctx, store.CreateAccountRequest{Name: "Ada", Kind: store.AccountPerson, Currency: "EUR"})
 	must(err)
 	if evs := since(t, l, ""); len(evs) != 0 {
 		t.Fatalf("creating accounts wrote %d events", len(evs))

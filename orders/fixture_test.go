@@ -78,7 +78,7 @@ func (f *fixture) account(name string, kind store.AccountKind, currency string) 
 
 func (f *fixture) person(name string, funds string) store.Account {
 	f.t.Helper()
-	a := f.account(name, store.KindPerson, "EUR")
+	a := f.account(name, store.AccountPerson, "EUR")
 	if funds != "" {
 		f.fund(a.ID, funds)
 	}

@@ -11,7 +11,7 @@ import (
 
 func TestPaymentFlow(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Corner Shop", store.KindMerchant, "EUR")
+	shop := f.account("Corner Shop", store.AccountMerchant, "EUR")
 	alice := f.person("Alice", "100.00")
 	tag := f.register(RegisterRequest{UID: "04:51:5c:fa:6f:73:81", Merchant: shop.ID, Label: "till 1"})
 
@@ -80,8 +80,8 @@ func TestPaymentFlow(t *testing.T) {
 
 func TestFixedAmountTag(t *testing.T) {
 	f := newFixture(t)
-	parking := f.account("Parking", store.KindMerchant, "JPY")
-	bob := f.account("Bob", store.KindPerson, "JPY")
+	parking := f.account("Parking", store.AccountMerchant, "JPY")
+	bob := f.account("Bob", store.AccountPerson, "JPY")
 	f.fund(bob.ID, "5000")
 	tag := f.register(RegisterRequest{UID: "A1B2C3D4", Merchant: parking.ID, Amount: "700"})
 
@@ -108,7 +108,7 @@ func TestFixedAmountTag(t *testing.T) {
 
 func TestCancelOrder(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	alice := f.person("Alice", "10.00")
 	tag := f.register(RegisterRequest{UID: "04A1B2C3D4E5F6", Merchant: shop.ID})
 
@@ -135,7 +135,7 @@ func TestCancelOrder(t *testing.T) {
 // Fifty payers pay one merchant at once; group commit must lose or double nothing.
 func TestConcurrentPayments(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Busy Shop", store.KindMerchant, "EUR")
+	shop := f.account("Busy Shop", store.AccountMerchant, "EUR")
 	tag := f.register(RegisterRequest{UID: "04C0FFEE000001", Merchant: shop.ID})
 	const payers = 50
 	ids := make([]string, payers)

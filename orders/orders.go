@@ -71,7 +71,7 @@ func newOrder(tx *store.Tx, r ParsingReply, req CreateRequest) (Order, error) {
 	if payer.ID == r.Payee {
 		return Order{}, declined("payer_is_payee", "the payer %s is the payee of this tag", payer.ID)
 	}
-	if payer.Kind != store.KindPerson {
+	if payer.Kind != store.AccountPerson {
 		return Order{}, store.Errorf(store.KindInvalid, "invalid_payer", "account %s is a %s account; orders are paid from person accounts", payer.ID, payer.Kind).WithParam("payer")
 	}
 	payee, err := tx.AccountUnchecked(r.Payee)

@@ -21,9 +21,9 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	f := newFixture(t)
 	w := &world{fixture: f}
-	w.shop = f.account("Shop", store.KindMerchant, "EUR")
+	w.shop = f.account("Shop", store.AccountMerchant, "EUR")
 	w.alice = f.person("Alice", "50.00")
-	w.usd = f.account("Dollar Dan", store.KindPerson, "USD")
+	w.usd = f.account("Dollar Dan", store.AccountPerson, "USD")
 	f.fund(w.usd.ID, "50.00")
 	w.active = f.register(RegisterRequest{UID: "04000000000001", Merchant: w.shop.ID})
 	w.fixed = f.register(RegisterRequest{UID: "04000000000002", Merchant: w.shop.ID, Amount: "4.20"})
@@ -113,7 +113,7 @@ func flip(b byte) string {
 
 func TestCreateOrderRejections(t *testing.T) {
 	w := newWorld(t)
-	other := w.account("Other Shop", store.KindMerchant, "EUR")
+	other := w.account("Other Shop", store.AccountMerchant, "EUR")
 	merchantKey := store.WithActor(context.Background(), store.Actor{ID: "key_m", Role: store.RoleMerchant, Accounts: []string{w.shop.ID}})
 	payerKey := store.WithActor(context.Background(), store.Actor{ID: "key_p", Role: store.RolePayer, Accounts: []string{w.usd.ID}})
 

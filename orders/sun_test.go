@@ -36,7 +36,7 @@ func tap(t testing.TB, tag Tag, uid string, counter uint32, metaKey, fileKey str
 
 func TestSUNVectorAN12196(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	zero := strings.Repeat("0", 32)
 	tag := f.register(RegisterRequest{UID: "04DE5F1EACC040", Merchant: shop.ID, SUN: true, MetaKey: zero, FileKey: zero})
 	if tag.Kind != TagSUN || tag.Content != "https://pay.test/s/"+tag.Ref {
@@ -106,7 +106,7 @@ func TestSUNRejections(t *testing.T) {
 
 func TestSUNKeysNeverLeave(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	req := RegisterRequest{UID: "04DE5F1EACC040", Merchant: shop.ID, SUN: true, MetaKey: strings.ToLower(metaKeyHex), FileKey: fileKeyHex, Pending: true, IdempotencyKey: "reg"}
 	tag := f.register(req)
 	if _, err := f.svc.ConfirmTag(f.ctx, ConfirmRequest{Tag: tag.ID, UID: tag.UID, Content: tap(t, tag, tag.UID, 1, metaKeyHex, fileKeyHex, false)}); err != nil {
@@ -140,7 +140,7 @@ func TestSUNKeysNeverLeave(t *testing.T) {
 
 func TestConfirmSUNTag(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	const uid = "04DE5F1EACC040"
 	tag := f.register(RegisterRequest{UID: uid, Merchant: shop.ID, SUN: true, MetaKey: metaKeyHex, FileKey: fileKeyHex, Pending: true})
 	readBack := tap(t, tag, uid, 1, metaKeyHex, fileKeyHex, false)

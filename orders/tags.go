@@ -48,7 +48,7 @@ func (s *Service) registerTag(tx *store.Tx, req RegisterRequest) (Tag, error) {
 	if err != nil {
 		return Tag{}, err
 	}
-	if merchant.Kind != store.KindMerchant {
+	if merchant.Kind != store.AccountMerchant {
 		return Tag{}, store.Errorf(store.KindInvalid, "invalid_merchant", "account %s is a %s account; tags are registered to merchant accounts", merchant.ID, merchant.Kind).WithParam("merchant")
 	}
 	base := strings.TrimSpace(req.BaseURL)

@@ -11,7 +11,7 @@ import (
 
 func TestRegisterTagValidation(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	alice := f.person("Alice", "")
 	const key = "00112233445566778899AABBCCDDEEFF"
 	tests := []struct {
@@ -49,7 +49,7 @@ func TestRegisterTagValidation(t *testing.T) {
 
 func TestRegisterTagConflictsAndReuse(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	alice := f.person("Alice", "10.00")
 	first := f.register(RegisterRequest{UID: "04112233445566", Merchant: shop.ID, BaseURL: "https://shop.test/pay"})
 	if !strings.HasPrefix(first.Content, "https://shop.test/pay/t/"+first.Ref+"?s=") || len(first.Ref) != refLen {
@@ -90,7 +90,7 @@ func TestRegisterTagConflictsAndReuse(t *testing.T) {
 
 func TestTagStateChanges(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	active := f.register(RegisterRequest{UID: "04000000000001", Merchant: shop.ID})
 	pending := f.register(RegisterRequest{UID: "04000000000002", Merchant: shop.ID, Pending: true})
 	if pending.Status != TagPending {
@@ -136,7 +136,7 @@ func TestTagStateChanges(t *testing.T) {
 
 func TestConfirmTag(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	good := f.register(RegisterRequest{UID: "04000000000001", Merchant: shop.ID, Pending: true})
 	_, err := f.svc.ParseTag(f.ctx, ParseRequest{UID: good.UID, Content: good.Content})
 	wantError(t, err, store.KindDeclined, "tag_not_active", "pending")
@@ -184,7 +184,7 @@ func TestConfirmTag(t *testing.T) {
 
 func TestIdempotentRegistration(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	req := RegisterRequest{UID: "04000000000001", Merchant: shop.ID, IdempotencyKey: "reg-1"}
 	a := f.register(req)
 	b := f.register(req)
@@ -202,8 +202,8 @@ func TestIdempotentRegistration(t *testing.T) {
 
 func TestVisibility(t *testing.T) {
 	f := newFixture(t)
-	shopA := f.account("Shop A", store.KindMerchant, "EUR")
-	shopB := f.account("Shop B", store.KindMerchant, "EUR")
+	shopA := f.account("Shop A", store.AccountMerchant, "EUR")
+	shopB := f.account("Shop B", store.AccountMerchant, "EUR")
 	alice := f.person("Alice", "20.00")
 	bob := f.person("Bob", "20.00")
 	tagA := f.register(RegisterRequest{UID: "04000000000001", Merchant: shopA.ID})
@@ -297,7 +297,7 @@ func TestVisibility(t *testing.T) {
 // override that makes a label read backwards in a table.
 func TestTagTextRefusesFormatCharacters(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	_, err := f.svc.RegisterTag(f.ctx, RegisterRequest{UID: "04112233445577", Merchant: shop.ID, Label: "till \u202E1"})
 	wantError(t, err, store.KindInvalid, "invalid_label", "format character")
 	tag := f.register(RegisterRequest{UID: "04112233445577", Merchant: shop.ID})

@@ -54,7 +54,7 @@ func allDeclined(t *testing.T, f *fixture, uid string, contents []string) {
 
 func TestTamperedStaticContentDeclined(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	tag := f.register(RegisterRequest{UID: "04515CFA6F7381", Merchant: shop.ID})
 	before := f.snapshot()
 	vs := variants(tag.Content)
@@ -69,7 +69,7 @@ func TestTamperedStaticContentDeclined(t *testing.T) {
 
 func TestTamperedSUNContentDeclined(t *testing.T) {
 	f := newFixture(t)
-	shop := f.account("Shop", store.KindMerchant, "EUR")
+	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	tag := f.register(RegisterRequest{UID: "04DE5F1EACC040", Merchant: shop.ID, SUN: true, MetaKey: metaKeyHex, FileKey: fileKeyHex})
 	for i, plain := range []bool{false, true} {
 		url := tap(t, tag, tag.UID, uint32(7+i), metaKeyHex, fileKeyHex, plain)

@@ -39,7 +39,7 @@ func BenchmarkTap(b *testing.B) {
 
 // tapWorld makes a merchant with a tag and payers funded with funds each.
 func tapWorld(f *fixture, payers int, funds string) (Tag, []string) {
-	shop := f.account("Tap Shop", store.KindMerchant, "EUR")
+	shop := f.account("Tap Shop", store.AccountMerchant, "EUR")
 	tag := f.register(RegisterRequest{UID: "04BE0C4BE0C4BF", Merchant: shop.ID})
 	ids := make([]string, payers)
 	for i := range ids {

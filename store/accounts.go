@@ -9,9 +9,9 @@ import (
 type AccountKind string
 
 const (
-	KindPerson   AccountKind = "person"
-	KindMerchant AccountKind = "merchant"
-	KindWorld    AccountKind = "world" // one per currency: the outside world that funds top-ups
+	AccountPerson   AccountKind = "person"
+	AccountMerchant AccountKind = "merchant"
+	AccountWorld    AccountKind = "world" // one per currency: the outside world that funds top-ups
 )
 
 // Account is a balance in one currency.
@@ -49,7 +49,7 @@ func (tx *Tx) CreateAccount(n NewAccount) (Account, error) {
 	if err := CheckText("name", name, maxAccountName); err != nil {
 		return Account{}, err
 	}
-	if n.Kind != KindPerson && n.Kind != KindMerchant {
+	if n.Kind != AccountPerson && n.Kind != AccountMerchant {
 		return Account{}, Errorf(KindInvalid, "invalid_kind", "account kind %q is not person or merchant", n.Kind).WithParam("kind")
 	}
 	cur, err := NormalizeCurrency(n.Currency)
@@ -103,7 +103,7 @@ func (tx *Tx) WorldAccount(currency string) (Account, error) {
 	if id := tx.GetRaw(BucketWorld, currency); id != nil {
 		return Load[Account](tx, BucketAccounts, string(id), "account")
 	}
-	a := Account{ID: NewID(PrefixAccount), Name: "world " + currency, Kind: KindWorld, Currency: currency, CreatedAt: tx.now}
+	a := Account{ID: NewID(PrefixAccount), Name: "world " + currency, Kind: AccountWorld, Currency: currency, CreatedAt: tx.now}
 	if err := tx.Put(BucketAccounts, a.ID, a); err != nil {
 		return Account{}, err
 	}

@@ -45,7 +45,7 @@ func payAll(db *DB, payers []Account, payee Account, amount int64) []batchOutcom
 func TestBatchCommitsSuccessesBesideDeclines(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
-		shop := newAccount(t, db, "Shop", KindMerchant, "EUR")
+		shop := newAccount(t, db, "Shop", AccountMerchant, "EUR")
 		const payers = 24
 		mixed := false
 		for round := 0; round < 5 && !mixed; round++ {
@@ -108,7 +108,7 @@ func TestBatchCommitsSuccessesBesideDeclines(t *testing.T) {
 func TestBatchIsolatesCallsThatFailAfterWriting(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
-		shop := newAccount(t, db, "Shop", KindMerchant, "EUR")
+		shop := newAccount(t, db, "Shop", AccountMerchant, "EUR")
 		var payers []Account
 		for i := range 8 {
 			payers = append(payers, fundedAccount(t, db, fmt.Sprint("payer ", i), "EUR", 100))

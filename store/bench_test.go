@@ -63,7 +63,7 @@ func benchTransfers(b *testing.B, db *DB, writers int, batch, onePayee bool) {
 	pairs := make([][2]Account, writers)
 	var payee Account
 	if onePayee {
-		payee = newAccount(b, db, "payee", KindMerchant, "EUR")
+		payee = newAccount(b, db, "payee", AccountMerchant, "EUR")
 	}
 	for w := range pairs {
 		for i := range pairs[w] {

@@ -33,7 +33,7 @@ func init() {
 		}
 		var people []Account
 		for _, a := range accounts {
-			if a.Kind == KindPerson {
+			if a.Kind == AccountPerson {
 				people = append(people, a)
 			}
 		}
@@ -108,7 +108,7 @@ func TestCrashLosesNothingCommitted(t *testing.T) {
 			total := int64(0)
 			accounts, err := tx.Accounts()
 			for _, a := range accounts {
-				if a.Kind == KindPerson {
+				if a.Kind == AccountPerson {
 					total += a.Balance
 				}
 			}

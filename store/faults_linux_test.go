@@ -96,7 +96,7 @@ func TestFullDiskFailsWritesCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice := fundedAccount(t, db, "Alice", "EUR", 1_000_000)
-	bob := newAccount(t, db, "Bob", KindPerson, "EUR")
+	bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
 	filler := filepath.Join(dir, "filler")
 	fillDisk(t, filler)
 	// Give back a little, so some transfers fit before the disk is full again.
@@ -251,7 +251,7 @@ func TestFileSizeLimitFailsWritesCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice := fundedAccount(t, db, "Alice", "EUR", 1_000_000)
-	bob := newAccount(t, db, "Bob", KindPerson, "EUR")
+	bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
 	db.Close()
 
 	child := childCommand(t, "fsize-writer", "LEDGER="+path)

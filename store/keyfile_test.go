@@ -68,7 +68,7 @@ func TestKeyFileIsMadeForANewLedger(t *testing.T) {
 
 func TestNoKeyFileConfiguredRefusesSecretsOnly(t *testing.T) {
 	db := openLedger(t)
-	newAccount(t, db, "alice", KindPerson, "EUR")
+	newAccount(t, db, "alice", AccountPerson, "EUR")
 	err := db.View(bg, func(tx *Tx) error { _, err := tx.Secret(SecretTagMAC); return err })
 	wantCode(t, err, KindUnavailable, "keys_not_configured", "--keys")
 }
@@ -77,7 +77,7 @@ func TestMissingKeyFileLeavesTheLedgerReadOnly(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		target, keys := e.target(t), keysPath(t)
 		db := openKeys(t, target, keys)
-		acct := newAccount(t, db, "alice", KindPerson, "EUR")
+		acct := newAccount(t, db, "alice", AccountPerson, "EUR")
 		db.Close()
 		if err := os.Remove(keys); err != nil {
 			t.Fatal(err)
@@ -94,7 +94,7 @@ func TestMissingKeyFileLeavesTheLedgerReadOnly(t *testing.T) {
 		err := db.View(bg, func(tx *Tx) error { _, err := tx.Secret(SecretPANHash); return err })
 		wantCode(t, err, KindUnavailable, "keys_missing", keys, "restore")
 		// Everything else is refused, naming the file.
-		_, err = db.CreateAccount(bg, CreateAccountRequest{Name: "bob", Kind: KindPerson, Currency: "EUR"})
+		_, err = db.CreateAccount(bg, CreateAccountRequest{Name: "bob", Kind: AccountPerson, Currency: "EUR"})
 		wantCode(t, err, KindUnavailable, "keys_missing", keys)
 		err = db.Batch(bg, func(tx *Tx) error { return nil })
 		wantCode(t, err, KindUnavailable, "keys_missing", keys)
@@ -114,7 +114,7 @@ func TestAnotherLedgersKeyFileIsRefused(t *testing.T) {
 	db = openKeys(t, target, theirs)
 	err = db.View(bg, func(tx *Tx) error { _, err := tx.Secret(SecretTagMAC); return err })
 	wantCode(t, err, KindUnavailable, "keys_mismatch", theirs)
-	_, err = db.CreateAccount(bg, CreateAccountRequest{Name: "bob", Kind: KindPerson, Currency: "EUR"})
+	_, err = db.CreateAccount(bg, CreateAccountRequest{Name: "bob", Kind: AccountPerson, Currency: "EUR"})
 	wantCode(t, err, KindUnavailable, "keys_mismatch")
 	if after, _ := os.ReadFile(theirs); !bytes.Equal(before, after) {
 		t.Error("the other ledger's key file was changed")
@@ -250,7 +250,7 @@ func legacyLedger(t *testing.T, target string) (mac, pan []byte, sun testKeys) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newAccount(t, db, "alice", KindPerson, "EUR")
+	newAccount(t, db, "alice", AccountPerson, "EUR")
 	db.Close()
 	return mac, pan, sun
 }
@@ -380,7 +380,7 @@ func TestCheckText(t *testing.T) {
 func TestAccountNamesAreCheckedText(t *testing.T) {
 	db := openLedger(t)
 	for _, name := range []string{"evil\u202Egnp.exe", "beep\a", "a\u200Db"} {
-		_, err := db.CreateAccount(bg, CreateAccountRequest{Name: name, Kind: KindPerson, Currency: "EUR"})
+		_, err := db.CreateAccount(bg, CreateAccountRequest{Name: name, Kind: AccountPerson, Currency: "EUR"})
 		wantCode(t, err, KindInvalid, "invalid_name")
 	}
 }

@@ -96,9 +96,9 @@ func (tx *Tx) createKey(req CreateKeyRequest) (APIKey, string, error) {
 			return APIKey{}, "", Errorf(KindInvalid, "invalid_account", "an admin key acts for every account; give no account").WithParam("account")
 		}
 	default:
-		want := KindMerchant
+		want := AccountMerchant
 		if req.Role == RolePayer {
-			want = KindPerson
+			want = AccountPerson
 		}
 		if req.Account == "" {
 			return APIKey{}, "", Errorf(KindInvalid, "missing_account", "a %s key needs the %s account it acts for", req.Role, want).WithParam("account")

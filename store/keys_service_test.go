@@ -19,8 +19,8 @@ func TestCreateKeyThenAuthenticate(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
 		ctx := context.Background()
-		merchant := mustAccount(t, db, KindMerchant)
-		person := mustAccount(t, db, KindPerson)
+		merchant := mustAccount(t, db, AccountMerchant)
+		person := mustAccount(t, db, AccountPerson)
 
 		tests := []struct {
 			name    string
@@ -143,7 +143,7 @@ func TestAuthenticateRefuses(t *testing.T) {
 func TestKeyManagementIsForAdmins(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
-		person := mustAccount(t, db, KindPerson)
+		person := mustAccount(t, db, AccountPerson)
 		payer := WithActor(context.Background(), Actor{ID: "key_payer", Role: RolePayer, Accounts: []string{person.ID}})
 		admin, err := db.CreateKey(context.Background(), CreateKeyRequest{Role: RoleAdmin})
 		if err != nil {

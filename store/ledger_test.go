@@ -15,11 +15,11 @@ var bg = context.Background()
 func TestCreateAccount(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
-		a, err := db.CreateAccount(bg, CreateAccountRequest{Name: "  Alice  ", Kind: KindPerson, Currency: "eur"})
+		a, err := db.CreateAccount(bg, CreateAccountRequest{Name: "  Alice  ", Kind: AccountPerson, Currency: "eur"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !ValidID(a.ID, PrefixAccount) || a.Name != "Alice" || a.Kind != KindPerson || a.Currency != "EUR" || a.Balance != 0 || a.CreatedAt.IsZero() {
+		if !ValidID(a.ID, PrefixAccount) || a.Name != "Alice" || a.Kind != AccountPerson || a.Currency != "EUR" || a.Balance != 0 || a.CreatedAt.IsZero() {
 			t.Errorf("created %+v", a)
 		}
 		got, err := db.GetAccount(bg, a.ID)
@@ -38,12 +38,12 @@ func TestCreateAccountRefusesBadRequests(t *testing.T) {
 			code  string
 			param string
 		}{
-			{"no name", CreateAccountRequest{Name: "  ", Kind: KindPerson, Currency: "EUR"}, "invalid_name", "name"},
-			{"long name", CreateAccountRequest{Name: strings.Repeat("x", 201), Kind: KindPerson, Currency: "EUR"}, "invalid_name", "name"},
-			{"world kind", CreateAccountRequest{Name: "w", Kind: KindWorld, Currency: "EUR"}, "invalid_kind", "kind"},
+			{"no name", CreateAccountRequest{Name: "  ", Kind: AccountPerson, Currency: "EUR"}, "invalid_name", "name"},
+			{"long name", CreateAccountRequest{Name: strings.Repeat("x", 201), Kind: AccountPerson, Currency: "EUR"}, "invalid_name", "name"},
+			{"world kind", CreateAccountRequest{Name: "w", Kind: AccountWorld, Currency: "EUR"}, "invalid_kind", "kind"},
 			{"no kind", CreateAccountRequest{Name: "a", Currency: "EUR"}, "invalid_kind", "kind"},
-			{"unknown currency", CreateAccountRequest{Name: "a", Kind: KindPerson, Currency: "XYZ"}, "unknown_currency", "currency"},
-			{"no currency", CreateAccountRequest{Name: "a", Kind: KindMerchant}, "unknown_currency", "currency"},
+			{"unknown currency", CreateAccountRequest{Name: "a", Kind: AccountPerson, Currency: "XYZ"}, "unknown_currency", "currency"},
+			{"no currency", CreateAccountRequest{Name: "a", Kind: AccountMerchant}, "unknown_currency", "currency"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -66,7 +66,7 @@ func TestListAccountsOldestFirstWithWorldPerCurrency(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
 		alice := fundedAccount(t, db, "Alice", "EUR", 500)
-		shop := newAccount(t, db, "Shop", KindMerchant, "EUR")
+		shop := newAccount(t, db, "Shop", AccountMerchant, "EUR")
 		taro := fundedAccount(t, db, "Taro", "JPY", 1000)
 		bob := fundedAccount(t, db, "Bob", "EUR", 300)
 
@@ -77,7 +77,7 @@ func TestListAccountsOldestFirstWithWorldPerCurrency(t *testing.T) {
 		var ids []string
 		worlds := map[string]Account{}
 		for _, a := range all {
-			if a.Kind == KindWorld {
+			if a.Kind == AccountWorld {
 				if _, dup := worlds[a.Currency]; dup {
 					t.Errorf("two world accounts for %s", a.Currency)
 				}
@@ -119,7 +119,7 @@ func TestTransferMovesMoneyBalanced(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
 		alice := fundedAccount(t, db, "Alice", "EUR", 1000)
-		shop := newAccount(t, db, "Shop", KindMerchant, "EUR")
+		shop := newAccount(t, db, "Shop", AccountMerchant, "EUR")
 		tr, err := transfer(db, alice.ID, shop.ID, Money{350, "EUR"})
 		if err != nil {
 			t.Fatal(err)
@@ -143,9 +143,9 @@ func TestTransferRefusalsWriteNothing(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
 		alice := fundedAccount(t, db, "Alice", "EUR", 1000)
-		shop := newAccount(t, db, "Shop", KindMerchant, "EUR")
-		yen := newAccount(t, db, "Yen shop", KindMerchant, "JPY")
-		full := newAccount(t, db, "Full", KindMerchant, "EUR")
+		shop := newAccount(t, db, "Shop", AccountMerchant, "EUR")
+		yen := newAccount(t, db, "Yen shop", AccountMerchant, "JPY")
+		full := newAccount(t, db, "Full", AccountMerchant, "EUR")
 		err := db.Update(bg, func(tx *Tx) error { // a balance at the top of int64
 			a, _ := tx.AccountUnchecked(full.ID)
 			a.Balance = math.MaxInt64
@@ -218,10 +218,10 @@ func TestWorldAccountMayGoNegativeOthersMayNot(t *testing.T) {
 		alice := fundedAccount(t, db, "Alice", "EUR", 100)
 		var world Account
 		db.View(bg, func(tx *Tx) (err error) { world, err = tx.WorldAccount("EUR"); return err })
-		if world.Balance != -100 || world.Kind != KindWorld {
+		if world.Balance != -100 || world.Kind != AccountWorld {
 			t.Fatalf("world account %+v, want balance -100", world)
 		}
-		bob := newAccount(t, db, "Bob", KindPerson, "EUR")
+		bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
 		_, err := transfer(db, bob.ID, alice.ID, Money{1, "EUR"})
 		wantError(t, err, KindDeclined, "insufficient_funds")
 	})
@@ -230,7 +230,7 @@ func TestWorldAccountMayGoNegativeOthersMayNot(t *testing.T) {
 func TestFundAccount(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
-		alice := newAccount(t, db, "Alice", KindPerson, "EUR")
+		alice := newAccount(t, db, "Alice", AccountPerson, "EUR")
 		tr, err := db.FundAccount(bg, FundRequest{Account: alice.ID, Amount: "12.50"})
 		if err != nil {
 			t.Fatal(err)
@@ -273,7 +273,7 @@ func TestFundAccount(t *testing.T) {
 func TestFundRefusesTypedMoneyInTheWrongCurrency(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
-		alice := newAccount(t, db, "Alice", KindPerson, "EUR")
+		alice := newAccount(t, db, "Alice", AccountPerson, "EUR")
 		err := db.Update(bg, func(tx *Tx) error {
 			_, err := tx.Fund(alice.ID, Money{100, "JPY"})
 			return err
@@ -286,7 +286,7 @@ func TestJournalNewestFirstWithLimit(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
 		alice := fundedAccount(t, db, "Alice", "EUR", 1000)
-		bob := newAccount(t, db, "Bob", KindPerson, "EUR")
+		bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
 		var made []string
 		for i := range 5 {
 			tr, err := transfer(db, alice.ID, bob.ID, Money{int64(i + 1), "EUR"})
@@ -317,7 +317,7 @@ func TestJournalNewestFirstWithLimit(t *testing.T) {
 func TestIdempotentReplaysTheFirstResult(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
-		alice := newAccount(t, db, "Alice", KindPerson, "EUR")
+		alice := newAccount(t, db, "Alice", AccountPerson, "EUR")
 		req := FundRequest{Account: alice.ID, Amount: "10", IdempotencyKey: "top-up-1"}
 		first, err := db.FundAccount(bg, req)
 		if err != nil {
@@ -348,7 +348,7 @@ func TestIdempotentReplaysTheFirstResult(t *testing.T) {
 
 		_, err = db.FundAccount(bg, FundRequest{Account: alice.ID, Amount: "11", IdempotencyKey: "top-up-1"})
 		wantError(t, err, KindConflict, "idempotency_key_reused")
-		_, err = db.CreateAccount(bg, CreateAccountRequest{Name: "x", Kind: KindPerson, Currency: "EUR", IdempotencyKey: "top-up-1"})
+		_, err = db.CreateAccount(bg, CreateAccountRequest{Name: "x", Kind: AccountPerson, Currency: "EUR", IdempotencyKey: "top-up-1"})
 		wantError(t, err, KindConflict, "idempotency_key_reused")
 		if got := balance(t, db, alice.ID); got != 1100 {
 			t.Errorf("balance %d, want 1100", got)
@@ -359,7 +359,7 @@ func TestIdempotentReplaysTheFirstResult(t *testing.T) {
 func TestIdempotencyKeysBelongToTheirActor(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
-		req := CreateAccountRequest{Name: "Alice", Kind: KindPerson, Currency: "EUR", IdempotencyKey: "k"}
+		req := CreateAccountRequest{Name: "Alice", Kind: AccountPerson, Currency: "EUR", IdempotencyKey: "k"}
 		first, err := db.CreateAccount(bg, req)
 		if err != nil {
 			t.Fatal(err)
@@ -382,12 +382,12 @@ func TestIdempotencyKeysBelongToTheirActor(t *testing.T) {
 func TestIdempotentRefusesOverlongKeyAndKeepsNoFailedResult(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
-		_, err := db.CreateAccount(bg, CreateAccountRequest{Name: "a", Kind: KindPerson, Currency: "EUR", IdempotencyKey: strings.Repeat("k", 256)})
+		_, err := db.CreateAccount(bg, CreateAccountRequest{Name: "a", Kind: AccountPerson, Currency: "EUR", IdempotencyKey: strings.Repeat("k", 256)})
 		wantError(t, err, KindInvalid, "invalid_idempotency_key")
 
 		// A refused request stores nothing under its key: fixing the request and retrying
 		// with the same key works.
-		alice := newAccount(t, db, "Alice", KindPerson, "EUR")
+		alice := newAccount(t, db, "Alice", AccountPerson, "EUR")
 		_, err = db.FundAccount(bg, FundRequest{Account: alice.ID, Amount: "1.001", IdempotencyKey: "k"})
 		wantError(t, err, KindInvalid, "invalid_amount")
 		if _, err := db.FundAccount(bg, FundRequest{Account: alice.ID, Amount: "1", IdempotencyKey: "k"}); err != nil {
@@ -404,7 +404,7 @@ func TestIdempotentRefusesOverlongKeyAndKeepsNoFailedResult(t *testing.T) {
 func TestIdempotentUnderConcurrentRetries(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
-		alice := newAccount(t, db, "Alice", KindPerson, "EUR")
+		alice := newAccount(t, db, "Alice", AccountPerson, "EUR")
 		req := FundRequest{Account: alice.ID, Amount: "7", IdempotencyKey: "tap"}
 		const clients = 16
 		ids := make([]string, clients)
@@ -449,7 +449,7 @@ func TestActorsActOnlyForTheirAccounts(t *testing.T) {
 		db := e.open(t)
 		alice := fundedAccount(t, db, "Alice", "EUR", 1000)
 		bob := fundedAccount(t, db, "Bob", "EUR", 1000)
-		shop := newAccount(t, db, "Shop", KindMerchant, "EUR")
+		shop := newAccount(t, db, "Shop", AccountMerchant, "EUR")
 		payer := asActor(RolePayer, alice.ID)
 		merchant := asActor(RoleMerchant, shop.ID)
 
@@ -471,7 +471,7 @@ func TestActorsActOnlyForTheirAccounts(t *testing.T) {
 		if err != nil || len(listed) != 1 || listed[0].ID != alice.ID {
 			t.Errorf("payer lists %+v, %v; want only its own account", listed, err)
 		}
-		if _, err := db.CreateAccount(merchant, CreateAccountRequest{Name: "x", Kind: KindMerchant, Currency: "EUR"}); KindOf(err) != KindForbidden {
+		if _, err := db.CreateAccount(merchant, CreateAccountRequest{Name: "x", Kind: AccountMerchant, Currency: "EUR"}); KindOf(err) != KindForbidden {
 			t.Errorf("merchant creating an account: %v, want forbidden", err)
 		}
 		if _, err := db.FundAccount(payer, FundRequest{Account: alice.ID, Amount: "5"}); KindOf(err) != KindForbidden {
@@ -530,7 +530,7 @@ func TestAuditRecordsWhoDidWhat(t *testing.T) {
 	onEngines(t, func(t *testing.T, e testEngine) {
 		db := e.open(t)
 		admin := WithActor(bg, Actor{ID: "key_ops", Role: RoleAdmin})
-		a, err := db.CreateAccount(admin, CreateAccountRequest{Name: "Alice", Kind: KindPerson, Currency: "EUR"})
+		a, err := db.CreateAccount(admin, CreateAccountRequest{Name: "Alice", Kind: AccountPerson, Currency: "EUR"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -420,7 +420,7 @@ func openVerifyWrite(path string) (o damageOutcome) {
 		return err
 	})
 	o.writeErr = db.Update(context.Background(), func(tx *Tx) error {
-		_, err := tx.CreateAccount(NewAccount{Name: "after damage", Kind: KindPerson, Currency: "EUR"})
+		_, err := tx.CreateAccount(NewAccount{Name: "after damage", Kind: AccountPerson, Currency: "EUR"})
 		return err
 	})
 	return o

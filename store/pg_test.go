@@ -177,7 +177,7 @@ func TestPGRecoversFromLostConnections(t *testing.T) {
 	app := fmt.Sprintf("tagpay-recover-%d", time.Now().UnixNano())
 	db := openAt(t, withParam(t, target, "application_name", app))
 	alice := fundedAccount(t, db, "Alice", "EUR", 100)
-	bob := newAccount(t, db, "Bob", KindPerson, "EUR")
+	bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
 	base := pgBase(t)
 	for round := range 3 {
 		before := len(pgQuery(t, base, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", app))
@@ -266,7 +266,7 @@ func TestPGPingNoticesANewerSchema(t *testing.T) {
 // none is lost, and none needs to run again.
 func TestPGHotMerchantLosesNoPayment(t *testing.T) {
 	db := openAt(t, withParam(t, pgTarget(t), "pool_max_conns", "16"))
-	shop := newAccount(t, db, "Shop", KindMerchant, "EUR")
+	shop := newAccount(t, db, "Shop", AccountMerchant, "EUR")
 	const payers, payments = 32, 20
 	var as []Account
 	for i := range payers {
@@ -489,7 +489,7 @@ func TestPGViews(t *testing.T) {
 	target := pgTarget(t)
 	db := openAt(t, target)
 	alice := fundedAccount(t, db, "Alice", "EUR", 1000)
-	shop := newAccount(t, db, "Shop", KindMerchant, "EUR")
+	shop := newAccount(t, db, "Shop", AccountMerchant, "EUR")
 	pay, err := transfer(db, alice.ID, shop.ID, Money{250, "EUR"})
 	if err != nil {
 		t.Fatal(err)
@@ -631,7 +631,7 @@ func TestCopyBoltToPG(t *testing.T) {
 		t.Errorf("a refused copy left %d transfers, want 412", n)
 	}
 	other := pgEngineT.open(t)
-	newAccount(t, other, "Already here", KindPerson, "EUR")
+	newAccount(t, other, "Already here", AccountPerson, "EUR")
 	_, err = Copy(bg, src, other)
 	wantError(t, err, KindConflict, "ledger_not_empty")
 	_, err = Copy(bg, src, src)

@@ -14,11 +14,11 @@ func TestIdempotencyKeysExpireAndArePruned(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	a, err := db.CreateAccount(ctx, CreateAccountRequest{Name: "A", Kind: KindPerson, Currency: "EUR", IdempotencyKey: "old"})
+	a, err := db.CreateAccount(ctx, CreateAccountRequest{Name: "A", Kind: AccountPerson, Currency: "EUR", IdempotencyKey: "old"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CreateAccount(ctx, CreateAccountRequest{Name: "B", Kind: KindPerson, Currency: "EUR", IdempotencyKey: "new"}); err != nil {
+	if _, err := db.CreateAccount(ctx, CreateAccountRequest{Name: "B", Kind: AccountPerson, Currency: "EUR", IdempotencyKey: "new"}); err != nil {
 		t.Fatal(err)
 	}
 	// Age the first record past the TTL, as two hours would.
@@ -38,11 +38,11 @@ func TestIdempotencyKeysExpireAndArePruned(t *testing.T) {
 		t.Fatalf("pruned %d, %v; want the one old record", n, err)
 	}
 	// The fresh key still replays; the pruned one is free again.
-	b, err := db.CreateAccount(ctx, CreateAccountRequest{Name: "B", Kind: KindPerson, Currency: "EUR", IdempotencyKey: "new"})
+	b, err := db.CreateAccount(ctx, CreateAccountRequest{Name: "B", Kind: AccountPerson, Currency: "EUR", IdempotencyKey: "new"})
 	if err != nil || b.Name != "B" {
 		t.Fatalf("replay of the fresh key: %+v, %v", b, err)
 	}
-	c, err := db.CreateAccount(ctx, CreateAccountRequest{Name: "C", Kind: KindPerson, Currency: "EUR", IdempotencyKey: "old"})
+	c, err := db.CreateAccount(ctx, CreateAccountRequest{Name: "C", Kind: AccountPerson, Currency: "EUR", IdempotencyKey: "old"})
 	if err != nil || c.ID == a.ID {
 		t.Fatalf("the expired key was not free: %+v, %v", c, err)
 	}

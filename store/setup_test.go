@@ -109,7 +109,7 @@ func newAccount(t testing.TB, db *DB, name string, kind AccountKind, currency st
 // fundedAccount creates a person account holding amount minor units.
 func fundedAccount(t testing.TB, db *DB, name, currency string, amount int64) Account {
 	t.Helper()
-	a := newAccount(t, db, name, KindPerson, currency)
+	a := newAccount(t, db, name, AccountPerson, currency)
 	if amount > 0 {
 		err := db.Update(context.Background(), func(tx *Tx) error {
 			_, err := tx.Fund(a.ID, Money{Amount: amount, Currency: currency})

@@ -76,7 +76,7 @@ func (tx *Tx) Transfer(s TransferSpec) (Transfer, error) {
 			return Transfer{}, Errorf(KindDeclined, "currency_mismatch", "account %s holds %s, the amount is in %s", a.ID, a.Currency, s.Amount.Currency)
 		}
 	}
-	if from.Kind != KindWorld && from.Balance < s.Amount.Amount {
+	if from.Kind != AccountWorld && from.Balance < s.Amount.Amount {
 		return Transfer{}, Errorf(KindDeclined, "insufficient_funds", "insufficient funds: account %s holds %s, %s needed", from.ID, from.BalanceMoney(), s.Amount)
 	}
 	if to.Balance > math.MaxInt64-s.Amount.Amount || from.Balance < math.MinInt64+s.Amount.Amount {
@@ -107,7 +107,7 @@ func (tx *Tx) Fund(accountID string, amount Money) (Transfer, error) {
 	if err != nil {
 		return Transfer{}, err
 	}
-	if acct.Kind == KindWorld {
+	if acct.Kind == AccountWorld {
 		return Transfer{}, Errorf(KindInvalid, "invalid_account", "a world account cannot be funded").WithParam("account")
 	}
 	if amount.Currency != acct.Currency {

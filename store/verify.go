@@ -79,7 +79,7 @@ func VerifyLedger(tx *Tx) ([]Violation, error) {
 		if a.Balance != sums[id] {
 			add("balance_matches_postings", id, "balance %d differs from the sum of its postings %d", a.Balance, sums[id])
 		}
-		if a.Balance < 0 && a.Kind != KindWorld {
+		if a.Balance < 0 && a.Kind != AccountWorld {
 			add("no_negative_balance", id, "%s account has a negative balance %s", a.Kind, a.BalanceMoney())
 		}
 		perCurrency[a.Currency] += a.Balance

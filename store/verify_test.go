@@ -111,7 +111,7 @@ func TestVerifyLedgerReportsEachViolation(t *testing.T) {
 				var l ledger
 				var err error
 				l.alice = fundedAccount(t, db, "Alice", "EUR", 1000)
-				l.bob = newAccount(t, db, "Bob", KindPerson, "EUR")
+				l.bob = newAccount(t, db, "Bob", AccountPerson, "EUR")
 				if l.topUpBob, err = db.FundAccount(bg, FundRequest{Account: l.bob.ID, Amount: "5"}); err != nil {
 					t.Fatal(err)
 				}

@@ -185,7 +185,7 @@ func checkLoopback(server string) error {
 // setup makes the run's merchant, its tag and one payer per client, funded for the
 // whole run so that no payment is declined for want of money.
 func setup(ctx context.Context, be backend.Backend, cfg Config, run string) ([]string, orders.Tag, error) {
-	merchant, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "loadgen merchant " + run, Kind: store.KindMerchant, Currency: "EUR"})
+	merchant, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: "loadgen merchant " + run, Kind: store.AccountMerchant, Currency: "EUR"})
 	if err != nil {
 		return nil, orders.Tag{}, fmt.Errorf("load generator setup: %w", err)
 	}
@@ -197,7 +197,7 @@ func setup(ctx context.Context, be backend.Backend, cfg Config, run string) ([]s
 	funds := fmt.Sprintf("%d.00", cfg.Payments)
 	payers := make([]string, cfg.Clients)
 	for i := range payers {
-		p, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprintf("loadgen payer %s-%d", run, i), Kind: store.KindPerson, Currency: "EUR"})
+		p, err := be.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprintf("loadgen payer %s-%d", run, i), Kind: store.AccountPerson, Currency: "EUR"})
 		if err != nil {
 			return nil, orders.Tag{}, fmt.Errorf("load generator setup: %w", err)
 		}

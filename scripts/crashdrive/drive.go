@@ -96,7 +96,7 @@ func (d *driver) setup(ctx context.Context, payers int) error {
 	rep := 0
 	var m store.Account
 	err := d.call(ctx, "create merchant", &rep, func(be backend.Backend) (err error) {
-		m, err = be.CreateAccount(ctx, store.CreateAccountRequest{Name: "crash merchant", Kind: store.KindMerchant, Currency: "EUR", IdempotencyKey: key("merchant")})
+		m, err = be.CreateAccount(ctx, store.CreateAccountRequest{Name: "crash merchant", Kind: store.AccountMerchant, Currency: "EUR", IdempotencyKey: key("merchant")})
 		return err
 	})
 	if err != nil {
@@ -113,7 +113,7 @@ func (d *driver) setup(ctx context.Context, payers int) error {
 	for i := range payers {
 		var p store.Account
 		err := d.call(ctx, "create payer", &rep, func(be backend.Backend) (err error) {
-			p, err = be.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprint("crash payer ", i), Kind: store.KindPerson, Currency: "EUR", IdempotencyKey: key(fmt.Sprint("payer-", i))})
+			p, err = be.CreateAccount(ctx, store.CreateAccountRequest{Name: fmt.Sprint("crash payer ", i), Kind: store.AccountPerson, Currency: "EUR", IdempotencyKey: key(fmt.Sprint("payer-", i))})
 			return err
 		})
 		if err == nil {
