@@ -37,13 +37,12 @@ func readOnly[R, T any](c *call, req *R, do func(context.Context, R) (T, error),
 // actOn makes a change to the record the path's {id} names, an id of prefix: the body
 // must be empty ({}), and the idempotency key reaches the backend in the context.
 func actOn[T any](c *call, prefix, what string, do func(context.Context, string) (T, error)) (T, error) {
+	var none T
 	id, err := c.id("id", prefix, what)
-	if err == nil {
-		var none struct{}
-		err = c.decode(&none)
-	}
 	if err != nil {
-		var none T
+		return none, err
+	}
+	if err := c.decode(&struct{}{}); err != nil {
 		return none, err
 	}
 	return do(c.ctx, id)
