@@ -422,58 +422,69 @@ func (a *codeAnalysis) methodBody(recv, name string) *ast.FuncDecl {
 	return nil
 }
 
-// routeCodes maps each route pattern registered in Server.routes to the codes its
-// handler can answer with (the middleware of handle not included).
-func (a *codeAnalysis) routeCodes(t *testing.T, served []string) map[string]map[codeStatus]bool {
+// tableRow is one row of the table Server.routeTable returns, as the source spells it.
+type tableRow struct {
+	pattern string   // "METHOD /path"
+	public  bool     // served without a key, so without the middleware of handle
+	serve   ast.Expr // the handler
+}
+
+// routeRows reads the rows of Server.routeTable: every route literal in its body.
+func (a *codeAnalysis) routeRows(t *testing.T) []tableRow {
 	t.Helper()
-	routes := a.methodBody("Server", "routes")
-	if routes == nil {
-		t.Fatal("no Server.routes")
+	table := a.methodBody("Server", "routeTable")
+	if table == nil {
+		t.Fatal("no Server.routeTable")
 	}
-	out := map[string]map[codeStatus]bool{}
-	ast.Inspect(routes.Body, func(n ast.Node) bool {
-		c, ok := n.(*ast.CallExpr)
+	var rows []tableRow
+	ast.Inspect(table.Body, func(n ast.Node) bool {
+		lit, ok := n.(*ast.CompositeLit)
 		if !ok {
 			return true
 		}
-		sel, ok := c.Fun.(*ast.SelectorExpr)
-		if !ok || (sel.Sel.Name != "handle" && sel.Sel.Name != "handlePublic") || len(c.Args) != 3 {
+		named, ok := a.info.Types[lit].Type.(*types.Named)
+		if !ok || named.Obj().Name() != "route" || named.Obj().Pkg().Path() != modulePath+"/api" {
 			return true
 		}
-		method, ok := a.constString(c.Args[0], nil)
-		if !ok {
-			t.Fatalf("route with a method that is not constant at %s", a.fset.Position(c.Pos()))
-		}
-		var patterns []string
-		if p, ok := a.constString(c.Args[1], nil); ok {
-			patterns = []string{method + " " + p}
-		} else {
-			// A path built in a loop: every served route under its constant prefix.
-			prefix := ""
-			if b, ok := c.Args[1].(*ast.BinaryExpr); ok {
-				prefix, _ = a.constString(b.X, nil)
-			}
-			for _, r := range served {
-				if prefix != "" && strings.HasPrefix(r, method+" "+prefix) {
-					patterns = append(patterns, r)
-				}
-			}
-			if len(patterns) == 0 {
-				t.Fatalf("cannot tell which routes %s registers", a.fset.Position(c.Pos()))
+		st := named.Underlying().(*types.Struct)
+		fields := map[string]ast.Expr{}
+		for i, e := range lit.Elts {
+			if kv, ok := e.(*ast.KeyValueExpr); ok {
+				fields[kv.Key.(*ast.Ident).Name] = kv.Value
+			} else {
+				fields[st.Field(i).Name()] = e
 			}
 		}
-		codes := map[codeStatus]bool{}
-		a.codesOf(c.Args[2], nil, codes)
-		for _, p := range patterns {
-			if out[p] == nil {
-				out[p] = map[codeStatus]bool{}
-			}
-			for k := range codes {
-				out[p][k] = true
-			}
+		method, okM := a.constString(fields["method"], nil)
+		path, okP := a.constString(fields["path"], nil)
+		if fields["method"] == nil || fields["path"] == nil || !okM || !okP {
+			t.Fatalf("route with a method or path that is not constant at %s", a.fset.Position(lit.Pos()))
 		}
+		if fields["serve"] == nil {
+			t.Fatalf("route without a handler at %s", a.fset.Position(lit.Pos()))
+		}
+		acc, _ := a.constInt(fields["access"])
+		rows = append(rows, tableRow{pattern: method + " " + path, public: access(acc) == public, serve: fields["serve"]})
 		return false
 	})
+	return rows
+}
+
+// routeCodes maps each route pattern of Server.routeTable to the codes its handler can
+// answer with (the middleware of handle not included).
+func (a *codeAnalysis) routeCodes(t *testing.T) map[string]map[codeStatus]bool {
+	t.Helper()
+	out := map[string]map[codeStatus]bool{}
+	for _, row := range a.routeRows(t) {
+		codes := map[codeStatus]bool{}
+		a.codesOf(row.serve, nil, codes)
+		if out[row.pattern] == nil {
+			out[row.pattern] = map[codeStatus]bool{}
+		}
+		for k := range codes {
+			out[row.pattern][k] = true
+		}
+	}
 	return out
 }
 
@@ -524,23 +535,13 @@ func sortedCodes(m map[codeStatus]bool) []codeStatus {
 	return out
 }
 
-// isPublic reports whether route is registered with handlePublic (no key, no middleware).
-func (a *codeAnalysis) isPublic(route string) bool {
-	routes := a.methodBody("Server", "routes")
-	public := false
-	ast.Inspect(routes.Body, func(n ast.Node) bool {
-		c, ok := n.(*ast.CallExpr)
-		if !ok || len(c.Args) != 3 {
+// isPublic reports whether route is a public row of the table (no key, no middleware).
+func (a *codeAnalysis) isPublic(t *testing.T, route string) bool {
+	t.Helper()
+	for _, row := range a.routeRows(t) {
+		if row.pattern == route && row.public {
 			return true
 		}
-		if sel, ok := c.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "handlePublic" {
-			m, _ := a.constString(c.Args[0], nil)
-			p, _ := a.constString(c.Args[1], nil)
-			if m+" "+p == route {
-				public = true
-			}
-		}
-		return true
-	})
-	return public
+	}
+	return false
 }

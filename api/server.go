@@ -406,15 +406,21 @@ func (s *Server) handle(method, path string, fn handler) {
 	})
 }
 
-// handlePublic registers a route that needs no API key.
-func (s *Server) handlePublic(method, path string, fn func(w http.ResponseWriter, r *http.Request)) {
+// handlePublic registers a route that needs no API key: no authentication, rate limit
+// or idempotency bookkeeping, only JSON rendering.
+func (s *Server) handlePublic(method, path string, fn handler) {
 	pattern := method + " " + path
 	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if info, ok := r.Context().Value(requestLogKey{}).(*requestLog); ok {
 			info.route = pattern
 		}
-		fn(w, r)
+		out, err := fn(&call{r: r, w: w, ctx: r.Context(), maxBody: s.maxBody})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
 	})
 }
 

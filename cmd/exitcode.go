@@ -9,7 +9,8 @@ import (
 	"github.com/tagpay/tagpay/store"
 )
 
-// Exit codes, the same locally and against a server. Scripts rely on them.
+// Exit codes, the same locally and against a server: scripts rely on them, so a code
+// never changes meaning.
 const (
 	ExitOK           = 0
 	ExitError        = 1

@@ -7,7 +7,7 @@ import (
 	"github.com/tagpay/tagpay/store"
 )
 
-// Tag content formats (DESIGN §4):
+// Tag content formats:
 //
 //	static: <base_url>/t/<tagref>?s=<mac>
 //	SUN:    <base_url>/s/<tagref>?<parameters the NTAG 424 DNA appends on each tap>

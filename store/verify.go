@@ -14,7 +14,7 @@ type Violation struct {
 
 func (v Violation) String() string { return v.Check + ": " + v.Subject + ": " + v.Message }
 
-// VerifyLedger checks the money invariants of DESIGN §3: each transfer's postings balance
+// VerifyLedger checks the money invariants: each transfer's postings balance
 // and match it; each balance equals the sum of its postings; the balances of a currency
 // sum to zero; only world accounts are negative; the engine finds its own storage
 // consistent (bbolt: the file's pages; PostgreSQL: no rows outside the declared buckets).
