@@ -225,6 +225,9 @@ func (d *diagnosis) outcome(name string) string {
 func (d *diagnosis) ic() {
 	t := d.t
 	switch {
+	case t.Type == TypeUnknown && t.family == familyType2 && t.Version == nil && d.ccDamaged():
+		// Without GET_VERSION only the CC's size tells these ICs apart.
+		d.add(CheckIC, StatusWarn, "%s: IC not recognised: it gives no GET_VERSION through reader personality %q and its capability container is damaged; only generic NDEF access is possible", t.Name, t.Personality())
 	case t.Type == TypeUnknown:
 		d.add(CheckIC, StatusWarn, "%s: IC not recognised, only generic NDEF access is possible", t.Name)
 	case t.Version == nil:
@@ -232,6 +235,16 @@ func (d *diagnosis) ic() {
 	default:
 		d.add(CheckIC, StatusPass, "%s (GET_VERSION % X) through reader personality %q", t.Name, t.Version, t.Personality())
 	}
+}
+
+// ccDamaged reports whether the Type 2 CC read while identifying the tag is unusable.
+func (d *diagnosis) ccDamaged() bool {
+	cc, ok := d.t.mem.get(pageCC, 1)
+	if !ok {
+		return false
+	}
+	err := checkCC(cc)
+	return err != nil && !errors.Is(err, ErrNoNDEF)
 }
 
 // type2 runs the Type 2 checks. The lock bytes, the password configuration and the
@@ -350,7 +363,6 @@ func (d *diagnosis) ndefType2(cc []byte) {
 		}
 	}
 	d.message(msg)
-	return
 }
 
 // message judges a complete NDEF message.
@@ -464,7 +476,6 @@ func (d *diagnosis) passwordType2() {
 	default:
 		d.add(CheckPassword, StatusPass, "password protected from page %d, writes only%s", pw.FromPage, limit)
 	}
-	return
 }
 
 // ultralightC reports an Ultralight C's 3DES protection from AUTH0 and AUTH1, when
@@ -489,7 +500,6 @@ func (d *diagnosis) ultralightC() {
 		what = "writes only"
 	}
 	d.add(CheckPassword, StatusWarn, "3DES-protected from page %d, %s; tagpay cannot authenticate with 3DES, so those pages stay out of its reach", auth0, what)
-	return
 }
 
 // signature checks NXP's originality signature over the UID.
@@ -623,7 +633,6 @@ func (d *diagnosis) sdm() {
 		return
 	}
 	d.add(CheckSDM, StatusPass, "SDM on: %s; NDEF file %s", fs.SDM.Mirrors(), fs.Access)
-	return
 }
 
 func (d *diagnosis) sun(msg []byte, opts DiagnoseOptions) {

@@ -341,3 +341,22 @@ func TestDiagnoseTagLeavesMidway(t *testing.T) {
 		t.Errorf("the tag left during %v only; the test should cover several checks", seen)
 	}
 }
+
+// An IC without GET_VERSION is told apart by its CC alone: with the CC damaged the IC
+// check says so, and the checks that do not read through the CC still run.
+func TestDiagnoseBadCCWithoutGetVersion(t *testing.T) {
+	img := image(t, nfc.TypeNTAG203, uriMessage(t, shortURL))
+	img.Pages[3][0] = 0x42
+	checks := diagnose(t, emu.ACR122, img, nfc.DiagnoseOptions{})
+	if c := find(t, checks, nfc.CheckIC); c.Status != nfc.StatusWarn || !strings.Contains(c.Detail, "gives no GET_VERSION") || !strings.Contains(c.Detail, "capability container is damaged") {
+		t.Errorf("IC: %s %s", c.Status, c.Detail)
+	}
+	if c := find(t, checks, nfc.CheckNDEF); c.Status != nfc.StatusSkip || c.DependsOn != nfc.CheckCC {
+		t.Errorf("ndef: %+v", c)
+	}
+	for _, name := range []string{nfc.CheckUID, nfc.CheckLock, nfc.CheckPassword} {
+		if c := find(t, checks, name); c.Status != nfc.StatusPass {
+			t.Errorf("%s: %s %s", name, c.Status, c.Detail)
+		}
+	}
+}
