@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -29,12 +30,15 @@ type TagDiagnoseOptions struct {
 	FromLedger ledgerPassword
 }
 
-// Diagnosis is `tag diagnose -o json`: the reader, and each check in order.
+// Diagnosis is `tag diagnose -o json`: the reader, the tag's UID (empty when the tag
+// could not be identified), and each check in order. With --watch each is one line.
 type Diagnosis struct {
-	Reader string      `json:"reader"`
-	Checks []nfc.Check `json:"checks"`
-	Failed int         `json:"failed"`
-	Warned int         `json:"warned"`
+	Reader  string      `json:"reader"`
+	UID     string      `json:"uid"`
+	Checks  []nfc.Check `json:"checks"`
+	Failed  int         `json:"failed"`
+	Warned  int         `json:"warned"`
+	Skipped int         `json:"skipped"`
 }
 
 func newTagDiagnoseCmd(f *Factory) *cobra.Command {
@@ -54,10 +58,13 @@ lock state, password protection, NXP originality signature, and the SUN message 
 NTAG 424 DNA when its keys are given. Then the ledger (or --server) is asked: is the
 tag registered, to which merchant, is it active, and does its content verify (the MAC, or
 the SUN message with a fresh counter, without using the counter up)? --offline skips
-those. Each check is PASS, WARN or FAIL with one line of explanation.
+those. Each check is PASS, WARN or FAIL with one line of explanation, or SKIP when a
+check it builds on gave nothing to build on (the line names that check); every other
+check runs whatever an earlier one found.
 
 Exits 0 when no check fails and 5 when one does. --watch diagnoses tag after tag until
-interrupted.`,
+interrupted, naming each tag: a header line per tag on a terminal, the UID first on every
+tab-separated line, and one JSON object per line, with its uid, under -o json.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) (err error) {
 			if (metaKey == "") != (fileKey == "") {
@@ -117,14 +124,23 @@ func runTagDiagnose(ctx context.Context, opts *TagDiagnoseOptions) error {
 	defer bus.Close()
 	if !opts.Watch {
 		d, err := diagnoseOnce(ctx, bus, opts)
+		if err == nil {
+			err = printDiagnosis(opts, d, false)
+		}
 		if err != nil {
 			return err
 		}
 		return diagnosisVerdict(d)
 	}
 	failed := 0
-	for {
+	for n := 0; ; n++ {
 		d, err := diagnoseOnce(ctx, bus, opts)
+		if err == nil {
+			if n > 0 && !opts.Out.JSONOutput() && opts.IO.IsStdoutTTY() {
+				fmt.Fprintln(opts.IO.Out)
+			}
+			err = printDiagnosis(opts, d, true)
+		}
 		if ctx.Err() != nil {
 			break
 		}
@@ -148,7 +164,7 @@ func runTagDiagnose(ctx context.Context, opts *TagDiagnoseOptions) error {
 	return nil
 }
 
-// diagnoseOnce waits for a tag, runs every check and prints the result.
+// diagnoseOnce waits for a tag and runs every check.
 func diagnoseOnce(ctx context.Context, bus nfc.Bus, opts *TagDiagnoseOptions) (*Diagnosis, error) {
 	r, err := opts.Access.waitFor(ctx, bus)
 	if err != nil {
@@ -169,33 +185,76 @@ func diagnoseOnce(ctx context.Context, bus nfc.Bus, opts *TagDiagnoseOptions) (*
 			return nil, err
 		}
 	}
-	checks := nfc.Diagnose(ctx, bus, nfc.DiagnoseOptions{Reader: r.Name, MetaKey: opts.MetaKey, FileKey: opts.FileKey, Password: pwd})
+	rep := nfc.DiagnoseReport(ctx, bus, nfc.DiagnoseOptions{Reader: r.Name, MetaKey: opts.MetaKey, FileKey: opts.FileKey, Password: pwd})
+	checks := rep.Checks
 	if opts.Backend != nil {
 		checks = append(checks, ledgerChecks(ctx, bus, r.Name, opts.Backend)...)
 	}
-	d := &Diagnosis{Reader: r.Name, Checks: checks}
-	cs := opts.IO.Colors()
-	t := Table{Header: []string{"CHECK", "STATUS", "DETAIL"}}
+	d := &Diagnosis{Reader: r.Name, UID: strings.ToUpper(hex.EncodeToString(rep.UID)), Checks: checks}
 	for _, c := range checks {
-		st := string(c.Status)
 		switch c.Status {
 		case nfc.StatusFail:
 			d.Failed++
-			st = cs.Red(st)
 		case nfc.StatusWarn:
 			d.Warned++
+		case nfc.StatusSkip:
+			d.Skipped++
+		}
+	}
+	return d, nil
+}
+
+// printDiagnosis prints one tag's checks. Under --watch every tag is named: a header
+// line on a terminal, the UID as the first field of each tab-separated line, and one
+// JSON object per line, so that a stream of tags can be told apart and split.
+func printDiagnosis(opts *TagDiagnoseOptions, d *Diagnosis, watch bool) error {
+	if opts.Out.JSONOutput() {
+		if !watch || opts.Out.JQ != nil {
+			return opts.Out.JSON(d)
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return fmt.Errorf("encoding the diagnosis: %w", err)
+		}
+		_, err = fmt.Fprintf(opts.IO.Out, "%s\n", b)
+		return err
+	}
+	uid := d.UID
+	if uid == "" {
+		uid = "-" // the tag was not identified; a field is never left empty
+	}
+	tty := opts.IO.IsStdoutTTY()
+	cs := opts.IO.Colors()
+	t := Table{Header: []string{"CHECK", "STATUS", "DETAIL"}}
+	if watch && !tty {
+		t.Header = append([]string{"UID"}, t.Header...)
+	}
+	for _, c := range d.Checks {
+		st := string(c.Status)
+		switch c.Status {
+		case nfc.StatusFail:
+			st = cs.Red(st)
+		case nfc.StatusWarn:
 			st = cs.Yellow(st)
-		default:
+		case nfc.StatusPass:
 			st = cs.Green(st)
 		}
-		t.Rows = append(t.Rows, []string{c.Name, st, c.Detail})
+		row := []string{c.Name, st, c.Detail}
+		if watch && !tty {
+			row = append([]string{uid}, row...)
+		}
+		t.Rows = append(t.Rows, row)
 	}
-	if opts.Out.JSONOutput() {
-		err = opts.Out.JSON(d)
-	} else {
-		err = opts.Out.Table(t)
+	if watch && tty {
+		name := "tag " + uid
+		if d.UID == "" {
+			name = "an unidentified tag"
+		}
+		if _, err := fmt.Fprintf(opts.IO.Out, "%s on %q: %d failed, %d warned, %d skipped\n", cs.Bold(name), d.Reader, d.Failed, d.Warned, d.Skipped); err != nil {
+			return err
+		}
 	}
-	return d, err
+	return opts.Out.Table(t)
 }
 
 // diagnosisVerdict turns failed checks into exit 5, naming them.

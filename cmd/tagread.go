@@ -227,6 +227,9 @@ func imageFormat(format, file string) (string, error) {
 func formatImage(img *nfc.Image, format string) ([]byte, error) {
 	if format == imageFlipper {
 		b, err := nfc.FormatFlipper(img)
+		if errors.Is(err, nfc.ErrFlipperNo424) {
+			return nil, &UsageError{Err: fmt.Errorf("--format flipper: %w; use --format json (tagpay's JSON image) instead", err)}
+		}
 		if err != nil {
 			return nil, &UsageError{Err: fmt.Errorf("--format flipper: %w", err)}
 		}
@@ -252,7 +255,28 @@ func writeImage(out io.Writer, img *nfc.Image, format, file string) error {
 		_, err = out.Write(b)
 		return err
 	}
-	if err := os.WriteFile(file, b, 0o644); err != nil {
+	return writeFileWhole(file, b)
+}
+
+// writeFileWhole writes b to file through a temporary file beside it, so that a write
+// cut short never leaves a partial image under the name asked for.
+func writeFileWhole(file string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
+	if err != nil {
+		return fmt.Errorf("writing the image: %w", err)
+	}
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
 		return fmt.Errorf("writing the image: %w", err)
 	}
 	return nil

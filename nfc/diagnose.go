@@ -17,6 +17,9 @@ const (
 	StatusPass Status = "PASS"
 	StatusWarn Status = "WARN" // works, but something deserves a look
 	StatusFail Status = "FAIL" // broken, damaged or not genuine
+	// StatusSkip is a check that could not run because one it builds on gave nothing
+	// to build on; DependsOn names that one.
+	StatusSkip Status = "SKIP"
 )
 
 // Check is one line of `tag diagnose`.
@@ -24,6 +27,15 @@ type Check struct {
 	Name   string `json:"name"`
 	Status Status `json:"status"`
 	Detail string `json:"detail"`
+	// DependsOn, for a skipped check, is the check whose result it needed.
+	DependsOn string `json:"depends_on,omitempty"`
+}
+
+// Report is what Diagnose found: the tag's UID, once the tag was identified, and
+// every check in the order they ran.
+type Report struct {
+	UID    HexBytes `json:"uid,omitempty"`
+	Checks []Check  `json:"checks"`
 }
 
 // Names of the checks, in the order Diagnose runs them.
@@ -53,26 +65,34 @@ type DiagnoseOptions struct {
 
 // Diagnose examines the reader and the tag on it, check by check, and says what a
 // field engineer needs to know: is the tag readable, genuine, intact, locked? It
-// stops early only when later checks cannot run (no reader, no tag, unusable tag).
+// stops early only when no tag check can run (no reader, no tag, unusable tag); past
+// that, a check that needs another's result is reported as skipped when that one gave
+// nothing to build on, and every other check runs.
 func Diagnose(ctx context.Context, bus Bus, opts DiagnoseOptions) []Check {
-	var out []Check
+	return DiagnoseReport(ctx, bus, opts).Checks
+}
+
+// DiagnoseReport is Diagnose with the UID of the tag examined, for callers that
+// examine tag after tag.
+func DiagnoseReport(ctx context.Context, bus Bus, opts DiagnoseOptions) Report {
+	var rep Report
 	add := func(name string, st Status, format string, args ...any) {
-		out = append(out, Check{Name: name, Status: st, Detail: fmt.Sprintf(format, args...)})
+		rep.Checks = append(rep.Checks, Check{Name: name, Status: st, Detail: fmt.Sprintf(format, args...)})
 	}
 	r, err := SelectReader(ctx, bus, opts.Reader)
 	if err != nil {
 		add(CheckReader, StatusFail, "%v", err)
-		return out
+		return rep
 	}
 	if !r.Present {
 		add(CheckReader, StatusFail, "%q holds no tag; place one on it", r.Name)
-		return out
+		return rep
 	}
 	add(CheckReader, StatusPass, "%q holds a tag", r.Name)
 	card, err := bus.Connect(ctx, r.Name)
 	if err != nil {
 		add(CheckATR, StatusFail, "cannot connect to the tag: %v", err)
-		return out
+		return rep
 	}
 	atr, err := ParseATR(card.ATR())
 	if err != nil {
@@ -84,14 +104,16 @@ func Diagnose(ctx context.Context, bus Bus, opts DiagnoseOptions) []Check {
 	if t == nil {
 		_ = card.Close()
 		add(CheckIC, StatusFail, "%v", err)
-		return out
+		return rep
 	}
 	defer t.Close()
+	rep.UID = bytes.Clone(t.UID)
 	if err != nil {
 		add(CheckIC, StatusFail, "%s: %v", t.Name, err)
-		return out
+		return rep
 	}
-	return append(out, DiagnoseTag(t, opts)...)
+	rep.Checks = append(rep.Checks, DiagnoseTag(t, opts)...)
+	return rep
 }
 
 func describeATR(a ATRInfo) string {
@@ -124,8 +146,11 @@ func DiagnoseTag(t *Tag, opts DiagnoseOptions) []Check {
 type diagnosis struct {
 	t         *Tag
 	out       []Check
-	authTried bool  // a password was given
-	authErr   error // what presenting it gave
+	authTried bool   // a password was given
+	authErr   error  // what presenting it gave
+	gone      string // the check during which the tag left the reader
+	hdr       []byte // Type 2 pages 0-3, once read
+	cc4       *t4State
 }
 
 func (d *diagnosis) add(name string, st Status, format string, args ...any) {
@@ -138,12 +163,71 @@ func (d *diagnosis) removed(name string, err error) bool {
 		return false
 	}
 	d.add(name, StatusFail, "%v", err)
+	d.gone = name
 	return true
+}
+
+// step is one check, and the checks whose result it builds on. run adds the check's
+// line and reports whether the checks that need it can build on its result, which is
+// not the same as passing: a UID with wrong check bytes still gives the CC beside it.
+type step struct {
+	name  string
+	needs []string
+	run   func() (usable bool)
+}
+
+// runSteps runs each step whose dependencies gave something to build on, and reports
+// the others as skipped, naming the dependency; once the tag has left, nothing more runs.
+func (d *diagnosis) runSteps(steps []step) {
+	usable := map[string]bool{}
+	for _, s := range steps {
+		if d.gone != "" {
+			d.skip(s.name, d.gone, "not run: the tag left the reader during the %s check", d.gone)
+			continue
+		}
+		dep := ""
+		for _, n := range s.needs {
+			if !usable[n] {
+				dep = n
+				break
+			}
+		}
+		if dep != "" {
+			d.skip(s.name, dep, "not run: it needs the %s check, which %s", dep, d.outcome(dep))
+			continue
+		}
+		usable[s.name] = s.run()
+	}
+}
+
+func (d *diagnosis) skip(name, dep, format string, args ...any) {
+	d.out = append(d.out, Check{Name: name, Status: StatusSkip, Detail: fmt.Sprintf(format, args...), DependsOn: dep})
+}
+
+// outcome says in a few words why the named check left nothing to build on.
+func (d *diagnosis) outcome(name string) string {
+	for _, c := range d.out {
+		if c.Name != name {
+			continue
+		}
+		switch c.Status {
+		case StatusFail:
+			return "failed"
+		case StatusSkip:
+			return "was not run"
+		default:
+			return fmt.Sprintf("gave %s with nothing to go on", c.Status)
+		}
+	}
+	return "was not run"
 }
 
 func (d *diagnosis) ic() {
 	t := d.t
 	switch {
+	case t.Type == TypeUnknown && t.family == familyType2 && t.Version == nil && d.ccDamaged():
+		// Without GET_VERSION only the CC's size tells these ICs apart.
+		d.add(CheckIC, StatusWarn, "%s: IC not recognised: it gives no GET_VERSION through reader personality %q and its capability container is damaged; only generic NDEF access is possible", t.Name, t.Personality())
 	case t.Type == TypeUnknown:
 		d.add(CheckIC, StatusWarn, "%s: IC not recognised, only generic NDEF access is possible", t.Name)
 	case t.Version == nil:
@@ -153,33 +237,41 @@ func (d *diagnosis) ic() {
 	}
 }
 
-func (d *diagnosis) type2() {
-	t := d.t
-	hdr, err := t.read(0, 4)
-	if err != nil {
-		d.add(CheckUID, StatusFail, "cannot read pages 0-3: %v", err)
-		return
+// ccDamaged reports whether the Type 2 CC read while identifying the tag is unusable.
+func (d *diagnosis) ccDamaged() bool {
+	cc, ok := d.t.mem.get(pageCC, 1)
+	if !ok {
+		return false
 	}
-	d.uidType2(hdr)
-	cc := hdr[12:16]
-	if !d.ccType2(cc) {
-		return
-	}
-	if d.ndefType2(cc) {
-		return
-	}
-	if d.lockType2() {
-		return
-	}
-	if d.passwordType2() {
-		return
-	}
-	d.signature()
+	err := checkCC(cc)
+	return err != nil && !errors.Is(err, ErrNoNDEF)
 }
 
-// uidType2 checks the UID's check bytes (ISO 14443-3: BCC0 = 88 ^ UID0..2, BCC1 =
-// UID3..6) and the manufacturer byte.
-func (d *diagnosis) uidType2(hdr []byte) {
+// type2 runs the Type 2 checks. The lock bytes, the password configuration and the
+// signature are read on their own, so a damaged CC or message hides none of them.
+func (d *diagnosis) type2() {
+	d.runSteps([]step{
+		{CheckUID, nil, d.uidType2},
+		{CheckCC, []string{CheckUID}, func() bool { return d.ccType2(d.hdr[12:16]) }},
+		{CheckNDEF, []string{CheckCC}, func() bool { d.ndefType2(d.hdr[12:16]); return true }},
+		{CheckLock, nil, func() bool { d.lockType2(); return true }},
+		{CheckPassword, nil, func() bool { d.passwordType2(); return true }},
+		{CheckSignature, nil, func() bool { d.signature(); return true }},
+	})
+}
+
+// uidType2 reads pages 0-3 and checks the UID's check bytes (ISO 14443-3: BCC0 = 88 ^
+// UID0..2, BCC1 = UID3..6) and the manufacturer byte. It is usable once the pages are
+// read, whatever the verdict: they hold the CC too.
+func (d *diagnosis) uidType2() (usable bool) {
+	hdr, err := d.t.read(0, 4)
+	if err != nil {
+		if !d.removed(CheckUID, err) {
+			d.add(CheckUID, StatusFail, "cannot read pages 0-3: %v", err)
+		}
+		return false
+	}
+	d.hdr = hdr
 	uid := d.t.UID
 	bcc0 := 0x88 ^ hdr[0] ^ hdr[1] ^ hdr[2]
 	bcc1 := hdr[4] ^ hdr[5] ^ hdr[6] ^ hdr[7]
@@ -193,6 +285,7 @@ func (d *diagnosis) uidType2(hdr []byte) {
 	default:
 		d.add(CheckUID, StatusPass, "%X, check bytes BCC0 %02X and BCC1 %02X correct", uid, bcc0, bcc1)
 	}
+	return true
 }
 
 // ccType2 reports whether later checks can rely on the CC.
@@ -231,46 +324,45 @@ func (d *diagnosis) ccType2(cc []byte) bool {
 
 // ndefType2 reads the NDEF TLV, its message and the byte after it. A write torn part
 // way leaves a length running past the message, or no terminator after it.
-func (d *diagnosis) ndefType2(cc []byte) (stop bool) {
+func (d *diagnosis) ndefType2(cc []byte) {
 	t := d.t
 	size := t.reachableArea(cc)
 	src := t.areaSource()
 	s, err := scanTLVs(src, size)
 	if err != nil {
 		if d.removed(CheckNDEF, err) {
-			return true
+			return
 		}
 		d.add(CheckNDEF, d.unreadable(err), "%v", d.explain(err))
-		return false
+		return
 	}
 	if !s.found {
 		d.add(CheckNDEF, StatusWarn, "no NDEF message on the tag (formatted but empty)")
-		return false
+		return
 	}
 	msg, err := src(s.offset+s.header, s.length)
 	if err != nil {
 		if d.removed(CheckNDEF, err) {
-			return true
+			return
 		}
 		d.add(CheckNDEF, d.unreadable(err), "%v", d.explain(err))
-		return false
+		return
 	}
 	if s.end() < size {
 		next, err := src(s.end(), 1)
 		if err != nil {
 			if d.removed(CheckNDEF, err) {
-				return true
+				return
 			}
 			d.add(CheckNDEF, d.unreadable(err), "%v", d.explain(err))
-			return false
+			return
 		}
 		if next[0] != tlvTerminator {
 			d.add(CheckNDEF, StatusFail, "damaged: the %d-byte NDEF TLV at byte %d is followed by %02X, not the terminator FE (an interrupted write); write the message again", s.length, s.offset, next[0])
-			return false
+			return
 		}
 	}
 	d.message(msg)
-	return false
 }
 
 // message judges a complete NDEF message.
@@ -314,14 +406,14 @@ func (d *diagnosis) explain(err error) string {
 	return fmt.Sprintf("cannot read the message (%v); the pages may be read-protected by a password", err)
 }
 
-func (d *diagnosis) lockType2() (stop bool) {
+func (d *diagnosis) lockType2() {
 	st, err := d.t.lockState()
 	if err != nil {
 		if d.removed(CheckLock, err) {
-			return true
+			return
 		}
 		d.add(CheckLock, StatusWarn, "cannot read the lock bytes: %v", err)
-		return false
+		return
 	}
 	hdr, _ := d.t.mem.get(2, 2)
 	switch st {
@@ -329,35 +421,43 @@ func (d *diagnosis) lockType2() (stop bool) {
 		d.add(CheckLock, StatusPass, "writable (no lock bits set)")
 	case LockReadOnly:
 		d.add(CheckLock, StatusPass, "read-only: lock bits set, the content can no longer change")
+	case LockUnknown:
+		// The static lock bytes read, the dynamic ones did not: a password guards
+		// reads from a page before them, so nothing can be said of the pages they lock.
+		hint := "give the tag's password (--password, or --ledger-password) to read them"
+		if d.authTried && d.authErr != nil {
+			hint = "the password given was refused"
+		}
+		d.add(CheckLock, StatusWarn, "unknown: the tag is read-protected, so the dynamic lock bytes (page %d) and its configuration could not be read (static lock bytes %02X %02X); %s", d.t.dynLockPage(), hdr[2], hdr[3], hint)
 	default:
 		d.add(CheckLock, StatusWarn, "partially locked (static lock bytes %02X %02X, CC write access %X): some pages can no longer be written", hdr[2], hdr[3], hdr[7]&0x0F)
 	}
-	return false
 }
 
-func (d *diagnosis) passwordType2() (stop bool) {
+func (d *diagnosis) passwordType2() {
 	t := d.t
 	if t.Type == TypeUltralightC && t.layout != nil {
-		return d.ultralightC()
+		d.ultralightC()
+		return
 	}
 	if t.cfg0Page() < 0 {
 		d.add(CheckPassword, StatusPass, "%s has no password protection", t.Name)
-		return false
+		return
 	}
 	if d.authTried && d.authErr != nil {
 		if d.removed(CheckPassword, d.authErr) {
-			return true
+			return
 		}
 		d.add(CheckPassword, StatusFail, "the password given was refused: %v", d.authErr)
-		return false
+		return
 	}
 	pw, err := t.passwordType2()
 	if err != nil {
 		if d.removed(CheckPassword, err) {
-			return true
+			return
 		}
 		d.add(CheckPassword, StatusWarn, "cannot read the configuration: %v", err)
-		return false
+		return
 	}
 	limit := ""
 	if pw.Enabled && pw.AuthLimit > 0 {
@@ -376,32 +476,30 @@ func (d *diagnosis) passwordType2() (stop bool) {
 	default:
 		d.add(CheckPassword, StatusPass, "password protected from page %d, writes only%s", pw.FromPage, limit)
 	}
-	return false
 }
 
 // ultralightC reports an Ultralight C's 3DES protection from AUTH0 and AUTH1, when
 // they can be read.
-func (d *diagnosis) ultralightC() (stop bool) {
+func (d *diagnosis) ultralightC() {
 	l := d.t.layout
 	b, err := d.t.read(l.Auth0Page, 2)
 	if err != nil {
 		if d.removed(CheckPassword, err) {
-			return true
+			return
 		}
 		d.add(CheckPassword, StatusWarn, "cannot read AUTH0 (page %d): %v", l.Auth0Page, err)
-		return false
+		return
 	}
 	auth0, writesOnly := int(b[l.Auth0Byte]), b[4]&0x01 != 0
 	if auth0 >= l.Pages {
 		d.add(CheckPassword, StatusPass, "no 3DES protection (AUTH0 %02X past the last page)", auth0)
-		return false
+		return
 	}
 	what := "reads and writes"
 	if writesOnly {
 		what = "writes only"
 	}
 	d.add(CheckPassword, StatusWarn, "3DES-protected from page %d, %s; tagpay cannot authenticate with 3DES, so those pages stay out of its reach", auth0, what)
-	return false
 }
 
 // signature checks NXP's originality signature over the UID.
@@ -427,7 +525,43 @@ func (d *diagnosis) signature() {
 	}
 }
 
+// type4 runs the Type 4 checks. An NTAG 424 DNA answers for its signature, its file
+// settings and so its lock state without the CC; other Type 4 tags tell their lock
+// state only in the CC.
 func (d *diagnosis) type4(opts DiagnoseOptions) {
+	t := d.t
+	is424 := t.Type == TypeNTAG424DNA
+	var msg []byte
+	steps := []step{
+		{CheckUID, nil, func() bool { d.uidType4(); return true }},
+		{CheckCC, nil, d.ccType4},
+		{CheckNDEF, []string{CheckCC}, func() bool {
+			var err error
+			if msg, err = t.readNDEFType4(); err != nil {
+				if !d.removed(CheckNDEF, err) {
+					d.add(CheckNDEF, d.unreadable(err), "%v", d.explain(err))
+				}
+				return false
+			}
+			d.message(msg)
+			return true
+		}},
+	}
+	if is424 {
+		steps = append(steps,
+			step{CheckLock, nil, func() bool { d.lockType4(); return true }},
+			step{CheckSignature, nil, func() bool { d.signature(); return true }},
+			step{CheckSDM, nil, func() bool { d.sdm(); return true }})
+		if len(opts.MetaKey) > 0 && len(opts.FileKey) > 0 {
+			steps = append(steps, step{CheckSUN, []string{CheckNDEF}, func() bool { d.sun(msg, opts); return true }})
+		}
+	} else {
+		steps = append(steps, step{CheckLock, []string{CheckCC}, func() bool { d.lockType4(); return true }})
+	}
+	d.runSteps(steps)
+}
+
+func (d *diagnosis) uidType4() {
 	t := d.t
 	switch {
 	case len(t.UID) == 0:
@@ -437,59 +571,68 @@ func (d *diagnosis) type4(opts DiagnoseOptions) {
 	default:
 		d.add(CheckUID, StatusWarn, "%X: not a 7-byte NXP UID (random ID enabled?)", t.UID)
 	}
-	s, err := t.loadCC()
+}
+
+func (d *diagnosis) ccType4() (usable bool) {
+	s, err := d.t.loadCC()
 	if err != nil {
-		if d.removed(CheckCC, err) {
-			return
+		if !d.removed(CheckCC, err) {
+			d.add(CheckCC, StatusFail, "%v", err)
 		}
-		d.add(CheckCC, StatusFail, "%v", err)
+		return false
+	}
+	d.cc4 = s
+	d.add(CheckCC, StatusPass, "% X: NDEF file %04X of %d bytes, MLe %d, MLc %d", s.ccRaw, s.fileID, s.fileSize, s.mle, s.mlc)
+	return true
+}
+
+// lockType4 reads the NDEF file's write access from the CC, or, on an NTAG 424 DNA
+// whose CC is unusable, from the file's settings.
+func (d *diagnosis) lockType4() {
+	if s := d.cc4; s != nil {
+		switch s.writeAcc {
+		case t4AccessFree:
+			d.add(CheckLock, StatusPass, "writable (NDEF file write access free)")
+		case t4AccessNone:
+			d.add(CheckLock, StatusPass, "read-only (NDEF file write access never)")
+		default:
+			d.add(CheckLock, StatusPass, "writing needs key %02X", s.writeAcc)
+		}
 		return
 	}
-	d.add(CheckCC, StatusPass, "% X: NDEF file %04X of %d bytes, MLe %d, MLc %d", s.ccRaw, s.fileID, s.fileSize, s.mle, s.mlc)
-	msg, err := t.readNDEFType4()
+	fs, err := d.t.GetFileSettings(File424NDEF)
 	if err != nil {
-		if d.removed(CheckNDEF, err) {
-			return
+		if !d.removed(CheckLock, err) {
+			d.add(CheckLock, StatusWarn, "cannot read the NDEF file settings: %v", err)
 		}
-		d.add(CheckNDEF, d.unreadable(err), "%v", d.explain(err))
-	} else {
-		d.message(msg)
+		return
 	}
+	a := fs.Access
 	switch {
-	case s.writeAcc == t4AccessFree:
-		d.add(CheckLock, StatusPass, "writable (NDEF file write access free)")
-	case s.writeAcc == t4AccessNone:
-		d.add(CheckLock, StatusPass, "read-only (NDEF file write access never)")
+	case a.Write == AccessFree || a.ReadWrite == AccessFree:
+		d.add(CheckLock, StatusPass, "writable (NDEF file settings: %s)", a)
+	case a.Write == AccessNever && a.ReadWrite == AccessNever:
+		d.add(CheckLock, StatusPass, "read-only (NDEF file settings: %s)", a)
 	default:
-		d.add(CheckLock, StatusPass, "writing needs key %02X", s.writeAcc)
-	}
-	if t.Type == TypeNTAG424DNA {
-		d.signature()
-		if d.sdm() {
-			return
-		}
-	}
-	if t.Type == TypeNTAG424DNA && len(opts.MetaKey) > 0 && len(opts.FileKey) > 0 && err == nil {
-		d.sun(msg, opts)
+		d.add(CheckLock, StatusPass, "writing needs a key (NDEF file settings: %s)", a)
 	}
 }
 
 // sdm reports whether the NDEF file mirrors a SUN message, and what into it.
-func (d *diagnosis) sdm() (stop bool) {
+func (d *diagnosis) sdm() {
 	fs, err := d.t.GetFileSettings(File424NDEF)
 	if err != nil {
 		if d.removed(CheckSDM, err) {
-			return true
+			return
 		}
 		d.add(CheckSDM, StatusWarn, "cannot read the NDEF file settings: %v", err)
-		return false
+		return
 	}
 	if fs.SDM == nil {
 		d.add(CheckSDM, StatusWarn, "SDM off: the tag serves a fixed URL, no SUN message (NDEF file %s)", fs.Access)
-		return false
+		return
 	}
 	d.add(CheckSDM, StatusPass, "SDM on: %s; NDEF file %s", fs.SDM.Mirrors(), fs.Access)
-	return false
 }
 
 func (d *diagnosis) sun(msg []byte, opts DiagnoseOptions) {

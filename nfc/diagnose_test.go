@@ -206,3 +206,157 @@ func TestDiagnoseUltralightCProtection(t *testing.T) {
 		t.Errorf("protected Ultralight C: %s %s", c.Status, c.Detail)
 	}
 }
+
+// A read-protected NTAG21x hides its dynamic lock bytes: the lock state is unknown,
+// and says how to learn it, until the password is given.
+func TestDiagnoseReadProtectedLockState(t *testing.T) {
+	for _, p := range personalities {
+		t.Run(string(p), func(t *testing.T) {
+			img := genuine(t, uriMessage(t, paymentURL))
+			img.Pages[131][3] = 0x04              // AUTH0: from page 4
+			img.Pages[132][0] = 0x80              // PROT: reads too
+			img.Pages[133] = unhex(t, "CAFEF00D") // PWD
+			c := find(t, diagnose(t, p, img, nfc.DiagnoseOptions{}), nfc.CheckLock)
+			if c.Status != nfc.StatusWarn || !strings.HasPrefix(c.Detail, "unknown: the tag is read-protected") ||
+				!strings.Contains(c.Detail, "--password") || strings.Contains(c.Detail, "partially") {
+				t.Errorf("without the password: %s %s, want WARN unknown", c.Status, c.Detail)
+			}
+			c = find(t, diagnose(t, p, img, nfc.DiagnoseOptions{Password: unhex(t, "CAFEF00D")}), nfc.CheckLock)
+			if c.Status != nfc.StatusPass || c.Detail != "writable (no lock bits set)" {
+				t.Errorf("with the password: %s %s, want PASS writable", c.Status, c.Detail)
+			}
+			c = find(t, diagnose(t, p, img, nfc.DiagnoseOptions{Password: unhex(t, "00000000")}), nfc.CheckLock)
+			if c.Status != nfc.StatusWarn || !strings.Contains(c.Detail, "the password given was refused") {
+				t.Errorf("with a wrong password: %s %s", c.Status, c.Detail)
+			}
+			img.Pages[2][2] = 0xF0 // pages 4-7 locked
+			c = find(t, diagnose(t, p, img, nfc.DiagnoseOptions{Password: unhex(t, "CAFEF00D")}), nfc.CheckLock)
+			if c.Status != nfc.StatusWarn || !strings.HasPrefix(c.Detail, "partially locked (static lock bytes F0 00") {
+				t.Errorf("partially locked, with the password: %s %s", c.Status, c.Detail)
+			}
+		})
+	}
+}
+
+// A damaged CC stops only the check that reads through it (the NDEF message), which is
+// reported as skipped; identification, the lock bytes, the password configuration and
+// the signature are still checked.
+func TestDiagnoseBadCCHidesNothingElse(t *testing.T) {
+	cases := []struct {
+		name  string
+		spoil func(img *nfc.Image)
+		cc    nfc.Status
+	}{
+		{"not E1", func(img *nfc.Image) { img.Pages[3][0] = 0x42 }, nfc.StatusFail},
+		{"mapping version 2", func(img *nfc.Image) { img.Pages[3][1] = 0x20 }, nfc.StatusFail},
+		{"unformatted", func(img *nfc.Image) { img.Pages[3] = nfc.HexBytes{0, 0, 0, 0} }, nfc.StatusWarn},
+	}
+	for _, c := range cases {
+		for _, p := range personalities {
+			t.Run(c.name+"/"+string(p), func(t *testing.T) {
+				img := genuine(t, uriMessage(t, paymentURL))
+				c.spoil(img)
+				checks := diagnose(t, p, img, nfc.DiagnoseOptions{})
+				var names []string
+				for _, ch := range checks {
+					names = append(names, ch.Name)
+				}
+				want := []string{nfc.CheckReader, nfc.CheckATR, nfc.CheckIC, nfc.CheckUID, nfc.CheckCC, nfc.CheckNDEF, nfc.CheckLock, nfc.CheckPassword, nfc.CheckSignature}
+				if fmt.Sprint(names) != fmt.Sprint(want) {
+					t.Fatalf("checks %v, want %v", names, want)
+				}
+				if got := find(t, checks, nfc.CheckCC); got.Status != c.cc {
+					t.Errorf("CC: %s %s, want %s", got.Status, got.Detail, c.cc)
+				}
+				ndef := find(t, checks, nfc.CheckNDEF)
+				if ndef.Status != nfc.StatusSkip || ndef.DependsOn != nfc.CheckCC || !strings.Contains(ndef.Detail, "needs the capability container check") {
+					t.Errorf("NDEF: %+v, want skipped, depending on the CC", ndef)
+				}
+				for _, name := range []string{nfc.CheckIC, nfc.CheckUID, nfc.CheckLock, nfc.CheckPassword, nfc.CheckSignature} {
+					if got := find(t, checks, name); got.Status != nfc.StatusPass {
+						t.Errorf("%s: %s %s, want PASS despite the CC", name, got.Status, got.Detail)
+					}
+				}
+			})
+		}
+	}
+}
+
+// On an NTAG 424 DNA whose CC file is damaged, the lock state comes from the NDEF
+// file's settings and the signature and SDM are checked; the message and the SUN
+// message, read through the CC, are skipped.
+func TestDiagnose424BadCC(t *testing.T) {
+	img := fresh424(t, "04DE5F1EACC040")
+	img.DNA = nfc.FactoryDNAState()
+	img.DNA.Files[0].Data[2] = 0x50 // mapping version 5.0
+	key := make([]byte, 16)
+	checks := diagnose(t, emu.Part3, img, nfc.DiagnoseOptions{MetaKey: key, FileKey: key})
+	if c := find(t, checks, nfc.CheckCC); c.Status != nfc.StatusFail {
+		t.Errorf("CC: %s %s, want FAIL", c.Status, c.Detail)
+	}
+	if c := find(t, checks, nfc.CheckLock); c.Status != nfc.StatusPass || !strings.HasPrefix(c.Detail, "writable (NDEF file settings") {
+		t.Errorf("lock: %s %s, want PASS from the file settings", c.Status, c.Detail)
+	}
+	if c := find(t, checks, nfc.CheckSDM); c.Status != nfc.StatusWarn || !strings.Contains(c.Detail, "SDM off") {
+		t.Errorf("sdm: %s %s", c.Status, c.Detail)
+	}
+	if c := find(t, checks, nfc.CheckSignature); c.Status == nfc.StatusSkip {
+		t.Errorf("signature skipped: %s", c.Detail)
+	}
+	if c := find(t, checks, nfc.CheckNDEF); c.Status != nfc.StatusSkip || c.DependsOn != nfc.CheckCC {
+		t.Errorf("ndef: %+v, want skipped on the CC", c)
+	}
+	if c := find(t, checks, nfc.CheckSUN); c.Status != nfc.StatusSkip || c.DependsOn != nfc.CheckNDEF || !strings.Contains(c.Detail, "which was not run") {
+		t.Errorf("sun: %+v, want skipped on the NDEF check", c)
+	}
+}
+
+// Wherever the tag leaves the reader, the check that saw it go fails, and every
+// check after it is listed as skipped, naming that one: none is dropped.
+func TestDiagnoseTagLeavesMidway(t *testing.T) {
+	full := diagnose(t, emu.ACR122, genuine(t, uriMessage(t, paymentURL)), nfc.DiagnoseOptions{})
+	seen := map[string]bool{}
+	for n := 1; n < 40; n++ {
+		b := newBench(t, emu.ACR122, genuine(t, uriMessage(t, paymentURL)), emu.Faults{RemoveAfter: n})
+		checks := nfc.Diagnose(context.Background(), b.bus, nfc.DiagnoseOptions{})
+		gone := ""
+		for i, c := range checks {
+			switch {
+			case gone != "":
+				if c.Status != nfc.StatusSkip || c.DependsOn != gone {
+					t.Errorf("remove after %d: %s after the tag left during %s: %+v", n, c.Name, gone, c)
+				}
+			case c.Status == nfc.StatusFail && strings.Contains(c.Detail, "removed"):
+				gone = c.Name
+				seen[gone] = true
+				// Before the tag is open there is nothing yet to examine.
+				early := gone == nfc.CheckReader || gone == nfc.CheckATR || gone == nfc.CheckIC
+				if !early && (len(checks) != len(full) || checks[i].Name != full[i].Name) {
+					t.Errorf("remove after %d: %d checks, want all %d listed", n, len(checks), len(full))
+				}
+			}
+		}
+	}
+	if len(seen) < 2 {
+		t.Errorf("the tag left during %v only; the test should cover several checks", seen)
+	}
+}
+
+// An IC without GET_VERSION is told apart by its CC alone: with the CC damaged the IC
+// check says so, and the checks that do not read through the CC still run.
+func TestDiagnoseBadCCWithoutGetVersion(t *testing.T) {
+	img := image(t, nfc.TypeNTAG203, uriMessage(t, shortURL))
+	img.Pages[3][0] = 0x42
+	checks := diagnose(t, emu.ACR122, img, nfc.DiagnoseOptions{})
+	if c := find(t, checks, nfc.CheckIC); c.Status != nfc.StatusWarn || !strings.Contains(c.Detail, "gives no GET_VERSION") || !strings.Contains(c.Detail, "capability container is damaged") {
+		t.Errorf("IC: %s %s", c.Status, c.Detail)
+	}
+	if c := find(t, checks, nfc.CheckNDEF); c.Status != nfc.StatusSkip || c.DependsOn != nfc.CheckCC {
+		t.Errorf("ndef: %+v", c)
+	}
+	for _, name := range []string{nfc.CheckUID, nfc.CheckLock, nfc.CheckPassword} {
+		if c := find(t, checks, name); c.Status != nfc.StatusPass {
+			t.Errorf("%s: %s %s", name, c.Status, c.Detail)
+		}
+	}
+}

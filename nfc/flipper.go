@@ -3,6 +3,7 @@ package nfc
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -234,11 +235,18 @@ func allZeroBytes(b []byte) bool {
 	return true
 }
 
+// ErrFlipperNo424 is FormatFlipper's answer for an NTAG 424 DNA: Flipper .nfc files
+// of the NTAG/Ultralight kind hold pages, and a Type 4 tag has files instead.
+var ErrFlipperNo424 = errors.New("the Flipper format does not hold an NTAG 424 DNA (its .nfc files hold Type 2 tags only)")
+
 // FormatFlipper writes img as a version 4 Flipper .nfc file, which a Flipper Zero can
 // emulate. Only Type 2 images (NTAG21x, MIFARE Ultralight) have a Flipper form.
 func FormatFlipper(img *Image) ([]byte, error) {
 	if err := img.Validate(); err != nil {
 		return nil, err
+	}
+	if img.Type == TypeNTAG424DNA {
+		return nil, ErrFlipperNo424
 	}
 	lay, ok := LayoutByPages(img.Type, len(img.Pages))
 	if !ok {

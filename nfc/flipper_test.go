@@ -2,6 +2,7 @@ package nfc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -51,7 +52,7 @@ func TestFormatFlipper(t *testing.T) {
 			t.Errorf("Flipper file lacks %q", line)
 		}
 	}
-	if _, err := FormatFlipper(newTestImage(t, TypeNTAG424DNA)); err == nil || !strings.Contains(err.Error(), "an ntag424dna image has no Flipper form") {
+	if _, err := FormatFlipper(newTestImage(t, TypeNTAG424DNA)); !errors.Is(err, ErrFlipperNo424) || !strings.Contains(err.Error(), "the Flipper format does not hold an NTAG 424 DNA") {
 		t.Fatalf("FormatFlipper(424 DNA) error = %v", err)
 	}
 }

@@ -207,7 +207,9 @@ func (t *Tag) dumpType4() (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img := &Image{Type: t.Type, UID: bytes.Clone(t.UID), Version: bytes.Clone(t.Version), NDEF: msg}
+	// An image's version is a Type 2 GET_VERSION reply; a Type 4 tag's GetVersion is
+	// another command, and the emulator answers its own.
+	img := &Image{Type: t.Type, UID: bytes.Clone(t.UID), NDEF: msg}
 	if t.Type == TypeNTAG424DNA {
 		if sig, err := t.signatureType4(); err == nil {
 			img.Signature = sig
