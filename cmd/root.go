@@ -33,8 +33,10 @@ func Main(ctx context.Context, args []string, streams *IOStreams, build BuildInf
 		return ExitOK
 	}
 	err = asUsage(err)
-	if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
-		// Whatever broke after Ctrl-C broke because of it.
+	var decided *ExitFailure
+	if ctx.Err() != nil && !errors.Is(err, context.Canceled) && !errors.As(err, &decided) {
+		// Whatever broke after Ctrl-C broke because of it; a verdict the command reached
+		// (a watch that saw failed tags) stands.
 		err = fmt.Errorf("%w: %w", context.Canceled, err)
 	}
 	if f.errorsAsJSON() {
