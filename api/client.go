@@ -286,13 +286,13 @@ func (c *Client) GetTag(ctx context.Context, refOrUID string) (orders.Tag, error
 	return getOne[orders.Tag](c, ctx, "/v1/tags", "tag", refOrUID)
 }
 
-// ParseTag implements Backend.
-func (c *Client) ParseTag(ctx context.Context, req orders.ParseRequest) (orders.ParsingReply, error) {
+// ParsePaymentRequest implements Backend.
+func (c *Client) ParsePaymentRequest(ctx context.Context, req orders.PaymentRequest) (orders.ParsingReply, error) {
 	return post[orders.ParsingReply](c, ctx, "/v1/payment-requests", req.IdempotencyKey, req)
 }
 
 // InspectTag implements Backend.
-func (c *Client) InspectTag(ctx context.Context, req orders.ParseRequest) (orders.Inspection, error) {
+func (c *Client) InspectTag(ctx context.Context, req orders.PaymentRequest) (orders.Inspection, error) {
 	return post[orders.Inspection](c, ctx, "/v1/tags/inspect", "", req)
 }
 
@@ -307,12 +307,12 @@ func (c *Client) Tap(ctx context.Context, req orders.TapRequest) (orders.Receipt
 }
 
 // PreviewTap implements Backend.
-func (c *Client) PreviewTap(ctx context.Context, req orders.ParseRequest) (orders.ParsingReply, error) {
+func (c *Client) PreviewTap(ctx context.Context, req orders.PaymentRequest) (orders.ParsingReply, error) {
 	return post[orders.ParsingReply](c, ctx, "/v1/taps/preview", "", req)
 }
 
 // CreateOrder implements Backend.
-func (c *Client) CreateOrder(ctx context.Context, req orders.CreateRequest) (orders.Order, error) {
+func (c *Client) CreateOrder(ctx context.Context, req orders.OrderRequest) (orders.Order, error) {
 	return post[orders.Order](c, ctx, "/v1/orders", req.IdempotencyKey, req)
 }
 

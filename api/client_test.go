@@ -93,12 +93,12 @@ func TestClientRoundTrips(t *testing.T) {
 	same("GetTag", byRef, tag)
 
 	// Payments.
-	reply, err := be.ParseTag(ctx, orders.ParseRequest{UID: tag.UID, Content: tag.Content})
+	reply, err := be.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: tag.UID, Content: tag.Content})
 	must(err)
 	if reply.Payee != merchant.ID {
-		t.Fatalf("ParseTag = %+v", reply)
+		t.Fatalf("ParsePaymentRequest = %+v", reply)
 	}
-	order, err := be.CreateOrder(ctx, orders.CreateRequest{Reply: reply.ID, Payer: payer.ID, Amount: "12.50", Memo: "lunch"})
+	order, err := be.CreateOrder(ctx, orders.OrderRequest{Reply: reply.ID, Payer: payer.ID, Amount: "12.50", Memo: "lunch"})
 	must(err)
 	paid, err := be.PayOrder(ctx, orders.PayRequest{Order: order.ID, IdempotencyKey: "pay"})
 	must(err)
@@ -107,9 +107,9 @@ func TestClientRoundTrips(t *testing.T) {
 	if paid.Status != orders.OrderPaid || refunded.Refunded.Amount != 2_50 {
 		t.Fatalf("PayOrder = %s, RefundOrder refunded %v", paid.Status, refunded.Refunded)
 	}
-	reply2, err := be.ParseTag(ctx, orders.ParseRequest{UID: tag.UID, Content: tag.Content})
+	reply2, err := be.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: tag.UID, Content: tag.Content})
 	must(err)
-	order2, err := be.CreateOrder(ctx, orders.CreateRequest{Reply: reply2.ID, Payer: payer.ID, Amount: "1.00"})
+	order2, err := be.CreateOrder(ctx, orders.OrderRequest{Reply: reply2.ID, Payer: payer.ID, Amount: "1.00"})
 	must(err)
 	cancelled, err := be.CancelOrder(ctx, orders.CancelRequest{Order: order2.ID})
 	must(err)
@@ -231,11 +231,11 @@ func TestClientErrorsMatchLocal(t *testing.T) {
 			return err
 		}},
 		{"insufficient funds", func(b backend.Backend) error {
-			r, err := b.ParseTag(ctx, orders.ParseRequest{UID: w.tag1.UID, Content: w.tag1.Content})
+			r, err := b.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: w.tag1.UID, Content: w.tag1.Content})
 			if err != nil {
 				return err
 			}
-			o, err := b.CreateOrder(ctx, orders.CreateRequest{Reply: r.ID, Payer: w.payer1.ID, Amount: "1000.00"})
+			o, err := b.CreateOrder(ctx, orders.OrderRequest{Reply: r.ID, Payer: w.payer1.ID, Amount: "1000.00"})
 			if err != nil {
 				return err
 			}
@@ -251,7 +251,7 @@ func TestClientErrorsMatchLocal(t *testing.T) {
 			return err
 		}},
 		{"clone", func(b backend.Backend) error {
-			_, err := b.ParseTag(ctx, orders.ParseRequest{UID: "04000000000001", Content: w.tag1.Content})
+			_, err := b.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: "04000000000001", Content: w.tag1.Content})
 			return err
 		}},
 		{"paid order cancelled", func(b backend.Backend) error {

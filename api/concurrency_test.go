@@ -18,11 +18,11 @@ import (
 // payFlow runs flow 1 for amount (minor units) from payer and returns the order, the
 // payment's error, and any error of the steps before it.
 func payFlow(ctx context.Context, c *Client, tag orders.Tag, payer string, amount int64, key string) (orders.Order, error, error) {
-	reply, err := c.ParseTag(ctx, orders.ParseRequest{UID: tag.UID, Content: tag.Content, IdempotencyKey: key + "-parse"})
+	reply, err := c.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: tag.UID, Content: tag.Content, IdempotencyKey: key + "-parse"})
 	if err != nil {
 		return orders.Order{}, nil, err
 	}
-	o, err := c.CreateOrder(ctx, orders.CreateRequest{Reply: reply.ID, Payer: payer, Amount: fmt.Sprintf("%d.%02d", amount/100, amount%100), IdempotencyKey: key + "-order"})
+	o, err := c.CreateOrder(ctx, orders.OrderRequest{Reply: reply.ID, Payer: payer, Amount: fmt.Sprintf("%d.%02d", amount/100, amount%100), IdempotencyKey: key + "-order"})
 	if err != nil {
 		return orders.Order{}, nil, err
 	}
@@ -155,11 +155,11 @@ func TestOrderPaidFromTwoClientsAtOnceIsPaidOnce(t *testing.T) {
 	}
 	for _, sameKey := range []bool{false, true} {
 		for round := range 10 {
-			reply, err := c.ParseTag(ctx, orders.ParseRequest{UID: tag.UID, Content: tag.Content})
+			reply, err := c.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: tag.UID, Content: tag.Content})
 			if err != nil {
 				t.Fatal(err)
 			}
-			o, err := c.CreateOrder(ctx, orders.CreateRequest{Reply: reply.ID, Payer: payer.ID, Amount: "1.00"})
+			o, err := c.CreateOrder(ctx, orders.OrderRequest{Reply: reply.ID, Payer: payer.ID, Amount: "1.00"})
 			if err != nil {
 				t.Fatal(err)
 			}

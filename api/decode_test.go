@@ -16,7 +16,7 @@ func requestTypes() []any {
 	return []any{
 		&store.CreateAccountRequest{}, &store.FundRequest{}, &store.CreateKeyRequest{},
 		&orders.RegisterRequest{}, &orders.ConfirmRequest{}, &orders.TagStateRequest{},
-		&orders.ParseRequest{}, &orders.CreateRequest{}, &orders.PayRequest{},
+		&orders.PaymentRequest{}, &orders.OrderRequest{}, &orders.PayRequest{},
 		&orders.RefundRequest{}, &orders.CancelRequest{},
 		&cards.LoginRequest{}, &cards.LogoutRequest{}, &cards.AddCardRequest{},
 		&cards.ActivateRequest{}, &cards.DeactivateRequest{}, &cards.MigrateRequest{},

@@ -226,9 +226,9 @@ func (f *fixture) buildWorld() world {
 	w.tag2, err = l.RegisterTag(ctx, orders.RegisterRequest{UID: "04DE5F1EACC040", Merchant: w.merchant2.ID})
 	must(err)
 	order := func(tag orders.Tag, payer store.Account, pay bool) orders.Order {
-		r, err := l.ParseTag(ctx, orders.ParseRequest{UID: tag.UID, Content: tag.Content})
+		r, err := l.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: tag.UID, Content: tag.Content})
 		must(err)
-		o, err := l.CreateOrder(ctx, orders.CreateRequest{Reply: r.ID, Payer: payer.ID, Amount: "5.00"})
+		o, err := l.CreateOrder(ctx, orders.OrderRequest{Reply: r.ID, Payer: payer.ID, Amount: "5.00"})
 		must(err)
 		if pay {
 			o, err = l.PayOrder(ctx, orders.PayRequest{Order: o.ID})

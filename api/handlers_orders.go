@@ -23,7 +23,7 @@ func (s *Server) listTags(c *call) (any, error) {
 func (s *Server) getTag(c *call) (any, error) { return byName(c, "tag", s.be.GetTag) }
 
 func (s *Server) inspectTag(c *call) (any, error) {
-	var req orders.ParseRequest
+	var req orders.PaymentRequest
 	return readOnly(c, &req, s.be.InspectTag)
 }
 
@@ -49,9 +49,9 @@ func (s *Server) revokeTag(c *call) (any, error) {
 
 // Payments.
 
-func (s *Server) parseTag(c *call) (any, error) {
-	var req orders.ParseRequest
-	return change(c, &req, &req.IdempotencyKey, s.be.ParseTag)
+func (s *Server) parsePaymentRequest(c *call) (any, error) {
+	var req orders.PaymentRequest
+	return change(c, &req, &req.IdempotencyKey, s.be.ParsePaymentRequest)
 }
 
 func (s *Server) tap(c *call) (any, error) {
@@ -60,12 +60,12 @@ func (s *Server) tap(c *call) (any, error) {
 }
 
 func (s *Server) previewTap(c *call) (any, error) {
-	var req orders.ParseRequest
+	var req orders.PaymentRequest
 	return readOnly(c, &req, s.be.PreviewTap)
 }
 
 func (s *Server) createOrder(c *call) (any, error) {
-	var req orders.CreateRequest
+	var req orders.OrderRequest
 	return change(c, &req, &req.IdempotencyKey, s.be.CreateOrder)
 }
 

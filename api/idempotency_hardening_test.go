@@ -144,11 +144,11 @@ func jsonOf(t *testing.T, v any) string {
 func openOrder(t *testing.T, f *fixture, tag orders.Tag, payer store.Account) orders.Order {
 	t.Helper()
 	ctx := context.Background()
-	r, err := f.local.ParseTag(ctx, orders.ParseRequest{UID: tag.UID, Content: tag.Content})
+	r, err := f.local.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: tag.UID, Content: tag.Content})
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := f.local.CreateOrder(ctx, orders.CreateRequest{Reply: r.ID, Payer: payer.ID, Amount: "1.00"})
+	o, err := f.local.CreateOrder(ctx, orders.OrderRequest{Reply: r.ID, Payer: payer.ID, Amount: "1.00"})
 	if err != nil {
 		t.Fatal(err)
 	}

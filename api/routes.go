@@ -56,7 +56,7 @@ func (s *Server) routeTable() []route {
 		{post, "/v1/tags/{tag}/revoke", apiKey, s.revokeTag},
 
 		// Payments.
-		{post, "/v1/payment-requests", apiKey, s.parseTag},
+		{post, "/v1/payment-requests", apiKey, s.parsePaymentRequest},
 		{post, "/v1/taps", apiKey, s.tap},
 		{post, "/v1/taps/preview", apiKey, s.previewTap},
 		{post, "/v1/orders", apiKey, s.createOrder},

@@ -31,7 +31,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	ignore := func(_ any, err error) error { return err }
 	// A payer may read any merchant's tag; what it may not is pay from another account.
-	reply, err := payer.ParseTag(ctx, orders.ParseRequest{UID: w.tag1.UID, Content: w.tag1.Content})
+	reply, err := payer.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: w.tag1.UID, Content: w.tag1.Content})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	payerAttempts := []attempt{
 		{"read another payer's account", func() error { return ignore(payer.GetAccount(ctx, w.payer2.ID)) }},
 		{"order from another payer's account", func() error {
-			return ignore(payer.CreateOrder(ctx, orders.CreateRequest{Reply: reply.ID, Payer: w.payer2.ID, Amount: "1.00"}))
+			return ignore(payer.CreateOrder(ctx, orders.OrderRequest{Reply: reply.ID, Payer: w.payer2.ID, Amount: "1.00"}))
 		}},
 		{"pay another payer's order", func() error { return ignore(payer.PayOrder(ctx, orders.PayRequest{Order: w.open2.ID})) }},
 		{"cancel another payer's order", func() error {
@@ -178,11 +178,11 @@ func TestRolesReachWhatTheyOwn(t *testing.T) {
 	if accts, err := payer.ListAccounts(ctx, store.Page{}); err != nil || len(accts) != 1 || accts[0].ID != w.payer1.ID {
 		t.Fatalf("payer ListAccounts = %v, %v; want only its account", accts, err)
 	}
-	r, err := payer.ParseTag(ctx, orders.ParseRequest{UID: w.tag1.UID, Content: w.tag1.Content})
+	r, err := payer.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: w.tag1.UID, Content: w.tag1.Content})
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := payer.CreateOrder(ctx, orders.CreateRequest{Reply: r.ID, Payer: w.payer1.ID, Amount: "2.00"})
+	o, err := payer.CreateOrder(ctx, orders.OrderRequest{Reply: r.ID, Payer: w.payer1.ID, Amount: "2.00"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ type Backend interface {
 	ListTags(ctx context.Context, f orders.TagFilter) ([]orders.Tag, error)
 	GetTag(ctx context.Context, refOrUID string) (orders.Tag, error)
 	// InspectTag says what the ledger knows of a tag in hand; it writes nothing.
-	InspectTag(ctx context.Context, req orders.ParseRequest) (orders.Inspection, error)
+	InspectTag(ctx context.Context, req orders.PaymentRequest) (orders.Inspection, error)
 	// TagSecrets gives a provisioning reader a tag's own keys or password; the tag's
 	// merchant only, never printed.
 	TagSecrets(ctx context.Context, req orders.TagSecretsRequest) (orders.TagSecrets, error)
@@ -41,9 +41,9 @@ type Backend interface {
 	// Payments (flow 1). Tap runs the whole flow in one transaction; PreviewTap shows
 	// the parsing reply of a tap and writes nothing; the other steps are for QA.
 	Tap(ctx context.Context, req orders.TapRequest) (orders.Receipt, error)
-	PreviewTap(ctx context.Context, req orders.ParseRequest) (orders.ParsingReply, error)
-	ParseTag(ctx context.Context, req orders.ParseRequest) (orders.ParsingReply, error)
-	CreateOrder(ctx context.Context, req orders.CreateRequest) (orders.Order, error)
+	PreviewTap(ctx context.Context, req orders.PaymentRequest) (orders.ParsingReply, error)
+	ParsePaymentRequest(ctx context.Context, req orders.PaymentRequest) (orders.ParsingReply, error)
+	CreateOrder(ctx context.Context, req orders.OrderRequest) (orders.Order, error)
 	PayOrder(ctx context.Context, req orders.PayRequest) (orders.Order, error)
 	RefundOrder(ctx context.Context, req orders.RefundRequest) (orders.Order, error)
 	CancelOrder(ctx context.Context, req orders.CancelRequest) (orders.Order, error)

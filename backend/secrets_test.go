@@ -63,7 +63,7 @@ func TestCopiedLedgerRevealsNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.ParseTag(ctx, orders.ParseRequest{UID: static.UID, Content: static.Content}); err != nil {
+	if _, err := l.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: static.UID, Content: static.Content}); err != nil {
 		t.Fatalf("the tag does not verify with its key file: %v", err)
 	}
 	l.Close()
@@ -106,7 +106,7 @@ func TestCopiedLedgerRevealsNoSecret(t *testing.T) {
 	if _, err := thief.GetTag(ctx, static.Ref); err != nil {
 		t.Errorf("reading a tag from the copy: %v", err)
 	}
-	_, err = thief.ParseTag(ctx, orders.ParseRequest{UID: static.UID, Content: static.Content})
+	_, err = thief.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: static.UID, Content: static.Content})
 	if !store.IsCode(err, "keys_missing") || !strings.Contains(err.Error(), missing) {
 		t.Errorf("parsing a tag without the key file: %v, want keys_missing naming %s", err, missing)
 	}

@@ -86,7 +86,7 @@ func newOrderParseCmd(f *Factory) *cobra.Command {
 
 func runOrderParse(ctx context.Context, opts *OrderParseOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		r, err := be.ParseTag(ctx, orders.ParseRequest{UID: opts.UID, Content: opts.Content, IdempotencyKey: opts.IdempotencyKey})
+		r, err := be.ParsePaymentRequest(ctx, orders.PaymentRequest{UID: opts.UID, Content: opts.Content, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func newOrderCreateCmd(f *Factory) *cobra.Command {
 
 func runOrderCreate(ctx context.Context, opts *OrderCreateOptions) error {
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-		o, err := be.CreateOrder(ctx, orders.CreateRequest{Reply: opts.Reply, Payer: opts.Payer, Amount: opts.Amount, Memo: opts.Memo, IdempotencyKey: opts.IdempotencyKey})
+		o, err := be.CreateOrder(ctx, orders.OrderRequest{Reply: opts.Reply, Payer: opts.Payer, Amount: opts.Amount, Memo: opts.Memo, IdempotencyKey: opts.IdempotencyKey})
 		if err != nil {
 			return err
 		}

@@ -117,7 +117,7 @@ func runPay(ctx context.Context, opts *PayOptions) error {
 	}
 	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
 		if !opts.Yes {
-			reply, err := be.PreviewTap(ctx, orders.ParseRequest{UID: tap.UID, Content: tap.Content})
+			reply, err := be.PreviewTap(ctx, orders.PaymentRequest{UID: tap.UID, Content: tap.Content})
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ type fakeBackend struct {
 	changed  []cards.TokenStatusRequest
 }
 
-func (b *fakeBackend) PreviewTap(_ context.Context, req orders.ParseRequest) (orders.ParsingReply, error) {
+func (b *fakeBackend) PreviewTap(_ context.Context, req orders.PaymentRequest) (orders.ParsingReply, error) {
 	b.calls = append(b.calls, "preview")
 	return b.reply, nil
 }

@@ -298,7 +298,7 @@ func ledgerChecks(ctx context.Context, bus nfc.Bus, reader string, open BackendF
 	tag.Close()
 	var in orders.Inspection
 	err = withBackend(ctx, open, func(be backend.Backend) (err error) {
-		in, err = be.InspectTag(ctx, orders.ParseRequest{UID: uid, Content: content})
+		in, err = be.InspectTag(ctx, orders.PaymentRequest{UID: uid, Content: content})
 		return err
 	})
 	if err != nil {

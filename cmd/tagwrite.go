@@ -204,7 +204,7 @@ func refuseRegistered(ctx context.Context, open BackendFunc, uid string) error {
 		return nil
 	}
 	err := withBackend(ctx, open, func(be backend.Backend) error {
-		in, err := be.InspectTag(ctx, orders.ParseRequest{UID: uid})
+		in, err := be.InspectTag(ctx, orders.PaymentRequest{UID: uid})
 		if err != nil {
 			return fmt.Errorf("asking the ledger whether tag %s is registered: %w (--force writes without asking)", uid, err)
 		}

@@ -60,7 +60,7 @@ func malformed(format string, args ...any) error {
 }
 
 // ParseContent takes a tag URL apart. It checks form only; whether the tag exists and the
-// content belongs to it is ParseTag's business.
+// content belongs to it is ParsePaymentRequest's business.
 func ParseContent(raw string) (Content, error) {
 	var c Content
 	if raw == "" {

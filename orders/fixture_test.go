@@ -112,7 +112,7 @@ func (f *fixture) register(req RegisterRequest) Tag {
 
 func (f *fixture) parse(uid, content string) ParsingReply {
 	f.t.Helper()
-	r, err := f.svc.ParseTag(f.ctx, ParseRequest{UID: uid, Content: content})
+	r, err := f.svc.ParsePaymentRequest(f.ctx, PaymentRequest{UID: uid, Content: content})
 	if err != nil {
 		f.t.Fatalf("parse %s %s: %v", uid, content, err)
 	}
@@ -123,7 +123,7 @@ func (f *fixture) parse(uid, content string) ParsingReply {
 func (f *fixture) order(tag Tag, payer, amount string) Order {
 	f.t.Helper()
 	r := f.parse(tag.UID, tag.Content)
-	o, err := f.svc.CreateOrder(f.ctx, CreateRequest{Reply: r.ID, Payer: payer, Amount: amount})
+	o, err := f.svc.CreateOrder(f.ctx, OrderRequest{Reply: r.ID, Payer: payer, Amount: amount})
 	if err != nil {
 		f.t.Fatalf("create order: %v", err)
 	}

@@ -32,7 +32,7 @@ func TestPaymentFlow(t *testing.T) {
 		t.Fatalf("reply expires at %s, want %s", reply.ExpiresAt, want)
 	}
 
-	o, err := f.svc.CreateOrder(f.ctx, CreateRequest{Reply: reply.ID, Payer: alice.ID, Amount: "12.50", Memo: "coffee"})
+	o, err := f.svc.CreateOrder(f.ctx, OrderRequest{Reply: reply.ID, Payer: alice.ID, Amount: "12.50", Memo: "coffee"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestFixedAmountTag(t *testing.T) {
 	if reply.Amount == nil || *reply.Amount != (store.Money{Amount: 700, Currency: "JPY"}) {
 		t.Fatalf("reply amount %v, want the tag's fixed 700 JPY", reply.Amount)
 	}
-	o, err := f.svc.CreateOrder(f.ctx, CreateRequest{Reply: reply.ID, Payer: bob.ID})
+	o, err := f.svc.CreateOrder(f.ctx, OrderRequest{Reply: reply.ID, Payer: bob.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,10 +150,10 @@ func TestConcurrentPayments(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			amount := fmt.Sprintf("%d.%02d", 1+i%7, i) // different amounts, to the cent
-			r, err := f.svc.ParseTag(f.ctx, ParseRequest{UID: tag.UID, Content: tag.Content})
+			r, err := f.svc.ParsePaymentRequest(f.ctx, PaymentRequest{UID: tag.UID, Content: tag.Content})
 			if err == nil {
 				var o Order
-				o, err = f.svc.CreateOrder(f.ctx, CreateRequest{Reply: r.ID, Payer: id, Amount: amount, IdempotencyKey: "create-" + id})
+				o, err = f.svc.CreateOrder(f.ctx, OrderRequest{Reply: r.ID, Payer: id, Amount: amount, IdempotencyKey: "create-" + id})
 				if err == nil {
 					_, err = f.svc.PayOrder(f.ctx, PayRequest{Order: o.ID, IdempotencyKey: "pay-" + id})
 				}

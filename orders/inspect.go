@@ -30,7 +30,7 @@ type Inspection struct {
 // InspectTag checks a tag's UID and content against the ledger and writes nothing: no
 // SUN counter is consumed. A tag of a merchant the actor may not see is reported as not
 // registered.
-func (s *Service) InspectTag(ctx context.Context, req ParseRequest) (Inspection, error) {
+func (s *Service) InspectTag(ctx context.Context, req PaymentRequest) (Inspection, error) {
 	return read(s, ctx, func(tx *store.Tx) (Inspection, error) {
 		uid, err := NormalizeUID(req.UID)
 		if err != nil {

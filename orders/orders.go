@@ -13,7 +13,7 @@ const maxMemo = 140
 // CreateOrder generates an order from a parsing reply: the payer (first account), the
 // transaction information (amount, memo) and the payee (second account) the reply named.
 // The reply is used up in the same transaction.
-func (s *Service) CreateOrder(ctx context.Context, req CreateRequest) (Order, error) {
+func (s *Service) CreateOrder(ctx context.Context, req OrderRequest) (Order, error) {
 	params := func(tx *store.Tx) any {
 		p := req
 		p.Amount = tx.NormalizeAmount(req.Payer, req.Amount)
@@ -24,7 +24,7 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateRequest) (Order, er
 	})
 }
 
-func (s *Service) createOrder(tx *store.Tx, req CreateRequest) (Order, error) {
+func (s *Service) createOrder(tx *store.Tx, req OrderRequest) (Order, error) {
 	if !store.ValidID(req.Reply, store.PrefixReply) {
 		return Order{}, replyNotFound(req.Reply)
 	}
@@ -63,7 +63,7 @@ func replyNotFound(id string) error {
 
 // newOrder is the order generation step: it checks the order generation request against
 // the parsing reply (payer, amount, memo, the tag still active) and writes nothing.
-func newOrder(tx *store.Tx, r ParsingReply, req CreateRequest) (Order, error) {
+func newOrder(tx *store.Tx, r ParsingReply, req OrderRequest) (Order, error) {
 	payer, err := tx.Account(req.Payer)
 	if err != nil {
 		return Order{}, err

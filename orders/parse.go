@@ -6,16 +6,17 @@ import (
 	"github.com/tagpay/tagpay/store"
 )
 
-// ParseTag answers an NFC tag payment request (the UID and content a device read) with a
-// parsing reply: who is paid and how much, valid for a short time and for one order.
+// ParsePaymentRequest answers an NFC tag payment request (the UID and content a device
+// read) with a parsing reply: who is paid and how much, valid for a short time and for
+// one order.
 // A rejected request writes nothing; every rejection is KindDeclined with a stable code.
-func (s *Service) ParseTag(ctx context.Context, req ParseRequest) (ParsingReply, error) {
-	return write(s, ctx, req.IdempotencyKey, "tag.parse", req, func(tx *store.Tx) (ParsingReply, error) {
-		return s.parseTag(tx, req)
+func (s *Service) ParsePaymentRequest(ctx context.Context, req PaymentRequest) (ParsingReply, error) {
+	return write(s, ctx, req.IdempotencyKey, "payment_request.parse", req, func(tx *store.Tx) (ParsingReply, error) {
+		return s.parsePaymentRequest(tx, req)
 	})
 }
 
-func (s *Service) parseTag(tx *store.Tx, req ParseRequest) (ParsingReply, error) {
+func (s *Service) parsePaymentRequest(tx *store.Tx, req PaymentRequest) (ParsingReply, error) {
 	p, err := s.parse(tx, req)
 	if err != nil {
 		return ParsingReply{}, err
@@ -42,7 +43,7 @@ func (p parsed) record(tx *store.Tx) error {
 
 // parse runs every check of a payment request and writes nothing, so that a tap can
 // check all of its steps before its first write and a preview can stop here.
-func (s *Service) parse(tx *store.Tx, req ParseRequest) (parsed, error) {
+func (s *Service) parse(tx *store.Tx, req PaymentRequest) (parsed, error) {
 	uid, err := NormalizeUID(req.UID)
 	if err != nil {
 		return parsed{}, err

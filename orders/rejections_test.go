@@ -94,7 +94,7 @@ func TestParseRejections(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w.declines(t, tt.kind, tt.code, tt.words, func() error {
-				_, err := w.svc.ParseTag(w.ctx, ParseRequest{UID: tt.uid, Content: tt.content, IdempotencyKey: "parse-" + strings.ReplaceAll(tt.name, " ", "-")})
+				_, err := w.svc.ParsePaymentRequest(w.ctx, PaymentRequest{UID: tt.uid, Content: tt.content, IdempotencyKey: "parse-" + strings.ReplaceAll(tt.name, " ", "-")})
 				return err
 			})
 		})
@@ -120,14 +120,14 @@ func TestCreateOrderRejections(t *testing.T) {
 	expired := w.parse(w.active.UID, w.active.Content)
 	w.clock.advance(time.Minute)
 	used := w.parse(w.active.UID, w.active.Content)
-	if _, err := w.svc.CreateOrder(w.ctx, CreateRequest{Reply: used.ID, Payer: w.alice.ID, Amount: "1.00"}); err != nil {
+	if _, err := w.svc.CreateOrder(w.ctx, OrderRequest{Reply: used.ID, Payer: w.alice.ID, Amount: "1.00"}); err != nil {
 		t.Fatal(err)
 	}
 	free := w.parse(w.active.UID, w.active.Content)
 	fixed := w.parse(w.fixed.UID, w.fixed.Content)
 	parseAs := func(ctx context.Context) ParsingReply {
 		t.Helper()
-		r, err := w.svc.ParseTag(ctx, ParseRequest{UID: w.active.UID, Content: w.active.Content})
+		r, err := w.svc.ParsePaymentRequest(ctx, PaymentRequest{UID: w.active.UID, Content: w.active.Content})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,27 +143,27 @@ func TestCreateOrderRejections(t *testing.T) {
 	tests := []struct {
 		name        string
 		ctx         context.Context
-		req         CreateRequest
+		req         OrderRequest
 		kind        store.Kind
 		code, words string
 	}{
-		{"expired reply", nil, CreateRequest{Reply: expired.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindDeclined, "reply_expired", "expired"},
-		{"used reply", nil, CreateRequest{Reply: used.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindDeclined, "reply_used", "already used"},
-		{"unknown reply", nil, CreateRequest{Reply: store.NewID(store.PrefixReply), Payer: w.alice.ID, Amount: "1.00"}, store.KindNotFound, "reply_not_found", "not found"},
-		{"garbage reply id", nil, CreateRequest{Reply: "../../etc", Payer: w.alice.ID, Amount: "1.00"}, store.KindNotFound, "reply_not_found", "not found"},
-		{"payer is the payee", nil, CreateRequest{Reply: free.ID, Payer: w.shop.ID, Amount: "1.00"}, store.KindDeclined, "payer_is_payee", "payee"},
-		{"payer is a merchant", nil, CreateRequest{Reply: free.ID, Payer: other.ID, Amount: "1.00"}, store.KindInvalid, "invalid_payer", "person accounts"},
-		{"unknown payer", nil, CreateRequest{Reply: free.ID, Payer: store.NewID(store.PrefixAccount), Amount: "1.00"}, store.KindNotFound, "account_not_found", "not found"},
-		{"reply of another caller", merchantKey, CreateRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindNotFound, "reply_not_found", "not found"},
-		{"payer not the actor's", merchantKey, CreateRequest{Reply: merchantsReply.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindForbidden, "forbidden", "may not act"},
-		{"payer in another currency", payerKey, CreateRequest{Reply: payersReply.ID, Payer: w.usd.ID, Amount: "1.00"}, store.KindDeclined, "currency_mismatch", "USD"},
-		{"amount in another currency", nil, CreateRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.00 USD"}, store.KindDeclined, "currency_mismatch", "EUR"},
-		{"amount missing", nil, CreateRequest{Reply: free.ID, Payer: w.alice.ID}, store.KindInvalid, "amount_required", "no fixed amount"},
-		{"amount malformed", nil, CreateRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.005"}, store.KindInvalid, "invalid_amount", "decimals"},
-		{"amount negative", nil, CreateRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "-1"}, store.KindInvalid, "invalid_amount", "positive"},
-		{"fixed amount differs", nil, CreateRequest{Reply: fixed.ID, Payer: w.alice.ID, Amount: "4.00"}, store.KindDeclined, "amount_mismatch", "fixed 4.20 EUR"},
-		{"tag revoked since the reply", nil, CreateRequest{Reply: revokedSince.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindDeclined, "tag_revoked", "tag revoked"},
-		{"memo too long", nil, CreateRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.00", Memo: strings.Repeat("x", 141)}, store.KindInvalid, "invalid_memo", "at most 140"},
+		{"expired reply", nil, OrderRequest{Reply: expired.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindDeclined, "reply_expired", "expired"},
+		{"used reply", nil, OrderRequest{Reply: used.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindDeclined, "reply_used", "already used"},
+		{"unknown reply", nil, OrderRequest{Reply: store.NewID(store.PrefixReply), Payer: w.alice.ID, Amount: "1.00"}, store.KindNotFound, "reply_not_found", "not found"},
+		{"garbage reply id", nil, OrderRequest{Reply: "../../etc", Payer: w.alice.ID, Amount: "1.00"}, store.KindNotFound, "reply_not_found", "not found"},
+		{"payer is the payee", nil, OrderRequest{Reply: free.ID, Payer: w.shop.ID, Amount: "1.00"}, store.KindDeclined, "payer_is_payee", "payee"},
+		{"payer is a merchant", nil, OrderRequest{Reply: free.ID, Payer: other.ID, Amount: "1.00"}, store.KindInvalid, "invalid_payer", "person accounts"},
+		{"unknown payer", nil, OrderRequest{Reply: free.ID, Payer: store.NewID(store.PrefixAccount), Amount: "1.00"}, store.KindNotFound, "account_not_found", "not found"},
+		{"reply of another caller", merchantKey, OrderRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindNotFound, "reply_not_found", "not found"},
+		{"payer not the actor's", merchantKey, OrderRequest{Reply: merchantsReply.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindForbidden, "forbidden", "may not act"},
+		{"payer in another currency", payerKey, OrderRequest{Reply: payersReply.ID, Payer: w.usd.ID, Amount: "1.00"}, store.KindDeclined, "currency_mismatch", "USD"},
+		{"amount in another currency", nil, OrderRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.00 USD"}, store.KindDeclined, "currency_mismatch", "EUR"},
+		{"amount missing", nil, OrderRequest{Reply: free.ID, Payer: w.alice.ID}, store.KindInvalid, "amount_required", "no fixed amount"},
+		{"amount malformed", nil, OrderRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.005"}, store.KindInvalid, "invalid_amount", "decimals"},
+		{"amount negative", nil, OrderRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "-1"}, store.KindInvalid, "invalid_amount", "positive"},
+		{"fixed amount differs", nil, OrderRequest{Reply: fixed.ID, Payer: w.alice.ID, Amount: "4.00"}, store.KindDeclined, "amount_mismatch", "fixed 4.20 EUR"},
+		{"tag revoked since the reply", nil, OrderRequest{Reply: revokedSince.ID, Payer: w.alice.ID, Amount: "1.00"}, store.KindDeclined, "tag_revoked", "tag revoked"},
+		{"memo too long", nil, OrderRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.00", Memo: strings.Repeat("x", 141)}, store.KindInvalid, "invalid_memo", "at most 140"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,7 +179,7 @@ func TestCreateOrderRejections(t *testing.T) {
 		})
 	}
 	// The free reply was never used by the refusals above.
-	if _, err := w.svc.CreateOrder(w.ctx, CreateRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.00"}); err != nil {
+	if _, err := w.svc.CreateOrder(w.ctx, OrderRequest{Reply: free.ID, Payer: w.alice.ID, Amount: "1.00"}); err != nil {
 		t.Fatal(err)
 	}
 }

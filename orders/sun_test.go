@@ -55,7 +55,7 @@ func TestSUNVectorAN12196(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := f.snapshot()
-	_, err = f.svc.ParseTag(f.ctx, ParseRequest{UID: tag.UID, Content: url})
+	_, err = f.svc.ParsePaymentRequest(f.ctx, PaymentRequest{UID: tag.UID, Content: url})
 	wantError(t, err, store.KindDeclined, "sun_replayed", "SUN counter replayed: read counter 61, last seen 61")
 	f.unchanged(before)
 	f.verifyClean()
@@ -89,7 +89,7 @@ func TestSUNRejections(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w.declines(t, tt.kind, tt.code, tt.words, func() error {
-				_, err := w.svc.ParseTag(w.ctx, ParseRequest{UID: tt.uid, Content: tt.url})
+				_, err := w.svc.ParsePaymentRequest(w.ctx, PaymentRequest{UID: tt.uid, Content: tt.url})
 				return err
 			})
 		})
@@ -98,7 +98,7 @@ func TestSUNRejections(t *testing.T) {
 	// A newer tap still pays, in both mirroring modes, and only the latest counter counts.
 	w.parse(uid, tap(t, tag, uid, 12, metaKeyHex, fileKeyHex, true))
 	w.parse(uid, tap(t, tag, uid, 13, metaKeyHex, fileKeyHex, false))
-	_, err := w.svc.ParseTag(w.ctx, ParseRequest{UID: uid, Content: tap(t, tag, uid, 12, metaKeyHex, fileKeyHex, false)})
+	_, err := w.svc.ParsePaymentRequest(w.ctx, PaymentRequest{UID: uid, Content: tap(t, tag, uid, 12, metaKeyHex, fileKeyHex, false)})
 	wantError(t, err, store.KindDeclined, "sun_replayed", "last seen 13")
 	w.pay(w.order(Tag{UID: uid, Content: tap(t, tag, uid, 14, metaKeyHex, fileKeyHex, false)}, w.alice.ID, "1.50"))
 	w.verifyClean()
@@ -149,7 +149,7 @@ func TestConfirmSUNTag(t *testing.T) {
 		t.Fatalf("confirm: %+v, %v", got, err)
 	}
 	// The read-back was a tap: it cannot pay later.
-	_, err = f.svc.ParseTag(f.ctx, ParseRequest{UID: uid, Content: readBack})
+	_, err = f.svc.ParsePaymentRequest(f.ctx, PaymentRequest{UID: uid, Content: readBack})
 	wantError(t, err, store.KindDeclined, "sun_replayed", "SUN counter replayed")
 	f.parse(uid, tap(t, tag, uid, 2, metaKeyHex, fileKeyHex, false))
 

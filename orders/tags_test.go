@@ -70,7 +70,7 @@ func TestRegisterTagConflictsAndReuse(t *testing.T) {
 	if second.Ref == first.Ref || second.Content == first.Content {
 		t.Fatalf("re-registration reused reference %s", first.Ref)
 	}
-	_, err = f.svc.ParseTag(f.ctx, ParseRequest{UID: first.UID, Content: first.Content})
+	_, err = f.svc.ParsePaymentRequest(f.ctx, PaymentRequest{UID: first.UID, Content: first.Content})
 	wantError(t, err, store.KindDeclined, "tag_revoked", "tag revoked: moved")
 	f.pay(f.order(second, alice.ID, "1.00"))
 
@@ -138,7 +138,7 @@ func TestConfirmTag(t *testing.T) {
 	f := newFixture(t)
 	shop := f.account("Shop", store.AccountMerchant, "EUR")
 	good := f.register(RegisterRequest{UID: "04000000000001", Merchant: shop.ID, Pending: true})
-	_, err := f.svc.ParseTag(f.ctx, ParseRequest{UID: good.UID, Content: good.Content})
+	_, err := f.svc.ParsePaymentRequest(f.ctx, PaymentRequest{UID: good.UID, Content: good.Content})
 	wantError(t, err, store.KindDeclined, "tag_not_active", "pending")
 
 	confirmed, err := f.svc.ConfirmTag(f.ctx, ConfirmRequest{Tag: good.Ref, UID: "04 00 00 00 00 00 01", Content: good.Content})
@@ -173,7 +173,7 @@ func TestConfirmTag(t *testing.T) {
 			}
 			_, err = f.svc.ConfirmTag(f.ctx, req)
 			wantError(t, err, store.KindDeclined, "readback_mismatch", tt.words)
-			_, err = f.svc.ParseTag(f.ctx, ParseRequest{UID: tag.UID, Content: tag.Content})
+			_, err = f.svc.ParsePaymentRequest(f.ctx, PaymentRequest{UID: tag.UID, Content: tag.Content})
 			wantError(t, err, store.KindDeclined, "tag_not_active", "failed")
 			// Its UID may be provisioned again.
 			f.register(RegisterRequest{UID: tag.UID, Merchant: shop.ID, Pending: true})

@@ -41,7 +41,7 @@ func allDeclined(t *testing.T, f *fixture, uid string, contents []string) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			_, errs[i] = f.svc.ParseTag(f.ctx, ParseRequest{UID: uid, Content: c})
+			_, errs[i] = f.svc.ParsePaymentRequest(f.ctx, PaymentRequest{UID: uid, Content: c})
 		}()
 	}
 	wg.Wait()

@@ -26,7 +26,7 @@ type TapRequest struct {
 
 // Receipt is a paid tap: each step of the patent's flow as the ledger recorded it.
 type Receipt struct {
-	Request  ParseRequest   `json:"request"`
+	Request  PaymentRequest `json:"request"`
 	Reply    ParsingReply   `json:"reply"`
 	Order    Order          `json:"order"`
 	Transfer store.Transfer `json:"transfer"`
@@ -60,7 +60,7 @@ func (s *Service) Tap(ctx context.Context, req TapRequest) (Receipt, error) {
 }
 
 func (s *Service) tap(tx *store.Tx, req TapRequest) (Receipt, error) {
-	preq := ParseRequest{UID: req.UID, Content: req.Content}
+	preq := PaymentRequest{UID: req.UID, Content: req.Content}
 	p, err := s.parse(tx, preq)
 	if err != nil {
 		return Receipt{}, err
@@ -68,7 +68,7 @@ func (s *Service) tap(tx *store.Tx, req TapRequest) (Receipt, error) {
 	if err := tx.RequireOwner(req.Payer); err != nil {
 		return Receipt{}, err
 	}
-	o, err := newOrder(tx, p.reply, CreateRequest{Reply: p.reply.ID, Payer: req.Payer, Amount: req.Amount, Memo: req.Memo})
+	o, err := newOrder(tx, p.reply, OrderRequest{Reply: p.reply.ID, Payer: req.Payer, Amount: req.Amount, Memo: req.Memo})
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -122,7 +122,7 @@ func receiptOf(tx *store.Tx, id string) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
-	return Receipt{Request: ParseRequest{UID: t.UID, Content: t.Content}, Reply: r, Order: o, Transfer: tr}, nil
+	return Receipt{Request: PaymentRequest{UID: t.UID, Content: t.Content}, Reply: r, Order: o, Transfer: tr}, nil
 }
 
 // tapParams are the parameters an idempotency key is held to, normalized so that the
@@ -144,7 +144,7 @@ func tapParams(tx *store.Tx, req TapRequest) (any, error) {
 // PreviewTap answers a payment request with the parsing reply a tap would get, and
 // writes nothing: a terminal shows it for confirmation, then sends the tap. The reply
 // is not stored and cannot be ordered; the tap checks everything again.
-func (s *Service) PreviewTap(ctx context.Context, req ParseRequest) (ParsingReply, error) {
+func (s *Service) PreviewTap(ctx context.Context, req PaymentRequest) (ParsingReply, error) {
 	return read(s, ctx, func(tx *store.Tx) (ParsingReply, error) {
 		p, err := s.parse(tx, req)
 		if err != nil {

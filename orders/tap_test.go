@@ -105,7 +105,7 @@ func TestTapIdempotencyComparesTheAmountNotItsSpelling(t *testing.T) {
 func TestPreviewTapWritesNothing(t *testing.T) {
 	w := newWorld(t)
 	before := w.snapshot()
-	r, err := w.svc.PreviewTap(w.ctx, ParseRequest{UID: w.fixed.UID, Content: w.fixed.Content})
+	r, err := w.svc.PreviewTap(w.ctx, PaymentRequest{UID: w.fixed.UID, Content: w.fixed.Content})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestPreviewTapWritesNothing(t *testing.T) {
 		t.Fatalf("preview %+v", r)
 	}
 	w.unchanged(before)
-	_, err = w.svc.PreviewTap(w.ctx, ParseRequest{UID: w.revoked.UID, Content: w.revoked.Content})
+	_, err = w.svc.PreviewTap(w.ctx, PaymentRequest{UID: w.revoked.UID, Content: w.revoked.Content})
 	wantError(t, err, store.KindDeclined, "tag_revoked", "tag revoked")
 }
 

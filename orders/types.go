@@ -80,8 +80,8 @@ type TagFilter struct {
 	Merchant string `json:"merchant,omitempty"`
 }
 
-// ParseRequest is the NFC tag payment request: what the payer's device read.
-type ParseRequest struct {
+// PaymentRequest is the NFC tag payment request: what the payer's device read.
+type PaymentRequest struct {
 	UID            string `json:"uid"`
 	Content        string `json:"content"`
 	IdempotencyKey string `json:"-"`
@@ -102,9 +102,9 @@ type ParsingReply struct {
 	CreatedAt time.Time    `json:"created_at"`
 }
 
-// CreateRequest is the order generation request: first account (payer), the current
+// OrderRequest is the order generation request: first account (payer), the current
 // transaction information, and the second account taken from the reply.
-type CreateRequest struct {
+type OrderRequest struct {
 	Reply          string `json:"reply"`
 	Payer          string `json:"payer"`
 	Amount         string `json:"amount,omitempty"`
