@@ -24,6 +24,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -108,6 +109,10 @@ func (c *config) check() error {
 	return nil
 }
 
+// webhookWait bounds the wait, once the load is over, for the order.paid events still
+// due; a delivery whose lease a kill left behind is taken over when the lease expires.
+const webhookWait = 60 * time.Second
+
 // Each payer starts with this much (minor units), far more than the run can spend, so
 // that no payment is declined and every acknowledgement is a success to account for.
 const funding = 10_000_000
@@ -170,6 +175,15 @@ func run(cfg config) (bool, error) {
 		d.bes = append(d.bes, srv.client())
 	}
 	if err := d.setup(ctx, cfg.payers); err != nil {
+		return false, err
+	}
+	// The run's webhook endpoint, registered through the API as a merchant's would be.
+	rcv, err := newReceiver(cfg.seed)
+	if err != nil {
+		return false, err
+	}
+	defer rcv.close()
+	if err := d.registerWebhook(ctx, rcv); err != nil {
 		return false, err
 	}
 
@@ -238,6 +252,18 @@ func run(cfg config) (bool, error) {
 	}
 	stop.Store(true)
 	wg.Wait()
+	// Every acknowledged payment's order.paid is due at the endpoint: wait for the last
+	// ones (a retry after a refused first attempt, a delivery a kill interrupted).
+	waited := time.Now()
+	d.mu.Lock()
+	paid := maps.Clone(d.payments)
+	d.mu.Unlock()
+	limit := webhookWait
+	if d.failure() != nil {
+		limit = 5 * time.Second // the run failed already; report what came
+	}
+	rcv.waitFor(paid, limit)
+	caughtUp := time.Since(waited)
 	for _, srv := range srvs {
 		if err := srv.stop(); err != nil {
 			return false, err
@@ -256,6 +282,8 @@ func run(cfg config) (bool, error) {
 	if verifyErr != nil {
 		report.problems = append(report.problems, fmt.Sprintf("tagpay ledger verify: %v\n%s", verifyErr, verifyOut))
 	}
+	hooks := rcv.report(paid)
+	report.problems = append(report.problems, hooks.problems...)
 	for _, p := range report.problems {
 		fmt.Fprintln(os.Stderr, "crash:", p)
 	}
@@ -265,8 +293,11 @@ func run(cfg config) (bool, error) {
 	}
 	fmt.Fprintf(os.Stderr, "crash: %d answers lost to a fault were retried with the same idempotency key; %d payments, %d refunds in %.0f s; ledger verify %s\n",
 		d.retried.Load(), report.payments, report.refunds, time.Since(began).Seconds(), verdict(verifyErr == nil))
+	fmt.Fprintf(os.Stderr, "crash: %d first attempts of webhook deliveries refused on purpose; the endpoint had every order.paid %.1f s after the load ended\n",
+		hooks.refused, caughtUp.Seconds())
 	fmt.Printf("kills %d, requests %d, acknowledged %d, lost %d, duplicated %d\n", kills, d.requests.Load(), d.acked.Load(), report.lost, report.duplicated)
-	ok := len(report.problems) == 0 && report.lost == 0 && report.duplicated == 0
+	fmt.Printf("webhooks: events %d, distinct %d, missing %d, duplicates-delivered %d, bad-signature %d\n", hooks.deliveries, hooks.distinct, hooks.missing, hooks.repeats, hooks.badSig)
+	ok := len(report.problems) == 0 && report.lost == 0 && report.duplicated == 0 && hooks.ok()
 	if ok && !cfg.keepDir {
 		os.RemoveAll(dir)
 		if db != nil {

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tagpay/tagpay/events"
+	"github.com/tagpay/tagpay/webhook"
+)
+
+// refusePercent is the share of first attempts the receiver answers 500, so that the
+// servers' retries run during the run and not only in unit tests.
+const refusePercent = 5
+
+// receiver is the webhook endpoint of the run: it checks each delivery's signature as
+// a merchant's endpoint would, and records which events arrived and which order each
+// one names.
+type receiver struct {
+	seed uint64
+	srv  *http.Server
+	url  string
+
+	mu         sync.Mutex
+	secret     string
+	deliveries int                        // accepted (2xx) deliveries, repeats included
+	refused    int                        // first attempts answered 500 on purpose
+	events     map[string]string          // event id → the order it names
+	byOrder    map[string]map[string]bool // order → the ids of its order.paid events
+	badSig     int
+	problems   []string
+}
+
+// newReceiver listens on a loopback port; it refuses every delivery until setSecret.
+func newReceiver(seed uint64) (*receiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("webhook receiver: %w", err)
+	}
+	r := &receiver{seed: seed, url: "http://" + ln.Addr().String() + "/hook", events: map[string]string{}, byOrder: map[string]map[string]bool{}}
+	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	go r.srv.Serve(ln)
+	return r, nil
+}
+
+func (r *receiver) setSecret(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.secret = s
+}
+
+func (r *receiver) close() { r.srv.Close() }
+
+func (r *receiver) problem(format string, args ...any) {
+	r.problems = append(r.problems, fmt.Sprintf(format, args...))
+}
+
+// ServeHTTP takes one delivery: 401 for a bad signature (a problem of the run), 500 for
+// a share of first attempts, else it records the event and answers 204.
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "reading the body", http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := webhook.Verify(r.secret, req.Header.Get(webhook.SignatureHeader), body, 0, time.Now()); err != nil {
+		r.badSig++
+		r.problem("webhook delivery %s refused: %v", req.Header.Get("Tagpay-Event-Id"), err)
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	var e events.Event
+	if err := json.Unmarshal(body, &e); err != nil {
+		r.problem("webhook delivery is not an event: %v", err)
+		http.Error(w, "not an event", http.StatusBadRequest)
+		return
+	}
+	if e.Type != events.OrderPaid || !strings.HasPrefix(e.Subject, "ord_") || req.Header.Get("Tagpay-Event-Id") != e.ID {
+		r.problem("webhook delivery of event %s (%s about %q, header id %q): the endpoint takes order.paid only", e.ID, e.Type, e.Subject, req.Header.Get("Tagpay-Event-Id"))
+		http.Error(w, "unexpected event", http.StatusBadRequest)
+		return
+	}
+	if req.Header.Get("Tagpay-Delivery-Attempt") == "1" && r.refuses(e.ID) {
+		r.refused++
+		http.Error(w, "refused on purpose, to be retried", http.StatusInternalServerError)
+		return
+	}
+	r.deliveries++
+	if order, seen := r.events[e.ID]; seen {
+		if order != e.Subject {
+			r.problem("event %s arrived naming order %s, then order %s", e.ID, order, e.Subject)
+		}
+	} else {
+		r.events[e.ID] = e.Subject
+		if r.byOrder[e.Subject] == nil {
+			r.byOrder[e.Subject] = map[string]bool{}
+		}
+		r.byOrder[e.Subject][e.ID] = true
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// refuses decides from the run's seed and the event id, so that a given event's first
+// attempt is refused or not whichever replica sends it.
+func (r *receiver) refuses(id string) bool {
+	h := fnv.New64a()
+	binary.Write(h, binary.LittleEndian, r.seed)
+	h.Write([]byte(id))
+	return h.Sum64()%100 < refusePercent
+}
+
+// missing returns the orders of paid that no received order.paid names.
+func (r *receiver) missing(paid map[string]owed) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for id := range paid {
+		if len(r.byOrder[id]) == 0 {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// waitFor polls until every order of paid has its order.paid, or for at most limit; it
+// returns the orders still missing.
+func (r *receiver) waitFor(paid map[string]owed, limit time.Duration) []string {
+	deadline := time.Now().Add(limit)
+	for {
+		m := r.missing(paid)
+		if len(m) == 0 || time.Now().After(deadline) {
+			return m
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// webhookReport is the receiver's verdict on what it got, for the orders of paid.
+type webhookReport struct {
+	deliveries, distinct, missing, repeats, badSig, refused int
+	problems                                                []string
+}
+
+func (r *receiver) report(paid map[string]owed) webhookReport {
+	missing := r.missing(paid)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := webhookReport{
+		deliveries: r.deliveries, distinct: len(r.events), missing: len(missing),
+		repeats: r.deliveries - len(r.events), badSig: r.badSig, refused: r.refused,
+		problems: append([]string(nil), r.problems...),
+	}
+	for i, id := range missing {
+		if i == 10 {
+			out.problems = append(out.problems, fmt.Sprintf("… and %d more orders without order.paid", len(missing)-i))
+			break
+		}
+		out.problems = append(out.problems, fmt.Sprintf("order %s was acknowledged as paid but its order.paid never arrived", id))
+	}
+	orders := make([]string, 0, len(r.byOrder))
+	for o := range r.byOrder {
+		orders = append(orders, o)
+	}
+	sort.Strings(orders)
+	for _, o := range orders {
+		ids := r.byOrder[o]
+		if len(ids) > 1 {
+			out.problems = append(out.problems, fmt.Sprintf("order %s has %d different order.paid events (%s): an event written twice, not an event delivered twice", o, len(ids), strings.Join(sortedKeys(ids), ", ")))
+		}
+		if _, ok := paid[o]; !ok {
+			out.problems = append(out.problems, fmt.Sprintf("order.paid arrived for order %s, which no client was told was paid", o))
+		}
+	}
+	return out
+}
+
+func (w webhookReport) ok() bool { return len(w.problems) == 0 && w.missing == 0 && w.badSig == 0 }
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
