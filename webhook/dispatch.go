@@ -39,6 +39,9 @@ func (s *Service) Dispatch(ctx context.Context, log *slog.Logger) {
 		inFlight sync.Map // keys being delivered: a pass must not start them again
 	)
 	defer wg.Wait()
+	if err := s.releaseOrphanedLeases(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("webhook outbox", slog.String("code", store.CodeOf(err)), slog.String("error", err.Error()))
+	}
 	t := time.NewTicker(s.opts.Poll)
 	defer t.Stop()
 	for {
@@ -69,6 +72,40 @@ func (s *Service) Dispatch(ctx context.Context, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// releaseOrphanedLeases frees the deliveries that a dispatcher killed mid-attempt left
+// leased, on a bbolt ledger only: it has one writing process at a time, so a lease held
+// by another replica name is a dead process's, and waiting for it to run out would only
+// delay the delivery. On PostgreSQL other replicas may be alive; their leases expire.
+func (s *Service) releaseOrphanedLeases(ctx context.Context) error {
+	if s.db.Engine() != "bbolt" {
+		return nil
+	}
+	ctx = store.WithActor(ctx, store.LocalActor)
+	return s.db.Update(ctx, func(tx *store.Tx) error {
+		var orphaned []string
+		err := store.Each(tx, store.BucketOutbox, "", false, func(k string, it item) error {
+			if it.Lease != "" && it.Lease != s.opts.Replica {
+				orphaned = append(orphaned, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range orphaned {
+			var it item
+			if _, err := tx.Get(store.BucketOutbox, k, &it); err != nil {
+				return err
+			}
+			it.Lease, it.LeaseUntil = "", time.Time{}
+			if err := tx.Put(store.BucketOutbox, k, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // RunOnce does one pass over the outbox and waits for its deliveries: for tests and for
