@@ -299,3 +299,51 @@ func TestDispatchTakesOverLeasesOfADeadProcess(t *testing.T) {
 		t.Fatalf("delivered %d times, want %s once: the dead process's lease held the delivery back", len(rs), id)
 	}
 }
+
+// TestPassFansOutEveryFreshEventToItsEndpoints: one pass turns each new event into one
+// delivery per matching endpoint, leaves no event entry behind, and a second pass finds
+// nothing new to fan out.
+func TestPassFansOutEveryFreshEventToItsEndpoints(t *testing.T) {
+	ctx := store.WithActor(context.Background(), store.LocalActor)
+	db := openDB(t)
+	s := New(db, Options{})
+	paid, err := s.CreateWebhook(ctx, CreateRequest{URL: "http://127.0.0.1:1/paid", Events: "order.paid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.CreateWebhook(ctx, CreateRequest{URL: "http://127.0.0.1:1/all", Events: "*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1 := emit(t, db, events.OrderPaid, "acct_a")
+	f := emit(t, db, events.AccountFunded, "acct_a")
+	p2 := emit(t, db, events.OrderPaid, "acct_b")
+	due, err := s.pass(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{p1 + "/" + paid.ID: true, p1 + "/" + all.ID: true, f + "/" + all.ID: true, p2 + "/" + paid.ID: true, p2 + "/" + all.ID: true}
+	if len(due) != len(want) {
+		t.Fatalf("due %v, want %d deliveries", due, len(want))
+	}
+	for _, k := range due {
+		if !want[k] {
+			t.Fatalf("unexpected delivery %s (due %v)", k, due)
+		}
+	}
+	err = db.View(ctx, func(tx *store.Tx) error {
+		for _, id := range []string{p1, f, p2} {
+			if tx.GetRaw(store.BucketOutbox, id) != nil {
+				t.Errorf("event %s is still waiting to be fanned out", id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.pass(ctx)
+	if err != nil || len(again) != len(want) {
+		t.Fatalf("second pass: %v, %v; want the same %d deliveries still due, none added", again, err, len(want))
+	}
+}

@@ -255,6 +255,7 @@ func run(cfg config) (bool, error) {
 	// Every acknowledged payment's order.paid is due at the endpoint: wait for the last
 	// ones (a retry after a refused first attempt, a delivery a kill interrupted).
 	waited := time.Now()
+	duringLoad := rcv.accepted()
 	d.mu.Lock()
 	paid := maps.Clone(d.payments)
 	d.mu.Unlock()
@@ -293,8 +294,8 @@ func run(cfg config) (bool, error) {
 	}
 	fmt.Fprintf(os.Stderr, "crash: %d answers lost to a fault were retried with the same idempotency key; %d payments, %d refunds in %.0f s; ledger verify %s\n",
 		d.retried.Load(), report.payments, report.refunds, time.Since(began).Seconds(), verdict(verifyErr == nil))
-	fmt.Fprintf(os.Stderr, "crash: %d first attempts of webhook deliveries refused on purpose; the endpoint had every order.paid %.1f s after the load ended\n",
-		hooks.refused, caughtUp.Seconds())
+	fmt.Fprintf(os.Stderr, "crash: webhook endpoint took %d deliveries during the faults, refused %d first attempts and answered %d slowly, on purpose; it had every order.paid %.1f s after the load ended\n",
+		duringLoad, hooks.refused, hooks.slow, caughtUp.Seconds())
 	fmt.Printf("kills %d, requests %d, acknowledged %d, lost %d, duplicated %d\n", kills, d.requests.Load(), d.acked.Load(), report.lost, report.duplicated)
 	fmt.Printf("webhooks: events %d, distinct %d, missing %d, duplicates-delivered %d, bad-signature %d\n", hooks.deliveries, hooks.distinct, hooks.missing, hooks.repeats, hooks.badSig)
 	ok := len(report.problems) == 0 && report.lost == 0 && report.duplicated == 0 && hooks.ok()

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tagpay/tagpay/events"
@@ -20,6 +21,11 @@ import (
 // refusePercent is the share of first attempts the receiver answers 500, so that the
 // servers' retries run during the run and not only in unit tests.
 const refusePercent = 5
+
+// slowPercent of the deliveries are answered after a pause of 20 to 100 ms, the event
+// recorded first: a kill that lands in the pause loses the answer of a delivery the
+// endpoint has, and the event must come again with the same id.
+const slowPercent = 10
 
 // receiver is the webhook endpoint of the run: it checks each delivery's signature as
 // a merchant's endpoint would, and records which events arrived and which order each
@@ -33,6 +39,8 @@ type receiver struct {
 	secret     string
 	deliveries int                        // accepted (2xx) deliveries, repeats included
 	refused    int                        // first attempts answered 500 on purpose
+	slow       int                        // deliveries answered after a pause
+	paused     atomic.Int32               // answers being held back now
 	events     map[string]string          // event id → the order it names
 	byOrder    map[string]map[string]bool // order → the ids of its order.paid events
 	badSig     int
@@ -64,36 +72,50 @@ func (r *receiver) problem(format string, args ...any) {
 }
 
 // ServeHTTP takes one delivery: 401 for a bad signature (a problem of the run), 500 for
-// a share of first attempts, else it records the event and answers 204.
+// a share of first attempts, else it records the event and answers 204, now and then
+// after a pause.
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
 	if err != nil {
 		http.Error(w, "reading the body", http.StatusBadRequest)
 		return
 	}
+	status, msg, pause := r.take(req.Header, body)
+	if pause > 0 {
+		r.paused.Add(1)
+		time.Sleep(pause)
+		r.paused.Add(-1)
+	}
+	if msg != "" {
+		http.Error(w, msg, status)
+		return
+	}
+	w.WriteHeader(status)
+}
+
+// take judges and records one delivery: the status to answer, an error message for a
+// refusal, and how long to wait before answering.
+func (r *receiver) take(h http.Header, body []byte) (int, string, time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := webhook.Verify(r.secret, req.Header.Get(webhook.SignatureHeader), body, 0, time.Now()); err != nil {
+	if err := webhook.Verify(r.secret, h.Get(webhook.SignatureHeader), body, 0, time.Now()); err != nil {
 		r.badSig++
-		r.problem("webhook delivery %s refused: %v", req.Header.Get("Tagpay-Event-Id"), err)
-		http.Error(w, err.Error(), http.StatusUnauthorized)
-		return
+		r.problem("webhook delivery %s refused: %v", h.Get("Tagpay-Event-Id"), err)
+		return http.StatusUnauthorized, err.Error(), 0
 	}
 	var e events.Event
 	if err := json.Unmarshal(body, &e); err != nil {
 		r.problem("webhook delivery is not an event: %v", err)
-		http.Error(w, "not an event", http.StatusBadRequest)
-		return
+		return http.StatusBadRequest, "not an event", 0
 	}
-	if e.Type != events.OrderPaid || !strings.HasPrefix(e.Subject, "ord_") || req.Header.Get("Tagpay-Event-Id") != e.ID {
-		r.problem("webhook delivery of event %s (%s about %q, header id %q): the endpoint takes order.paid only", e.ID, e.Type, e.Subject, req.Header.Get("Tagpay-Event-Id"))
-		http.Error(w, "unexpected event", http.StatusBadRequest)
-		return
+	if e.Type != events.OrderPaid || !strings.HasPrefix(e.Subject, "ord_") || h.Get("Tagpay-Event-Id") != e.ID {
+		r.problem("webhook delivery of event %s (%s about %q, header id %q): the endpoint takes order.paid only", e.ID, e.Type, e.Subject, h.Get("Tagpay-Event-Id"))
+		return http.StatusBadRequest, "unexpected event", 0
 	}
-	if req.Header.Get("Tagpay-Delivery-Attempt") == "1" && r.refuses(e.ID) {
+	attempt := h.Get("Tagpay-Delivery-Attempt")
+	if attempt == "1" && r.draw(e.ID, "refuse")%100 < refusePercent {
 		r.refused++
-		http.Error(w, "refused on purpose, to be retried", http.StatusInternalServerError)
-		return
+		return http.StatusInternalServerError, "refused on purpose, to be retried", 0
 	}
 	r.deliveries++
 	if order, seen := r.events[e.ID]; seen {
@@ -107,16 +129,28 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		r.byOrder[e.Subject][e.ID] = true
 	}
-	w.WriteHeader(http.StatusNoContent)
+	var pause time.Duration
+	if d := r.draw(e.ID, "slow/"+attempt); d%100 < slowPercent {
+		r.slow++
+		pause = time.Duration(20+d/100%81) * time.Millisecond
+	}
+	return http.StatusNoContent, "", pause
 }
 
-// refuses decides from the run's seed and the event id, so that a given event's first
-// attempt is refused or not whichever replica sends it.
-func (r *receiver) refuses(id string) bool {
+// draw is the run's random number for what of event id: it depends on the seed and the
+// event alone, so an event's fate is the same whichever replica sends it.
+func (r *receiver) draw(id, what string) uint64 {
 	h := fnv.New64a()
 	binary.Write(h, binary.LittleEndian, r.seed)
-	h.Write([]byte(id))
-	return h.Sum64()%100 < refusePercent
+	h.Write([]byte(what + "\x00" + id))
+	return h.Sum64()
+}
+
+// accepted is the number of deliveries answered 2xx so far.
+func (r *receiver) accepted() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.deliveries
 }
 
 // missing returns the orders of paid that no received order.paid names.
@@ -148,8 +182,8 @@ func (r *receiver) waitFor(paid map[string]owed, limit time.Duration) []string {
 
 // webhookReport is the receiver's verdict on what it got, for the orders of paid.
 type webhookReport struct {
-	deliveries, distinct, missing, repeats, badSig, refused int
-	problems                                                []string
+	deliveries, distinct, missing, repeats, badSig, refused, slow int
+	problems                                                      []string
 }
 
 func (r *receiver) report(paid map[string]owed) webhookReport {
@@ -158,7 +192,7 @@ func (r *receiver) report(paid map[string]owed) webhookReport {
 	defer r.mu.Unlock()
 	out := webhookReport{
 		deliveries: r.deliveries, distinct: len(r.events), missing: len(missing),
-		repeats: r.deliveries - len(r.events), badSig: r.badSig, refused: r.refused,
+		repeats: r.deliveries - len(r.events), badSig: r.badSig, refused: r.refused, slow: r.slow,
 		problems: append([]string(nil), r.problems...),
 	}
 	for i, id := range missing {
