@@ -4,6 +4,14 @@
 // answer was lost with the same key, and at the end checks the ledger against what the
 // clients were told.
 //
+// Before the load it starts a webhook endpoint on loopback and registers it for
+// order.paid through the API. The endpoint checks each delivery's signature with the
+// webhook package's Verify, refuses a bad one, answers 500 to a seeded share of first
+// attempts (so that retries run) and answers another share after a pause (so that kills
+// land between a delivery and its record), and records every event id and the order it
+// names. Once the load and the faults are over it waits, up to 60 s, for an order.paid
+// of every acknowledged payment.
+//
 //	crashdrive -tagpay BIN [-kills 20] [-clients 16] [-payers 8] [-seed N] [-dir DIR]
 //
 // With -pg URL it runs -replicas servers (3) on one fresh PostgreSQL database made on
@@ -12,9 +20,12 @@
 // pg_terminate_backend) and, given -pg-restart CMD, restarts PostgreSQL itself once
 // mid-run; a request whose answer was lost is retried on another replica.
 //
-// It prints one summary line, `kills N, requests N, acknowledged N, lost N, duplicated N`,
+// It prints two summary lines, `kills N, requests N, acknowledged N, lost N, duplicated N`
+// and `webhooks: events N, distinct N, missing N, duplicates-delivered N, bad-signature N`,
 // and exits 1 when anything was lost or duplicated, a balance is off, `ledger verify`
-// fails, or a request got an answer other than success.
+// fails, a request got an answer other than success, an acknowledged payment's
+// order.paid never arrived, a delivery's signature was bad, or one order has two
+// different order.paid events (a delivery may repeat, with the same event id).
 package main
 
 import (
