@@ -12,7 +12,7 @@
 // names. Once the load and the faults are over it waits, up to 60 s, for an order.paid
 // of every acknowledged payment.
 //
-//	crashdrive -tagpay BIN [-kills 20] [-clients 16] [-payers 8] [-seed N] [-dir DIR]
+//	crashdrive -tagpay BIN [-kills 20] [-clients 16] [-payers 8] [-seed N] [-dir DIR] [-webhook-wait 60s]
 //
 // With -pg URL it runs -replicas servers (3) on one fresh PostgreSQL database made on
 // that cluster, spreads the clients over them, kills random replicas, ends the
@@ -67,6 +67,9 @@ func main() {
 	flag.IntVar(&cfg.terminations, "terminations", 6, "with -pg: times to end every replica's database connections from the server side")
 	flag.StringVar(&cfg.pgRestart, "pg-restart", "", "with -pg: a command that restarts PostgreSQL (immediate mode); run once mid-run")
 	flag.DurationVar(&cfg.duration, "duration", 0, "run at least this long, spreading the faults over it")
+	// A delivery claimed by a replica killed on PostgreSQL waits for its lease (40 s) to
+	// run out before another replica takes it over: the default wait leaves room for it.
+	flag.DurationVar(&cfg.webhookWait, "webhook-wait", 60*time.Second, "how long to wait, once the load is over, for the order.paid events still due")
 	flag.Parse()
 	if err := cfg.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "crashdrive:", err)
@@ -90,7 +93,7 @@ type config struct {
 	keepDir                bool
 	pg, pgRestart          string
 	replicas, terminations int
-	duration               time.Duration
+	duration, webhookWait  time.Duration
 }
 
 func (c *config) check() error {
@@ -107,8 +110,8 @@ func (c *config) check() error {
 		return errors.New("-pg-restart needs -pg")
 	case c.pg != "" && (c.replicas < 1 || c.replicas > 16):
 		return fmt.Errorf("-replicas must be 1 to 16, not %d", c.replicas)
-	case c.terminations < 0 || c.duration < 0:
-		return errors.New("-terminations and -duration cannot be negative")
+	case c.terminations < 0 || c.duration < 0 || c.webhookWait < 0:
+		return errors.New("-terminations, -duration and -webhook-wait cannot be negative")
 	}
 	if c.pg == "" {
 		c.replicas, c.terminations = 1, 0
@@ -119,10 +122,6 @@ func (c *config) check() error {
 	c.keepDir = c.dir != ""
 	return nil
 }
-
-// webhookWait bounds the wait, once the load is over, for the order.paid events still
-// due; a delivery whose lease a kill left behind is taken over when the lease expires.
-const webhookWait = 60 * time.Second
 
 // Each payer starts with this much (minor units), far more than the run can spend, so
 // that no payment is declined and every acknowledgement is a success to account for.
@@ -270,7 +269,7 @@ func run(cfg config) (bool, error) {
 	d.mu.Lock()
 	paid := maps.Clone(d.payments)
 	d.mu.Unlock()
-	limit := webhookWait
+	limit := cfg.webhookWait
 	if d.failure() != nil {
 		limit = 5 * time.Second // the run failed already; report what came
 	}
@@ -305,8 +304,12 @@ func run(cfg config) (bool, error) {
 	}
 	fmt.Fprintf(os.Stderr, "crash: %d answers lost to a fault were retried with the same idempotency key; %d payments, %d refunds in %.0f s; ledger verify %s\n",
 		d.retried.Load(), report.payments, report.refunds, time.Since(began).Seconds(), verdict(verifyErr == nil))
-	fmt.Fprintf(os.Stderr, "crash: webhook endpoint took %d deliveries during the faults, refused %d first attempts and answered %d slowly, on purpose; it had every order.paid %.1f s after the load ended\n",
-		duringLoad, hooks.refused, hooks.slow, caughtUp.Seconds())
+	caught := fmt.Sprintf("it had every order.paid %.1f s after the load ended", caughtUp.Seconds())
+	if hooks.missing > 0 {
+		caught = fmt.Sprintf("%d order.paid still missing %.0f s after the load ended", hooks.missing, caughtUp.Seconds())
+	}
+	fmt.Fprintf(os.Stderr, "crash: webhook endpoint took %d deliveries during the faults, refused %d first attempts and answered %d slowly, on purpose; %s\n",
+		duringLoad, hooks.refused, hooks.slow, caught)
 	fmt.Printf("kills %d, requests %d, acknowledged %d, lost %d, duplicated %d\n", kills, d.requests.Load(), d.acked.Load(), report.lost, report.duplicated)
 	fmt.Printf("webhooks: events %d, distinct %d, missing %d, duplicates-delivered %d, bad-signature %d\n", hooks.deliveries, hooks.distinct, hooks.missing, hooks.repeats, hooks.badSig)
 	ok := len(report.problems) == 0 && report.lost == 0 && report.duplicated == 0 && hooks.ok()
