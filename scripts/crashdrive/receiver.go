@@ -31,9 +31,10 @@ const slowPercent = 10
 // a merchant's endpoint would, and records which events arrived and which order each
 // one names.
 type receiver struct {
-	seed uint64
-	srv  *http.Server
-	url  string
+	seed     uint64
+	slowPcnt uint64 // slowPercent; tests set 0
+	srv      *http.Server
+	url      string
 
 	mu         sync.Mutex
 	secret     string
@@ -53,7 +54,7 @@ func newReceiver(seed uint64) (*receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webhook receiver: %w", err)
 	}
-	r := &receiver{seed: seed, url: "http://" + ln.Addr().String() + "/hook", events: map[string]string{}, byOrder: map[string]map[string]bool{}}
+	r := &receiver{seed: seed, slowPcnt: slowPercent, url: "http://" + ln.Addr().String() + "/hook", events: map[string]string{}, byOrder: map[string]map[string]bool{}}
 	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	go r.srv.Serve(ln)
 	return r, nil
@@ -130,7 +131,7 @@ func (r *receiver) take(h http.Header, body []byte) (int, string, time.Duration)
 		r.byOrder[e.Subject][e.ID] = true
 	}
 	var pause time.Duration
-	if d := r.draw(e.ID, "slow/"+attempt); d%100 < slowPercent {
+	if d := r.draw(e.ID, "slow/"+attempt); d%100 < r.slowPcnt {
 		r.slow++
 		pause = time.Duration(20+d/100%81) * time.Millisecond
 	}

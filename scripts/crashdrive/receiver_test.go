@@ -37,6 +37,7 @@ func testReceiver(t *testing.T) *receiver {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.close)
+	r.slowPcnt = 0 // no pauses: the tests need no kill to land in them
 	r.setSecret(testSecret)
 	return r
 }
