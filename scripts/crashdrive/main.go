@@ -187,7 +187,7 @@ func run(cfg config) (bool, error) {
 	if err := d.setup(ctx, cfg.payers); err != nil {
 		return false, err
 	}
-	// The run's webhook endpoint, registered through the API as a merchant's would be.
+	// The run's webhook endpoint, registered through the API with the admin key.
 	rcv, err := newReceiver(cfg.seed)
 	if err != nil {
 		return false, err
