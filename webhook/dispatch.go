@@ -39,6 +39,9 @@ func (s *Service) Dispatch(ctx context.Context, log *slog.Logger) {
 		inFlight sync.Map // keys being delivered: a pass must not start them again
 	)
 	defer wg.Wait()
+	if err := s.releaseOrphanedLeases(ctx); err != nil && ctx.Err() == nil {
+		log.Warn("webhook outbox", slog.String("code", store.CodeOf(err)), slog.String("error", err.Error()))
+	}
 	t := time.NewTicker(s.opts.Poll)
 	defer t.Stop()
 	for {
@@ -69,6 +72,40 @@ func (s *Service) Dispatch(ctx context.Context, log *slog.Logger) {
 		case <-t.C:
 		}
 	}
+}
+
+// releaseOrphanedLeases frees the deliveries that a dispatcher killed mid-attempt left
+// leased, on a bbolt ledger only: it has one writing process at a time, so a lease held
+// by another replica name is a dead process's, and waiting for it to run out would only
+// delay the delivery. On PostgreSQL other replicas may be alive; their leases expire.
+func (s *Service) releaseOrphanedLeases(ctx context.Context) error {
+	if s.db.Engine() != "bbolt" {
+		return nil
+	}
+	ctx = store.WithActor(ctx, store.LocalActor)
+	return s.db.Update(ctx, func(tx *store.Tx) error {
+		var orphaned []string
+		err := store.Each(tx, store.BucketOutbox, "", false, func(k string, it item) error {
+			if it.Lease != "" && it.Lease != s.opts.Replica {
+				orphaned = append(orphaned, k)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range orphaned {
+			var it item
+			if _, err := tx.Get(store.BucketOutbox, k, &it); err != nil {
+				return err
+			}
+			it.Lease, it.LeaseUntil = "", time.Time{}
+			if err := tx.Put(store.BucketOutbox, k, it); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // RunOnce does one pass over the outbox and waits for its deliveries: for tests and for
@@ -116,8 +153,8 @@ func (s *Service) pass(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range fresh {
-		keys, err := s.fanOut(ctx, id, now)
+	if len(fresh) > 0 {
+		keys, err := s.fanOut(ctx, fresh, now)
 		if err != nil {
 			return due, err
 		}
@@ -126,34 +163,46 @@ func (s *Service) pass(ctx context.Context) ([]string, error) {
 	return due, nil
 }
 
-// fanOut turns the outbox entry of event id into one delivery per matching endpoint, in
-// one transaction; another replica doing the same finds the entry gone.
-func (s *Service) fanOut(ctx context.Context, id string, now time.Time) ([]string, error) {
+// fanOut turns the outbox entries of events ids into one delivery per matching
+// endpoint, all in one transaction: a commit per event kept a server that restarted on
+// a backlog, under load, from making its first delivery for seconds. Another replica
+// doing the same finds the entries gone.
+func (s *Service) fanOut(ctx context.Context, ids []string, now time.Time) ([]string, error) {
 	var keys []string
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		keys = nil
-		if tx.GetRaw(store.BucketOutbox, id) == nil {
+		var hooks []Webhook
+		err := store.Each(tx, store.BucketWebhooks, "", false, func(_ string, w Webhook) error {
+			hooks = append(hooks, w)
 			return nil
-		}
-		var e events.Event
-		ok, err := tx.Get(store.BucketEvents, id, &e)
+		})
 		if err != nil {
 			return err
 		}
-		if ok {
-			err = store.Each(tx, store.BucketWebhooks, "", false, func(_ string, w Webhook) error {
-				if !w.matches(e) {
-					return nil
-				}
-				k := id + "/" + w.ID
-				keys = append(keys, k)
-				return tx.Put(store.BucketOutbox, k, item{Queued: now.UTC(), Due: now.UTC()})
-			})
+		for _, id := range ids {
+			if tx.GetRaw(store.BucketOutbox, id) == nil {
+				continue
+			}
+			var e events.Event
+			ok, err := tx.Get(store.BucketEvents, id, &e)
 			if err != nil {
 				return err
 			}
+			for _, w := range hooks {
+				if !ok || !w.matches(e) {
+					continue
+				}
+				k := id + "/" + w.ID
+				keys = append(keys, k)
+				if err := tx.Put(store.BucketOutbox, k, item{Queued: now.UTC(), Due: now.UTC()}); err != nil {
+					return err
+				}
+			}
+			if err := tx.Delete(store.BucketOutbox, id); err != nil {
+				return err
+			}
 		}
-		return tx.Delete(store.BucketOutbox, id)
+		return nil
 	})
 	return keys, err
 }

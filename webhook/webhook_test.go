@@ -257,3 +257,93 @@ func TestDispatchDeliversWhatWasQueuedBeforeItStarted(t *testing.T) {
 		t.Fatalf("delivered %v, want %s once", rs, id)
 	}
 }
+
+// TestDispatchTakesOverLeasesOfADeadProcess: a server killed between claiming a
+// delivery and recording it leaves the lease behind. A bbolt ledger has one writer at a
+// time, so the next server to dispatch on it knows the holder is gone and delivers at
+// once, rather than when the lease runs out.
+func TestDispatchTakesOverLeasesOfADeadProcess(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	srv, got := receiver(t, 0)
+	s := New(db, Options{Replica: "next", Poll: 10 * time.Millisecond})
+	if _, err := s.CreateWebhook(ctx, CreateRequest{URL: srv.URL, Events: "order.paid"}); err != nil {
+		t.Fatal(err)
+	}
+	id := emit(t, db, events.OrderPaid, "acct_a")
+	due, err := s.pass(store.WithActor(ctx, store.LocalActor))
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due %v, %v", due, err)
+	}
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		var it item
+		if _, err := tx.Get(store.BucketOutbox, due[0], &it); err != nil {
+			return err
+		}
+		it.Lease, it.LeaseUntil = "killed", time.Now().Add(time.Hour).UTC()
+		return tx.Put(store.BucketOutbox, due[0], it)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { s.Dispatch(dctx, nil); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(got()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if rs := got(); len(rs) != 1 || rs[0].id != id {
+		t.Fatalf("delivered %d times, want %s once: the dead process's lease held the delivery back", len(rs), id)
+	}
+}
+
+// TestPassFansOutEveryFreshEventToItsEndpoints: one pass turns each new event into one
+// delivery per matching endpoint, leaves no event entry behind, and a second pass finds
+// nothing new to fan out.
+func TestPassFansOutEveryFreshEventToItsEndpoints(t *testing.T) {
+	ctx := store.WithActor(context.Background(), store.LocalActor)
+	db := openDB(t)
+	s := New(db, Options{})
+	paid, err := s.CreateWebhook(ctx, CreateRequest{URL: "http://127.0.0.1:1/paid", Events: "order.paid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.CreateWebhook(ctx, CreateRequest{URL: "http://127.0.0.1:1/all", Events: "*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1 := emit(t, db, events.OrderPaid, "acct_a")
+	f := emit(t, db, events.AccountFunded, "acct_a")
+	p2 := emit(t, db, events.OrderPaid, "acct_b")
+	due, err := s.pass(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{p1 + "/" + paid.ID: true, p1 + "/" + all.ID: true, f + "/" + all.ID: true, p2 + "/" + paid.ID: true, p2 + "/" + all.ID: true}
+	if len(due) != len(want) {
+		t.Fatalf("due %v, want %d deliveries", due, len(want))
+	}
+	for _, k := range due {
+		if !want[k] {
+			t.Fatalf("unexpected delivery %s (due %v)", k, due)
+		}
+	}
+	err = db.View(ctx, func(tx *store.Tx) error {
+		for _, id := range []string{p1, f, p2} {
+			if tx.GetRaw(store.BucketOutbox, id) != nil {
+				t.Errorf("event %s is still waiting to be fanned out", id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.pass(ctx)
+	if err != nil || len(again) != len(want) {
+		t.Fatalf("second pass: %v, %v; want the same %d deliveries still due, none added", again, err, len(want))
+	}
+}

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/tagpay/tagpay/backend"
+	"github.com/tagpay/tagpay/events"
 	"github.com/tagpay/tagpay/orders"
 	"github.com/tagpay/tagpay/store"
+	"github.com/tagpay/tagpay/webhook"
 )
 
 // driver holds what the clients were told: every acknowledged order, payment and
@@ -342,4 +344,23 @@ func (d *driver) check(ctx context.Context, ledger string) (*report, error) {
 		}
 	}
 	return r, nil
+}
+
+// registerWebhook registers rcv for order.paid through the API, as an admin, and hands
+// it the signing secret, which only the first answer carries.
+func (d *driver) registerWebhook(ctx context.Context, rcv *receiver) error {
+	rep := 0
+	var w webhook.Created
+	err := d.call(ctx, "create webhook", &rep, func(be backend.Backend) (err error) {
+		w, err = be.CreateWebhook(ctx, webhook.CreateRequest{URL: rcv.url, Events: events.OrderPaid, IdempotencyKey: "crash-" + d.run + "-setup-webhook"})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if w.Secret == "" {
+		return fmt.Errorf("webhook %s was registered without its secret in the answer (a replayed request?)", w.ID)
+	}
+	rcv.setSecret(w.Secret)
+	return nil
 }

@@ -4,7 +4,15 @@
 // answer was lost with the same key, and at the end checks the ledger against what the
 // clients were told.
 //
-//	crashdrive -tagpay BIN [-kills 20] [-clients 16] [-payers 8] [-seed N] [-dir DIR]
+// Before the load it starts a webhook endpoint on loopback and registers it for
+// order.paid through the API. The endpoint checks each delivery's signature with the
+// webhook package's Verify, refuses a bad one, answers 500 to a seeded share of first
+// attempts (so that retries run) and answers another share after a pause (so that kills
+// land between a delivery and its record), and records every event id and the order it
+// names. Once the load and the faults are over it waits, up to 60 s, for an order.paid
+// of every acknowledged payment.
+//
+//	crashdrive -tagpay BIN [-kills 20] [-clients 16] [-payers 8] [-seed N] [-dir DIR] [-webhook-wait 60s]
 //
 // With -pg URL it runs -replicas servers (3) on one fresh PostgreSQL database made on
 // that cluster, spreads the clients over them, kills random replicas, ends the
@@ -12,9 +20,12 @@
 // pg_terminate_backend) and, given -pg-restart CMD, restarts PostgreSQL itself once
 // mid-run; a request whose answer was lost is retried on another replica.
 //
-// It prints one summary line, `kills N, requests N, acknowledged N, lost N, duplicated N`,
+// It prints two summary lines, `kills N, requests N, acknowledged N, lost N, duplicated N`
+// and `webhooks: events N, distinct N, missing N, duplicates-delivered N, bad-signature N`,
 // and exits 1 when anything was lost or duplicated, a balance is off, `ledger verify`
-// fails, or a request got an answer other than success.
+// fails, a request got an answer other than success, an acknowledged payment's
+// order.paid never arrived, a delivery's signature was bad, or one order has two
+// different order.paid events (a delivery may repeat, with the same event id).
 package main
 
 import (
@@ -24,6 +35,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -55,6 +67,9 @@ func main() {
 	flag.IntVar(&cfg.terminations, "terminations", 6, "with -pg: times to end every replica's database connections from the server side")
 	flag.StringVar(&cfg.pgRestart, "pg-restart", "", "with -pg: a command that restarts PostgreSQL (immediate mode); run once mid-run")
 	flag.DurationVar(&cfg.duration, "duration", 0, "run at least this long, spreading the faults over it")
+	// A delivery claimed by a replica killed on PostgreSQL waits for its lease (40 s) to
+	// run out before another replica takes it over: the default wait leaves room for it.
+	flag.DurationVar(&cfg.webhookWait, "webhook-wait", 60*time.Second, "how long to wait, once the load is over, for the order.paid events still due")
 	flag.Parse()
 	if err := cfg.check(); err != nil {
 		fmt.Fprintln(os.Stderr, "crashdrive:", err)
@@ -78,7 +93,7 @@ type config struct {
 	keepDir                bool
 	pg, pgRestart          string
 	replicas, terminations int
-	duration               time.Duration
+	duration, webhookWait  time.Duration
 }
 
 func (c *config) check() error {
@@ -95,8 +110,8 @@ func (c *config) check() error {
 		return errors.New("-pg-restart needs -pg")
 	case c.pg != "" && (c.replicas < 1 || c.replicas > 16):
 		return fmt.Errorf("-replicas must be 1 to 16, not %d", c.replicas)
-	case c.terminations < 0 || c.duration < 0:
-		return errors.New("-terminations and -duration cannot be negative")
+	case c.terminations < 0 || c.duration < 0 || c.webhookWait < 0:
+		return errors.New("-terminations, -duration and -webhook-wait cannot be negative")
 	}
 	if c.pg == "" {
 		c.replicas, c.terminations = 1, 0
@@ -172,6 +187,15 @@ func run(cfg config) (bool, error) {
 	if err := d.setup(ctx, cfg.payers); err != nil {
 		return false, err
 	}
+	// The run's webhook endpoint, registered through the API with the admin key.
+	rcv, err := newReceiver(cfg.seed)
+	if err != nil {
+		return false, err
+	}
+	defer rcv.close()
+	if err := d.registerWebhook(ctx, rcv); err != nil {
+		return false, err
+	}
 
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -238,6 +262,19 @@ func run(cfg config) (bool, error) {
 	}
 	stop.Store(true)
 	wg.Wait()
+	// Every acknowledged payment's order.paid is due at the endpoint: wait for the last
+	// ones (a retry after a refused first attempt, a delivery a kill interrupted).
+	waited := time.Now()
+	duringLoad := rcv.accepted()
+	d.mu.Lock()
+	paid := maps.Clone(d.payments)
+	d.mu.Unlock()
+	limit := cfg.webhookWait
+	if d.failure() != nil {
+		limit = 5 * time.Second // the run failed already; report what came
+	}
+	rcv.waitFor(paid, limit)
+	caughtUp := time.Since(waited)
 	for _, srv := range srvs {
 		if err := srv.stop(); err != nil {
 			return false, err
@@ -256,6 +293,8 @@ func run(cfg config) (bool, error) {
 	if verifyErr != nil {
 		report.problems = append(report.problems, fmt.Sprintf("tagpay ledger verify: %v\n%s", verifyErr, verifyOut))
 	}
+	hooks := rcv.report(paid)
+	report.problems = append(report.problems, hooks.problems...)
 	for _, p := range report.problems {
 		fmt.Fprintln(os.Stderr, "crash:", p)
 	}
@@ -265,8 +304,15 @@ func run(cfg config) (bool, error) {
 	}
 	fmt.Fprintf(os.Stderr, "crash: %d answers lost to a fault were retried with the same idempotency key; %d payments, %d refunds in %.0f s; ledger verify %s\n",
 		d.retried.Load(), report.payments, report.refunds, time.Since(began).Seconds(), verdict(verifyErr == nil))
+	caught := fmt.Sprintf("it had every order.paid %.1f s after the load ended", caughtUp.Seconds())
+	if hooks.missing > 0 {
+		caught = fmt.Sprintf("%d order.paid still missing %.0f s after the load ended", hooks.missing, caughtUp.Seconds())
+	}
+	fmt.Fprintf(os.Stderr, "crash: webhook endpoint took %d deliveries during the faults, refused %d first attempts and answered %d slowly, on purpose; %s\n",
+		duringLoad, hooks.refused, hooks.slow, caught)
 	fmt.Printf("kills %d, requests %d, acknowledged %d, lost %d, duplicated %d\n", kills, d.requests.Load(), d.acked.Load(), report.lost, report.duplicated)
-	ok := len(report.problems) == 0 && report.lost == 0 && report.duplicated == 0
+	fmt.Printf("webhooks: events %d, distinct %d, missing %d, duplicates-delivered %d, bad-signature %d\n", hooks.deliveries, hooks.distinct, hooks.missing, hooks.repeats, hooks.badSig)
+	ok := len(report.problems) == 0 && report.lost == 0 && report.duplicated == 0 && hooks.ok()
 	if ok && !cfg.keepDir {
 		os.RemoveAll(dir)
 		if db != nil {
