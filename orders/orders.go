@@ -42,7 +42,7 @@ func (s *Service) createOrder(tx *store.Tx, req OrderRequest) (Order, error) {
 	if !s.now().Before(r.ExpiresAt) {
 		return Order{}, declined("reply_expired", "parsing reply %s expired at %s; read the tag again", r.ID, r.ExpiresAt.Format("15:04:05 MST"))
 	}
-	o, err := newOrder(tx, r, req)
+	o, err := newOrder(tx, r, nil, req)
 	if err != nil {
 		return Order{}, err
 	}
@@ -63,7 +63,9 @@ func replyNotFound(id string) error {
 
 // newOrder is the order generation step: it checks the order generation request against
 // the parsing reply (payer, amount, memo, the tag still active) and writes nothing.
-func newOrder(tx *store.Tx, r ParsingReply, req OrderRequest) (Order, error) {
+// The tag is loaded to see whether it was revoked since the reply was given, unless the
+// caller read it in this same transaction (a tap) and passes it as tag.
+func newOrder(tx *store.Tx, r ParsingReply, tag *Tag, req OrderRequest) (Order, error) {
 	payer, err := tx.Account(req.Payer)
 	if err != nil {
 		return Order{}, err
@@ -89,12 +91,14 @@ func newOrder(tx *store.Tx, r ParsingReply, req OrderRequest) (Order, error) {
 	if err := checkText("memo", memo, maxMemo); err != nil {
 		return Order{}, err
 	}
-	// The tag may have been revoked since the reply was given.
-	t, err := store.Load[Tag](tx, store.BucketTags, r.Tag, "tag")
-	if err != nil {
-		return Order{}, err
+	if tag == nil {
+		t, err := store.Load[Tag](tx, store.BucketTags, r.Tag, "tag")
+		if err != nil {
+			return Order{}, err
+		}
+		tag = &t
 	}
-	if err := requireActive(t); err != nil {
+	if err := requireActive(*tag); err != nil {
 		return Order{}, err
 	}
 	return Order{

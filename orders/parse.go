@@ -28,6 +28,7 @@ func (s *Service) parsePaymentRequest(tx *store.Tx, req PaymentRequest) (Parsing
 // the SUN counter it consumes.
 type parsed struct {
 	reply   ParsingReply
+	tag     Tag // as read: a tap's order step checks it without reading it again
 	counter *uint32
 }
 
@@ -92,7 +93,7 @@ func (s *Service) parse(tx *store.Tx, req PaymentRequest) (parsed, error) {
 		PayeeName: merchant.Name, Amount: t.Amount, Currency: t.Currency,
 		Caller: tx.Actor().ID, ExpiresAt: now.Add(s.cfg.ReplyTTL), CreatedAt: now,
 	}
-	return parsed{reply: r, counter: counter}, nil
+	return parsed{reply: r, tag: t, counter: counter}, nil
 }
 
 // checkStatic checks a static tag's content: the MAC binds reference and UID under the

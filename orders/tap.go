@@ -68,7 +68,7 @@ func (s *Service) tap(tx *store.Tx, req TapRequest) (Receipt, error) {
 	if err := tx.RequireOwner(req.Payer); err != nil {
 		return Receipt{}, err
 	}
-	o, err := newOrder(tx, p.reply, OrderRequest{Reply: p.reply.ID, Payer: req.Payer, Amount: req.Amount, Memo: req.Memo})
+	o, err := newOrder(tx, p.reply, &p.tag, OrderRequest{Reply: p.reply.ID, Payer: req.Payer, Amount: req.Amount, Memo: req.Memo})
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -81,10 +81,12 @@ func (s *Service) tap(tx *store.Tx, req TapRequest) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
+	// The reply is written once, already used by the order it made.
+	p.reply.Used = true
 	if err := p.record(tx); err != nil {
 		return Receipt{}, err
 	}
-	if err := recordOrder(tx, &p.reply, o); err != nil {
+	if err := insertOrder(tx, o); err != nil {
 		return Receipt{}, err
 	}
 	if err := tx.Emit(events.OrderPaid, o.ID, o, o.Payer, o.Payee); err != nil {

@@ -65,10 +65,7 @@ func (tx *Tx) CreateAccount(n NewAccount) (Account, error) {
 
 // Account loads one account, checking the actor may see it.
 func (tx *Tx) Account(id string) (Account, error) {
-	if !ValidID(id, PrefixAccount) {
-		return Account{}, Errorf(KindNotFound, "account_not_found", "account %q not found", id).WithParam("account")
-	}
-	a, err := Load[Account](tx, BucketAccounts, id, "account")
+	a, err := tx.AccountUnchecked(id)
 	if err != nil {
 		return a, err
 	}
@@ -81,7 +78,18 @@ func (tx *Tx) AccountUnchecked(id string) (Account, error) {
 	if !ValidID(id, PrefixAccount) {
 		return Account{}, Errorf(KindNotFound, "account_not_found", "account %q not found", id).WithParam("account")
 	}
-	return Load[Account](tx, BucketAccounts, id, "account")
+	if a, ok := tx.accounts[id]; ok {
+		return a, nil
+	}
+	a, err := Load[Account](tx, BucketAccounts, id, "account")
+	if err != nil {
+		return a, err
+	}
+	if tx.accounts == nil {
+		tx.accounts = map[string]Account{}
+	}
+	tx.accounts[id] = a
+	return a, nil
 }
 
 // Accounts lists the accounts the actor may see, oldest first; world accounts only for

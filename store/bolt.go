@@ -13,7 +13,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"syscall"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -21,12 +20,10 @@ import (
 
 // boltEngine keeps the ledger in one bbolt file.
 type boltEngine struct {
-	bolt *bolt.DB
-	path string
+	bolt  *bolt.DB
+	path  string
+	group *groupCommit
 }
-
-// batchDelay is how long a Batch waits for more writers before it commits.
-const batchDelay = time.Millisecond
 
 // bbolt's meta page: a 16-byte page header, then the meta's magic number.
 const boltMagic = 0xED0CDAED
@@ -63,12 +60,7 @@ func openBoltEngine(path string, opts Options) (*boltEngine, error) {
 	if err != nil {
 		return nil, err
 	}
-	// bbolt waits up to 10ms to gather a batch; with a fast fsync that wait, not the
-	// disk, bounds 16 concurrent writers below one writer committing alone. Writers
-	// released by one commit arrive within microseconds, so a short window still
-	// gathers them.
-	b.MaxBatchDelay = batchDelay
-	e := &boltEngine{bolt: b, path: path}
+	e := &boltEngine{bolt: b, path: path, group: &groupCommit{db: b}}
 	if fresh {
 		err = e.initialize()
 	} else if err = e.checkSchema(); err == nil {
@@ -254,11 +246,7 @@ func (e *boltEngine) run(ctx context.Context, mode txMode, fn func(engineTx) err
 	if mode == modeUpdate {
 		err = e.bolt.Update(func(btx *bolt.Tx) error { return fn(boltTx{btx}) })
 	} else {
-		err = e.bolt.Batch(func(btx *bolt.Tx) error {
-			// fn runs on whichever goroutine leads the batch: guard that one too.
-			defer guardFaults()()
-			return fn(boltTx{btx})
-		})
+		err = e.group.run(func(btx *bolt.Tx) error { return fn(boltTx{btx}) })
 	}
 	return wrapWriteErr(e.path, err)
 }

@@ -227,6 +227,9 @@ type Tx struct {
 	// err is the first failure of the engine (a lost connection, a lock conflict): it
 	// fails the whole transaction whatever fn makes of the reads that returned nothing.
 	err error
+	// accounts are the accounts this transaction decoded and has not written since: a
+	// tap asks for its payer and payee several times, and decoding is most of a read.
+	accounts map[string]Account
 }
 
 func newTx(ctx context.Context, etx engineTx) *Tx {
@@ -297,6 +300,9 @@ func (tx *Tx) PutRaw(b Bucket, key string, value []byte) error {
 		return tx.err
 	}
 	tx.dirty = true
+	if b == BucketAccounts {
+		delete(tx.accounts, key)
+	}
 	if err := tx.etx.put(b, key, value); err != nil {
 		return tx.fail(err)
 	}
@@ -363,6 +369,9 @@ func (tx *Tx) Delete(b Bucket, key string) error {
 		return tx.err
 	}
 	tx.dirty = true
+	if b == BucketAccounts {
+		delete(tx.accounts, key)
+	}
 	if err := tx.etx.del(b, key); err != nil {
 		return tx.fail(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/text/currency"
 )
@@ -20,6 +21,21 @@ type Money struct {
 // Exponent is the number of minor-unit digits of an ISO 4217 currency (EUR 2, JPY 0,
 // KWD 3), taken from CLDR's ISO data rather than a table of our own.
 func Exponent(code string) (int, error) {
+	if exp, ok := exponents.Load(code); ok {
+		return exp.(int), nil
+	}
+	exp, err := exponent(code)
+	if err == nil {
+		exponents.Store(code, exp)
+	}
+	return exp, err
+}
+
+// exponents remembers the exponent of each code asked for: every amount shown or stored
+// asks, and CLDR's lookup costs more than the rest of formatting.
+var exponents sync.Map
+
+func exponent(code string) (int, error) {
 	code = strings.ToUpper(strings.TrimSpace(code))
 	if len(code) != 3 {
 		return 0, Errorf(KindInvalid, "unknown_currency", "unknown currency %q: want a three-letter ISO 4217 code", code).WithParam("currency")
@@ -147,12 +163,38 @@ func FormatMinor(v int64, exp int) string {
 }
 
 // MarshalJSON writes amount, currency and a formatted string, a stable contract for scripts.
+// Every record the ledger writes holds money, so it is written by hand; a currency that
+// would need escaping (never one the ledger accepts) goes through encoding/json.
 func (m Money) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Amount    int64  `json:"amount"`
-		Currency  string `json:"currency"`
-		Formatted string `json:"formatted"`
-	}{m.Amount, m.Currency, m.String()})
+	if !plainCode(m.Currency) {
+		return json.Marshal(struct {
+			Amount    int64  `json:"amount"`
+			Currency  string `json:"currency"`
+			Formatted string `json:"formatted"`
+		}{m.Amount, m.Currency, m.String()})
+	}
+	b := make([]byte, 0, 64)
+	b = append(b, `{"amount":`...)
+	b = strconv.AppendInt(b, m.Amount, 10)
+	b = append(b, `,"currency":"`...)
+	b = append(b, m.Currency...)
+	b = append(b, `","formatted":"`...)
+	b = append(b, m.String()...)
+	return append(b, `"}`...), nil
+}
+
+// plainCode reports whether code is letters and digits only, so that it and the
+// formatted amount built from it need no escaping in JSON.
+func plainCode(code string) bool {
+	if code == "" || len(code) > 8 {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // Add sums two amounts of the same currency, refusing overflow.

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // Money is shown the same way everywhere: {"amount", "currency", "formatted"}, balances
@@ -44,17 +46,17 @@ type postingJSON struct {
 // MarshalJSON shows each posting's amount as money.
 func (t Transfer) MarshalJSON() ([]byte, error) {
 	type plain Transfer
-	var ps [2]postingJSON
+	type posting struct {
+		Account string `json:"account"`
+		Amount  Money  `json:"amount"`
+	}
+	var ps [2]posting
 	for i, p := range t.Postings {
-		raw, err := json.Marshal(Money{Amount: p.Amount, Currency: t.Amount.Currency})
-		if err != nil {
-			return nil, err
-		}
-		ps[i] = postingJSON{Account: p.Account, Amount: raw}
+		ps[i] = posting{Account: p.Account, Amount: Money{Amount: p.Amount, Currency: t.Amount.Currency}}
 	}
 	return json.Marshal(struct {
 		plain
-		Postings [2]postingJSON `json:"postings"`
+		Postings [2]posting `json:"postings"`
 	}{plain(t), ps})
 }
 
@@ -83,6 +85,18 @@ func (t *Transfer) UnmarshalJSON(b []byte) error {
 func minorUnits(raw json.RawMessage) (int64, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return 0, nil
+	}
+	// The form this package writes, read without a second decoder: {"amount":N,…}.
+	if rest, ok := bytes.CutPrefix(raw, []byte(`{"amount":`)); ok {
+		end := 0
+		for end < len(rest) && (rest[end] == '-' && end == 0 || '0' <= rest[end] && rest[end] <= '9') {
+			end++
+		}
+		if end < len(rest) && (rest[end] == ',' || rest[end] == '}') {
+			if n, err := strconv.ParseInt(string(rest[:end]), 10, 64); err == nil {
+				return n, nil
+			}
+		}
 	}
 	if raw[0] == '{' {
 		var m struct {
