@@ -13,11 +13,18 @@ import (
 
 // MarshalJSON shows the balance as money.
 func (a Account) MarshalJSON() ([]byte, error) {
-	type plain Account
-	return json.Marshal(struct {
-		plain
-		Balance Money `json:"balance"`
-	}{plain(a), a.BalanceMoney()})
+	o := newJSONObject(192)
+	o.str("id", a.ID)
+	o.str("name", a.Name)
+	o.str("kind", string(a.Kind))
+	o.str("currency", a.Currency)
+	if err := o.money("balance", a.BalanceMoney()); err != nil {
+		return nil, err
+	}
+	if err := o.time("created_at", a.CreatedAt); err != nil {
+		return nil, err
+	}
+	return o.bytes(), nil
 }
 
 // UnmarshalJSON reads the balance as money or as bare minor units.
@@ -45,19 +52,34 @@ type postingJSON struct {
 
 // MarshalJSON shows each posting's amount as money.
 func (t Transfer) MarshalJSON() ([]byte, error) {
-	type plain Transfer
-	type posting struct {
-		Account string `json:"account"`
-		Amount  Money  `json:"amount"`
+	o := newJSONObject(384)
+	o.str("id", t.ID)
+	o.str("kind", string(t.Kind))
+	o.str("from", t.From)
+	o.str("to", t.To)
+	if err := o.money("amount", t.Amount); err != nil {
+		return nil, err
 	}
-	var ps [2]posting
+	o.strOmit("ref", t.Ref)
+	o.strOmit("memo", t.Memo)
+	ps := make([]byte, 0, 160)
+	ps = append(ps, '[')
 	for i, p := range t.Postings {
-		ps[i] = posting{Account: p.Account, Amount: Money{Amount: p.Amount, Currency: t.Amount.Currency}}
+		if i > 0 {
+			ps = append(ps, ',')
+		}
+		po := newJSONObject(80)
+		po.str("account", p.Account)
+		if err := po.money("amount", Money{Amount: p.Amount, Currency: t.Amount.Currency}); err != nil {
+			return nil, err
+		}
+		ps = append(ps, po.bytes()...)
 	}
-	return json.Marshal(struct {
-		plain
-		Postings [2]posting `json:"postings"`
-	}{plain(t), ps})
+	o.raw("postings", append(ps, ']'))
+	if err := o.time("created_at", t.CreatedAt); err != nil {
+		return nil, err
+	}
+	return o.bytes(), nil
 }
 
 // UnmarshalJSON reads postings as money or as bare minor units.
