@@ -2,6 +2,8 @@ package orders
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"github.com/tagpay/tagpay/store"
 )
@@ -19,12 +21,21 @@ func orderIndexKeys(o Order) [3]string {
 
 // insertOrder writes a new order and its index entries.
 func insertOrder(tx *store.Tx, o Order) error {
+	raw, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("encoding order %s: %w", o.ID, err)
+	}
+	return insertOrderJSON(tx, o, raw)
+}
+
+// insertOrderJSON is insertOrder for an order already encoded as raw.
+func insertOrderJSON(tx *store.Tx, o Order, raw []byte) error {
 	for _, k := range orderIndexKeys(o) {
 		if err := tx.PutRaw(store.BucketOrderIndex, k, []byte{}); err != nil {
 			return err
 		}
 	}
-	return putOrder(tx, o)
+	return tx.PutJSON(store.BucketOrders, o.ID, raw)
 }
 
 // putOrder writes an order whose parties and tag are already indexed.

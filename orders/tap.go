@@ -2,6 +2,7 @@ package orders
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 
 	"github.com/tagpay/tagpay/events"
@@ -86,10 +87,15 @@ func (s *Service) tap(tx *store.Tx, req TapRequest) (Receipt, error) {
 	if err := p.record(tx); err != nil {
 		return Receipt{}, err
 	}
-	if err := insertOrder(tx, o); err != nil {
+	// The paid order is encoded once, for its record and for its event.
+	raw, err := o.MarshalJSON()
+	if err != nil {
 		return Receipt{}, err
 	}
-	if err := tx.Emit(events.OrderPaid, o.ID, o, o.Payer, o.Payee); err != nil {
+	if err := insertOrderJSON(tx, o, raw); err != nil {
+		return Receipt{}, err
+	}
+	if err := tx.Emit(events.OrderPaid, o.ID, json.RawMessage(raw), o.Payer, o.Payee); err != nil {
 		return Receipt{}, err
 	}
 	// The order holds the amount and the instrument; the audit line links the records.

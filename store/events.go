@@ -31,9 +31,13 @@ var outboxPending = []byte("{}")
 // small record per event, written without reading anything (reading a shared record
 // here would serialise every tap on it).
 func (tx *Tx) Emit(typ, subject string, object any, accounts ...string) error {
-	data, err := json.Marshal(object)
-	if err != nil {
-		return fmt.Errorf("encoding the %s event of %s: %w", typ, subject, err)
+	// An object already encoded (by json.Marshal, for its own record) is not encoded again.
+	data, ok := object.(json.RawMessage)
+	if !ok {
+		var err error
+		if data, err = json.Marshal(object); err != nil {
+			return fmt.Errorf("encoding the %s event of %s: %w", typ, subject, err)
+		}
 	}
 	acc := make([]string, 0, len(accounts))
 	for _, a := range accounts {
@@ -152,19 +156,19 @@ func (t *pgTx) scanAfter(b Bucket, after string, fn func(key string, value []byt
 	}
 }
 
-// MarshalJSON writes the event by hand (see jsonObject): one is written with every tap.
+// MarshalJSON writes the event by hand (see JSONObject): one is written with every tap.
 func (e DomainEvent) MarshalJSON() ([]byte, error) {
-	o := newJSONObject(256 + len(e.Data))
-	o.str("id", e.ID)
-	o.str("type", e.Type)
-	if err := o.time("created_at", e.At); err != nil {
+	o := NewJSONObject(256 + len(e.Data))
+	o.Str("id", e.ID)
+	o.Str("type", e.Type)
+	if err := o.Time("created_at", e.At); err != nil {
 		return nil, err
 	}
-	o.str("subject", e.Subject)
-	o.strs("accounts", e.Accounts)
+	o.Str("subject", e.Subject)
+	o.Strs("accounts", e.Accounts)
 	if len(e.Data) > 0 && !json.Valid(e.Data) {
 		return nil, fmt.Errorf("event %s: its data is not JSON", e.ID)
 	}
-	o.raw("data", e.Data)
-	return o.bytes(), nil
+	o.Raw("data", e.Data)
+	return o.Bytes(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -18,7 +19,16 @@ type groupCommit struct {
 	mu    sync.Mutex
 	queue []*groupCall
 	busy  bool // a goroutine is committing what queues
+	// arrived hears of each call queued, so that the committer can wait for callers
+	// briefly (see groupWait).
+	arrived chan struct{}
 }
+
+// groupWait is how long the committer waits, after a commit, for as many calls as that
+// commit released: callers that commit in a loop come back within microseconds, and one
+// commit for all of them costs half of one for each half (an fsync is most of a
+// commit). It only waits while calls keep coming.
+const groupWait = 200 * time.Microsecond
 
 type groupCall struct {
 	fn  func(*bolt.Tx) error
@@ -39,6 +49,13 @@ func (g *groupCommit) run(fn func(*bolt.Tx) error) error {
 	c := &groupCall{fn: fn, err: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
+	if g.arrived == nil {
+		g.arrived = make(chan struct{}, 1)
+	}
+	select {
+	case g.arrived <- struct{}{}:
+	default:
+	}
 	if !g.busy {
 		g.busy = true
 		go g.commitQueued()
@@ -53,8 +70,32 @@ func (g *groupCommit) run(fn func(*bolt.Tx) error) error {
 // commitQueued commits what queued until nothing is left.
 func (g *groupCommit) commitQueued() {
 	defer guardFaults()()
+	last := 0 // calls in the last commit
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
 		g.mu.Lock()
+		if len(g.queue) < last {
+			// Wait for the callers of the last commit, as long as they keep coming.
+			timer.Reset(groupWait)
+			for len(g.queue) < last {
+				g.mu.Unlock()
+				select {
+				case <-g.arrived:
+					g.mu.Lock()
+					continue
+				case <-timer.C:
+				}
+				g.mu.Lock()
+				break
+			}
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		}
 		n := min(len(g.queue), maxGroup)
 		calls := g.queue[:n:n]
 		g.queue = g.queue[n:]
@@ -65,6 +106,7 @@ func (g *groupCommit) commitQueued() {
 		}
 		g.mu.Unlock()
 		g.commit(calls)
+		last = n
 	}
 }
 

@@ -6,22 +6,23 @@ import (
 	"unicode/utf8"
 )
 
-// jsonObject writes one JSON object field by field. The records every tap writes
+// JSONObject writes one JSON object field by field. The records every tap writes
 // (accounts, transfers, events) are written with it rather than by reflection: encoding
 // them was the largest part of a tap's time inside its transaction. The output decodes
 // exactly as encoding/json's would; it only leaves <, > and & unescaped.
-type jsonObject struct {
+type JSONObject struct {
 	b     []byte
 	first bool
 }
 
-func newJSONObject(size int) *jsonObject {
-	o := &jsonObject{b: make([]byte, 0, size), first: true}
+// NewJSONObject starts an object; size is a guess of its length.
+func NewJSONObject(size int) *JSONObject {
+	o := &JSONObject{b: make([]byte, 0, size), first: true}
 	o.b = append(o.b, '{')
 	return o
 }
 
-func (o *jsonObject) key(k string) {
+func (o *JSONObject) key(k string) {
 	if !o.first {
 		o.b = append(o.b, ',')
 	}
@@ -31,39 +32,43 @@ func (o *jsonObject) key(k string) {
 	o.b = append(o.b, '"', ':')
 }
 
-func (o *jsonObject) str(k, v string) {
+// Str writes a string field.
+func (o *JSONObject) Str(k, v string) {
 	o.key(k)
 	o.b = appendJSONString(o.b, v)
 }
 
-// strOmit writes a string field unless it is empty, as `json:",omitempty"` does.
-func (o *jsonObject) strOmit(k, v string) {
+// StrOmit writes a string field unless it is empty, as `json:",omitempty"` does.
+func (o *JSONObject) StrOmit(k, v string) {
 	if v != "" {
-		o.str(k, v)
+		o.Str(k, v)
 	}
 }
 
-func (o *jsonObject) int(k string, v int64) {
+// Int writes an integer field.
+func (o *JSONObject) Int(k string, v int64) {
 	o.key(k)
 	o.b = strconv.AppendInt(o.b, v, 10)
 }
 
-func (o *jsonObject) time(k string, t time.Time) error {
+// Time writes a time as encoding/json does (RFC 3339 with nanoseconds).
+func (o *JSONObject) Time(k string, t time.Time) error {
 	o.key(k)
 	raw, err := t.MarshalJSON()
 	o.b = append(o.b, raw...)
 	return err
 }
 
-func (o *jsonObject) money(k string, m Money) error {
+// Money writes money as the API shows it.
+func (o *JSONObject) Money(k string, m Money) error {
 	o.key(k)
 	raw, err := m.MarshalJSON()
 	o.b = append(o.b, raw...)
 	return err
 }
 
-// raw writes v, already JSON, as the field's value.
-func (o *jsonObject) raw(k string, v []byte) {
+// Raw writes v, already JSON, as the field's value.
+func (o *JSONObject) Raw(k string, v []byte) {
 	o.key(k)
 	if len(v) == 0 {
 		v = []byte("null")
@@ -71,7 +76,8 @@ func (o *jsonObject) raw(k string, v []byte) {
 	o.b = append(o.b, v...)
 }
 
-func (o *jsonObject) strs(k string, vs []string) {
+// Strs writes a list of strings (null when vs is nil).
+func (o *JSONObject) Strs(k string, vs []string) {
 	o.key(k)
 	if vs == nil {
 		o.b = append(o.b, "null"...)
@@ -87,7 +93,16 @@ func (o *jsonObject) strs(k string, vs []string) {
 	o.b = append(o.b, ']')
 }
 
-func (o *jsonObject) bytes() []byte { return append(o.b, '}') }
+// Bytes ends the object and returns it.
+func (o *JSONObject) Bytes() []byte { return append(o.b, '}') }
+
+// Bool writes a boolean field.
+func (o *JSONObject) Bool(k string, v bool) {
+	o.key(k)
+	o.b = strconv.AppendBool(o.b, v)
+}
+
+// Str writes a string field.
 
 // appendJSONString appends s as a JSON string: quotes, backslashes and control
 // characters escaped, invalid UTF-8 replaced by U+FFFD, and U+2028 and U+2029 escaped,

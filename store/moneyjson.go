@@ -13,18 +13,18 @@ import (
 
 // MarshalJSON shows the balance as money.
 func (a Account) MarshalJSON() ([]byte, error) {
-	o := newJSONObject(192)
-	o.str("id", a.ID)
-	o.str("name", a.Name)
-	o.str("kind", string(a.Kind))
-	o.str("currency", a.Currency)
-	if err := o.money("balance", a.BalanceMoney()); err != nil {
+	o := NewJSONObject(192)
+	o.Str("id", a.ID)
+	o.Str("name", a.Name)
+	o.Str("kind", string(a.Kind))
+	o.Str("currency", a.Currency)
+	if err := o.Money("balance", a.BalanceMoney()); err != nil {
 		return nil, err
 	}
-	if err := o.time("created_at", a.CreatedAt); err != nil {
+	if err := o.Time("created_at", a.CreatedAt); err != nil {
 		return nil, err
 	}
-	return o.bytes(), nil
+	return o.Bytes(), nil
 }
 
 // UnmarshalJSON reads the balance as money or as bare minor units.
@@ -52,34 +52,34 @@ type postingJSON struct {
 
 // MarshalJSON shows each posting's amount as money.
 func (t Transfer) MarshalJSON() ([]byte, error) {
-	o := newJSONObject(384)
-	o.str("id", t.ID)
-	o.str("kind", string(t.Kind))
-	o.str("from", t.From)
-	o.str("to", t.To)
-	if err := o.money("amount", t.Amount); err != nil {
+	o := NewJSONObject(384)
+	o.Str("id", t.ID)
+	o.Str("kind", string(t.Kind))
+	o.Str("from", t.From)
+	o.Str("to", t.To)
+	if err := o.Money("amount", t.Amount); err != nil {
 		return nil, err
 	}
-	o.strOmit("ref", t.Ref)
-	o.strOmit("memo", t.Memo)
+	o.StrOmit("ref", t.Ref)
+	o.StrOmit("memo", t.Memo)
 	ps := make([]byte, 0, 160)
 	ps = append(ps, '[')
 	for i, p := range t.Postings {
 		if i > 0 {
 			ps = append(ps, ',')
 		}
-		po := newJSONObject(80)
-		po.str("account", p.Account)
-		if err := po.money("amount", Money{Amount: p.Amount, Currency: t.Amount.Currency}); err != nil {
+		po := NewJSONObject(80)
+		po.Str("account", p.Account)
+		if err := po.Money("amount", Money{Amount: p.Amount, Currency: t.Amount.Currency}); err != nil {
 			return nil, err
 		}
-		ps = append(ps, po.bytes()...)
+		ps = append(ps, po.Bytes()...)
 	}
-	o.raw("postings", append(ps, ']'))
-	if err := o.time("created_at", t.CreatedAt); err != nil {
+	o.Raw("postings", append(ps, ']'))
+	if err := o.Time("created_at", t.CreatedAt); err != nil {
 		return nil, err
 	}
-	return o.bytes(), nil
+	return o.Bytes(), nil
 }
 
 // UnmarshalJSON reads postings as money or as bare minor units.
