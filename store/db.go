@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -341,7 +342,8 @@ func (tx *Tx) Put(b Bucket, key string, v any) error {
 // directly: json.Marshal would check and copy what it wrote (the hand-written encoders of
 // the records a tap writes, which their tests hold to encoding/json's output).
 func encodeRecord(v any) ([]byte, error) {
-	if m, ok := v.(json.Marshaler); ok {
+	// A pointer goes through json.Marshal, which writes a nil one as null.
+	if m, ok := v.(json.Marshaler); ok && reflect.TypeOf(v).Kind() != reflect.Pointer {
 		return m.MarshalJSON()
 	}
 	return json.Marshal(v)
