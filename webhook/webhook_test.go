@@ -244,16 +244,7 @@ func TestDispatchDeliversWhatWasQueuedBeforeItStarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := emit(t, db, events.OrderPaid, "acct_a") // committed while no dispatcher ran
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Dispatch(ctx, nil); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(got()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	if rs := got(); len(rs) != 1 || rs[0].id != id {
+	if rs := dispatchUntilDelivered(s, got); len(rs) != 1 || rs[0].id != id {
 		t.Fatalf("delivered %v, want %s once", rs, id)
 	}
 }
@@ -286,16 +277,7 @@ func TestDispatchTakesOverLeasesOfADeadProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { s.Dispatch(dctx, nil); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(got()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	<-done
-	if rs := got(); len(rs) != 1 || rs[0].id != id {
+	if rs := dispatchUntilDelivered(s, got); len(rs) != 1 || rs[0].id != id {
 		t.Fatalf("delivered %d times, want %s once: the dead process's lease held the delivery back", len(rs), id)
 	}
 }
@@ -346,4 +328,18 @@ func TestPassFansOutEveryFreshEventToItsEndpoints(t *testing.T) {
 	if err != nil || len(again) != len(want) {
 		t.Fatalf("second pass: %v, %v; want the same %d deliveries still due, none added", again, err, len(want))
 	}
+}
+
+// dispatchUntilDelivered runs the dispatcher until the receiver has a delivery (for at
+// most 5 s), stops it, and returns what the receiver got.
+func dispatchUntilDelivered[T any](s *Service, got func() []T) []T {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Dispatch(ctx, nil); close(done) }()
+	for deadline := time.Now().Add(5 * time.Second); len(got()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	return got()
 }
