@@ -133,7 +133,7 @@ func errorJSON(err error) ErrorJSON {
 	var se *store.Error
 	var usage *UsageError
 	switch {
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled) || code == ExitInterrupted:
 		d.Type, d.Code = "interrupted", "interrupted"
 	case errors.As(err, &usage) && !errors.As(err, &se):
 		d.Type, d.Code = store.KindInvalid.String(), "usage"

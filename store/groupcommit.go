@@ -24,10 +24,10 @@ type groupCommit struct {
 	arrived chan struct{}
 }
 
-// groupWait is how long the committer waits, after a commit, for as many calls as that
-// commit released: callers that commit in a loop come back within microseconds, and one
-// commit for all of them costs half of one for each half (an fsync is most of a
-// commit). It only waits while calls keep coming.
+// groupWait is how long at most the committer waits, after a commit, for as many calls
+// as that commit released: callers that commit in a loop come back within microseconds,
+// and one commit for all of them costs half of one for each half (an fsync is most of a
+// commit). It does not wait when that many have queued already.
 const groupWait = 200 * time.Microsecond
 
 type groupCall struct {

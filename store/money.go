@@ -21,31 +21,36 @@ type Money struct {
 // Exponent is the number of minor-unit digits of an ISO 4217 currency (EUR 2, JPY 0,
 // KWD 3), taken from CLDR's ISO data rather than a table of our own.
 func Exponent(code string) (int, error) {
-	if exp, ok := exponents.Load(code); ok {
-		return exp.(int), nil
+	if exp, ok := knownExponent(code); ok {
+		return exp, nil
 	}
-	exp, err := exponent(code)
-	if err == nil {
-		exponents.Store(code, exp)
+	if c := strings.ToUpper(strings.TrimSpace(code)); len(c) != 3 {
+		return 0, Errorf(KindInvalid, "unknown_currency", "unknown currency %q: want a three-letter ISO 4217 code", c).WithParam("currency")
 	}
-	return exp, err
+	return 0, Errorf(KindInvalid, "unknown_currency", "unknown currency %q", strings.ToUpper(strings.TrimSpace(code))).WithParam("currency")
 }
 
 // exponents remembers the exponent of each code asked for: every amount shown or stored
 // asks, and CLDR's lookup costs more than the rest of formatting.
 var exponents sync.Map
 
-func exponent(code string) (int, error) {
-	code = strings.ToUpper(strings.TrimSpace(code))
-	if len(code) != 3 {
-		return 0, Errorf(KindInvalid, "unknown_currency", "unknown currency %q: want a three-letter ISO 4217 code", code).WithParam("currency")
+// knownExponent is Exponent for code when it is a currency, without making an error:
+// formatting money asks it on the path of every record written.
+func knownExponent(code string) (int, bool) {
+	if exp, ok := exponents.Load(code); ok {
+		return exp.(int), true
 	}
-	unit, err := currency.ParseISO(code)
+	c := strings.ToUpper(strings.TrimSpace(code))
+	if len(c) != 3 {
+		return 0, false
+	}
+	unit, err := currency.ParseISO(c)
 	if err != nil {
-		return 0, Errorf(KindInvalid, "unknown_currency", "unknown currency %q", code).WithParam("currency")
+		return 0, false
 	}
 	scale, _ := currency.Standard.Rounding(unit)
-	return scale, nil
+	exponents.Store(code, scale)
+	return scale, true
 }
 
 // NormalizeCurrency upper-cases and checks an ISO 4217 code.
@@ -137,8 +142,8 @@ func parseMinor(num string, exp int) (int64, error) {
 
 // String formats m as "3.50 EUR".
 func (m Money) String() string {
-	exp, err := Exponent(m.Currency)
-	if err != nil {
+	exp, ok := knownExponent(m.Currency)
+	if !ok {
 		return fmt.Sprintf("%d %s", m.Amount, m.Currency)
 	}
 	return FormatMinor(m.Amount, exp) + " " + m.Currency
