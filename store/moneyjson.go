@@ -109,7 +109,9 @@ func minorUnits(raw json.RawMessage) (int64, error) {
 		return 0, nil
 	}
 	// The form this package writes, read without a second decoder: {"amount":N,…}.
-	if rest, ok := bytes.CutPrefix(raw, []byte(`{"amount":`)); ok {
+	// A second "amount" (never written by this package) goes to the decoder, which keeps
+	// the last.
+	if rest, ok := bytes.CutPrefix(raw, []byte(`{"amount":`)); ok && !bytes.Contains(rest, []byte(`"amount"`)) {
 		end := 0
 		for end < len(rest) && (rest[end] == '-' && end == 0 || '0' <= rest[end] && rest[end] <= '9') {
 			end++

@@ -29,3 +29,23 @@ func TestStoredRecordsKeepNoFormattedText(t *testing.T) {
 		t.Fatalf("shown after storing:\n%s\nwant\n%s", again, shown)
 	}
 }
+
+// FuzzMinorUnits holds the fast reading of stored money to the full decoder's: a
+// damaged or hostile ledger record gives the same amount or an error, never a panic.
+func FuzzMinorUnits(f *testing.F) {
+	for _, s := range []string{`{"amount":350,"currency":"EUR"}`, `{"amount":-1}`, `{"amount":-}`, `{"amount":1e3}`, `350`, `null`, `{"amount":99999999999999999999}`, `{"currency":"EUR","amount":5}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, err := minorUnits(raw)
+		if err != nil || !json.Valid(raw) || len(raw) == 0 || raw[0] != '{' {
+			return
+		}
+		var m struct {
+			Amount int64 `json:"amount"`
+		}
+		if json.Unmarshal(raw, &m) == nil && m.Amount != got {
+			t.Fatalf("minorUnits(%s) = %d, the decoder reads %d", raw, got, m.Amount)
+		}
+	})
+}
