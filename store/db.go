@@ -70,6 +70,8 @@ type engineTx interface {
 	// scan calls fn in key order (reverse: descending) for the keys with prefix; fn's
 	// value is valid only during the call, and fn's error ends the scan and is returned.
 	scan(b Bucket, prefix string, reverse bool, fn func(key string, value []byte) error) error
+	// scanAfter calls fn in key order for the keys after `after`, reading only those.
+	scanAfter(b Bucket, after string, fn func(key string, value []byte) error) error
 	writable() bool
 	// check reports what the engine itself finds inconsistent, for VerifyLedger.
 	check() ([]Violation, error)
@@ -405,8 +407,16 @@ func (tx *Tx) ForEach(b Bucket, prefix string, reverse bool, fn func(key string,
 	if tx.err != nil {
 		return tx.err
 	}
+	return tx.walk(fn, func(walk func(string, []byte) error) error {
+		return tx.etx.scan(b, prefix, reverse, walk)
+	})
+}
+
+// walk runs scan with fn as its callback and tells fn's error (ErrStop: none) from the
+// engine's, which fails the transaction.
+func (tx *Tx) walk(fn func(key string, value []byte) error, scan func(func(string, []byte) error) error) error {
 	var fnErr error
-	err := tx.etx.scan(b, prefix, reverse, func(k string, v []byte) error {
+	err := scan(func(k string, v []byte) error {
 		fnErr = fn(k, v)
 		return fnErr
 	})

@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -96,34 +95,9 @@ func (tx *Tx) ForEachAfter(b Bucket, after string, fn func(key string, value []b
 	if tx.err != nil {
 		return tx.err
 	}
-	var fnErr error
-	walk := func(k string, v []byte) error {
-		fnErr = fn(k, v)
-		return fnErr
-	}
-	var err error
-	switch t := tx.etx.(type) {
-	case boltTx:
-		err = t.scanAfter(b, after, walk)
-	case *pgTx:
-		err = t.scanAfter(b, after, walk)
-	default:
-		err = tx.etx.scan(b, "", false, func(k string, v []byte) error {
-			if k <= after {
-				return nil
-			}
-			return walk(k, v)
-		})
-	}
-	switch {
-	case err == nil:
-		return nil
-	case fnErr == nil:
-		return tx.fail(err)
-	case errors.Is(fnErr, ErrStop):
-		return nil
-	}
-	return fnErr
+	return tx.walk(fn, func(walk func(string, []byte) error) error {
+		return tx.etx.scanAfter(b, after, walk)
+	})
 }
 
 func (t boltTx) scanAfter(b Bucket, after string, fn func(key string, value []byte) error) error {
