@@ -106,9 +106,7 @@ func (s *Service) tap(tx *store.Tx, req TapRequest) (Receipt, error) {
 	if err := tx.Audit("tap", o.ID, detail); err != nil {
 		return Receipt{}, err
 	}
-	if uid, err := NormalizeUID(req.UID); err == nil {
-		preq.UID = uid
-	}
+	preq.UID = p.tag.UID // the request's UID as parse read it: the tag's
 	return Receipt{Request: preq, Reply: p.reply, Order: o, Transfer: tr}, nil
 }
 

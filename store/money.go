@@ -24,10 +24,11 @@ func Exponent(code string) (int, error) {
 	if exp, ok := knownExponent(code); ok {
 		return exp, nil
 	}
-	if c := strings.ToUpper(strings.TrimSpace(code)); len(c) != 3 {
+	c := strings.ToUpper(strings.TrimSpace(code))
+	if len(c) != 3 {
 		return 0, Errorf(KindInvalid, "unknown_currency", "unknown currency %q: want a three-letter ISO 4217 code", c).WithParam("currency")
 	}
-	return 0, Errorf(KindInvalid, "unknown_currency", "unknown currency %q", strings.ToUpper(strings.TrimSpace(code))).WithParam("currency")
+	return 0, Errorf(KindInvalid, "unknown_currency", "unknown currency %q", c).WithParam("currency")
 }
 
 // exponents remembers the exponent of each code asked for: every amount shown or stored
