@@ -39,6 +39,10 @@ type ServeConfig struct {
 	// Ready, when set, is called with the base URL once the server accepts connections
 	// (with port 0 it is the only way to learn the port).
 	Ready func(baseURL string)
+
+	// wrap, set by tests, wraps the handler: it lets a test know that a request has
+	// reached the handler, the point from which net/http finishes it on shutdown.
+	wrap func(http.Handler) http.Handler
 }
 
 // Timeouts cut off slow or idle clients.
@@ -180,7 +184,11 @@ func Serve(ctx context.Context, be *backend.Local, cfg ServeConfig) error {
 	}
 	t := cfg.Timeouts.withDefaults()
 	go pruneIdempotency(ctx, be, log)
-	srv := NewHTTPServer(NewServer(be, ServerOptions{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits}), t, log)
+	var h http.Handler = NewServer(be, ServerOptions{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits})
+	if cfg.wrap != nil {
+		h = cfg.wrap(h)
+	}
+	srv := NewHTTPServer(h, t, log)
 	if cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
 		if err != nil {
