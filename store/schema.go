@@ -44,6 +44,7 @@ var allBuckets = []Bucket{
 // the end.
 var appendOnly = map[Bucket]bool{
 	BucketAudit: true, BucketTransfers: true, BucketOrders: true, BucketReplies: true,
+	BucketEvents: true, BucketOutbox: true,
 	// Not time-ordered as a whole, but each prefix (a payer, a payee, a tag) grows at
 	// its end, so a split page is not written into again.
 	BucketOrderIndex: true,
