@@ -81,6 +81,7 @@ func decodeBody(body []byte, v any) error {
 
 // canonicalIDs rewrites every string in v that is a ledger id written in another case
 // as the ledger spells it (store.CanonicalID), so that an id is found whatever its case.
+// Free text (store.FreeText) is kept as written, as the command line keeps it.
 func canonicalIDs(v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
@@ -89,7 +90,7 @@ func canonicalIDs(v reflect.Value) {
 		}
 	case reflect.Struct:
 		for i := range v.NumField() {
-			if v.Type().Field(i).IsExported() {
+			if f := v.Type().Field(i); f.IsExported() && !store.FreeText(jsonName(f)) {
 				canonicalIDs(v.Field(i))
 			}
 		}
@@ -102,6 +103,15 @@ func canonicalIDs(v reflect.Value) {
 			v.SetString(store.CanonicalID(v.String()))
 		}
 	}
+}
+
+// jsonName is the name of field f in JSON.
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if name == "" {
+		return f.Name
+	}
+	return name
 }
 
 // checkNames walks the next JSON value of dec (already known to be valid and to fit t)

@@ -120,12 +120,9 @@ With -o json (or --jq), errors are JSON on stderr too:
 	return root
 }
 
-// freeTextFlags hold what a person wrote, kept exactly even when it looks like an id;
-// an idempotency key is compared as given.
-var freeTextFlags = map[string]bool{"idempotency-key": true, "memo": true, "name": true, "label": true, "reason": true}
-
 // canonicalIDs rewrites each argument and flag value that is a ledger id written in
-// another case as the ledger spells it (store.CanonicalID), so that `order show ORD_…`
+// another case as the ledger spells it (store.CanonicalID), except free text
+// (store.FreeText), so that `order show ORD_…`
 // finds the order, locally and on a server alike. Cobra hands the same args slice to
 // the command's run function, so rewriting it in place reaches the command.
 func canonicalIDs(c *cobra.Command, args []string) error {
@@ -134,7 +131,7 @@ func canonicalIDs(c *cobra.Command, args []string) error {
 	}
 	var err error
 	c.Flags().Visit(func(fl *pflag.Flag) {
-		if err != nil || freeTextFlags[fl.Name] || fl.Value.Type() != "string" {
+		if err != nil || store.FreeText(fl.Name) || fl.Value.Type() != "string" {
 			return
 		}
 		if v := fl.Value.String(); store.CanonicalID(v) != v {

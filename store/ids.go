@@ -86,6 +86,18 @@ func ValidID(s, prefix string) bool {
 	return true
 }
 
+// FreeText reports whether the request field or command-line flag called name holds
+// what a person wrote (a memo, a name, a label, a reason) or an idempotency key: these
+// are kept exactly as given, even when they look like an id, by the command line and
+// the API alike. Flags spell the names with "-", JSON fields with "_".
+func FreeText(name string) bool {
+	switch strings.ToLower(strings.ReplaceAll(name, "-", "_")) {
+	case "idempotency_key", "memo", "name", "label", "reason":
+		return true
+	}
+	return false
+}
+
 // CanonicalID returns s as the ledger spells it when s is one of its ids written in
 // another case. The ids are Crockford base32, which reads upper and lower case alike
 // (and I and L as 1, O as 0), so an id copied from an upper-case label or read aloud
