@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tagpay/tagpay/events"
@@ -37,6 +38,7 @@ func (s *Service) Dispatch(ctx context.Context, log *slog.Logger) {
 	var (
 		wg       sync.WaitGroup
 		inFlight sync.Map // keys being delivered: a pass must not start them again
+		finished atomic.Int64
 	)
 	defer wg.Wait()
 	if err := s.releaseOrphanedLeases(ctx); err != nil && ctx.Err() == nil {
@@ -45,7 +47,8 @@ func (s *Service) Dispatch(ctx context.Context, log *slog.Logger) {
 	t := time.NewTicker(s.opts.Poll)
 	defer t.Stop()
 	for {
-		due, err := s.pass(ctx)
+		before := finished.Load()
+		due, more, err := s.pass(ctx)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("webhook outbox", slog.String("code", store.CodeOf(err)), slog.String("error", err.Error()))
 		}
@@ -63,8 +66,20 @@ func (s *Service) Dispatch(ctx context.Context, log *slog.Logger) {
 				defer func() { <-sem; inFlight.Delete(key); wg.Done() }()
 				if err := s.deliver(ctx, key); err != nil && ctx.Err() == nil {
 					log.Warn("webhook delivery", slog.String("item", key), slog.String("code", store.CodeOf(err)), slog.String("error", err.Error()))
+				} else if err == nil {
+					finished.Add(1)
 				}
 			}()
+		}
+		// A full batch that moved means a backlog: waiting for the tick would cap
+		// delivery at one batch per tick (512 events/s), below what a server takes in
+		// taps. A batch whose deliveries all fail (a read-only ledger) waits as before.
+		// The loop has waited for all but Workers of the batch's deliveries.
+		if more && err == nil && (len(due) == 0 || finished.Load() > before) {
+			if ctx.Err() != nil {
+				return
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -111,7 +126,7 @@ func (s *Service) releaseOrphanedLeases(ctx context.Context) error {
 // RunOnce does one pass over the outbox and waits for its deliveries: for tests and for
 // a command that drains the outbox.
 func (s *Service) RunOnce(ctx context.Context) error {
-	due, err := s.pass(ctx)
+	due, _, err := s.pass(ctx)
 	if err != nil {
 		return err
 	}
@@ -131,12 +146,12 @@ func (s *Service) RunOnce(ctx context.Context) error {
 }
 
 // pass hands each new event of the outbox to the endpoints that match it and returns
-// the deliveries due now.
-func (s *Service) pass(ctx context.Context) ([]string, error) {
+// the deliveries due now, and whether it stopped at outboxBatch with more to look at.
+func (s *Service) pass(ctx context.Context) (due []string, more bool, err error) {
 	ctx = store.WithActor(ctx, store.LocalActor)
 	now := s.opts.Now()
-	var fresh, due []string
-	err := s.db.View(ctx, func(tx *store.Tx) error {
+	var fresh []string
+	err = s.db.View(ctx, func(tx *store.Tx) error {
 		return store.Each(tx, store.BucketOutbox, "", false, func(k string, it item) error {
 			switch {
 			case !strings.Contains(k, "/"):
@@ -145,22 +160,23 @@ func (s *Service) pass(ctx context.Context) ([]string, error) {
 				due = append(due, k)
 			}
 			if len(fresh)+len(due) >= outboxBatch {
+				more = true
 				return store.ErrStop
 			}
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(fresh) > 0 {
 		keys, err := s.fanOut(ctx, fresh, now)
 		if err != nil {
-			return due, err
+			return due, false, err
 		}
 		due = append(due, keys...)
 	}
-	return due, nil
+	return due, more, nil
 }
 
 // fanOut turns the outbox entries of events ids into one delivery per matching
