@@ -202,7 +202,6 @@ func (s *Service) ListOrders(ctx context.Context, f OrderFilter) ([]Order, error
 		}
 		keep := func(o Order) error {
 			switch {
-			case f.After != "" && o.ID >= f.After:
 			case !actor.Owns(o.Payer) && !actor.Owns(o.Payee):
 			case f.Payer != "" && f.Payer != o.Payer:
 			case f.Payee != "" && f.Payee != o.Payee:
@@ -225,13 +224,14 @@ func (s *Service) ListOrders(ctx context.Context, f OrderFilter) ([]Order, error
 		case f.Tag != "":
 			prefix = "tag:" + f.Tag + "/"
 		default:
-			return out, store.Each(tx, store.BucketOrders, "", true, func(_ string, o Order) error { return keep(o) })
+			return out, store.EachFrom(tx, store.BucketOrders, "", f.After, true, func(_ string, o Order) error { return keep(o) })
 		}
-		err := tx.ForEach(store.BucketOrderIndex, prefix, true, func(k string, _ []byte) error {
+		from := ""
+		if f.After != "" {
+			from = prefix + f.After
+		}
+		err := tx.ForEachFrom(store.BucketOrderIndex, prefix, from, true, func(k string, _ []byte) error {
 			id := k[len(prefix):]
-			if f.After != "" && id >= f.After {
-				return nil
-			}
 			o, err := loadOrder(tx, id)
 			if err != nil {
 				return err

@@ -37,6 +37,40 @@ func BenchmarkTap(b *testing.B) {
 	}
 }
 
+// BenchmarkOrderPage reads one page of 20 orders from a ledger of 20,000 taps: the
+// newest page and a page deep in the list (--after an order 15,000 back), unfiltered
+// and by payer. Each page seeks to its cursor, so a deep page costs what the first does.
+func BenchmarkOrderPage(b *testing.B) {
+	f := openFixture(b, store.Options{NoSync: true})
+	tag, payers := tapWorld(f, 4, "100000.00")
+	var next atomic.Int64
+	if err := tapConcurrently(f, tag, payers, 20000, &next, nil); err != nil {
+		b.Fatal(err)
+	}
+	all, err := f.svc.ListOrders(f.ctx, OrderFilter{Payer: payers[0]})
+	if err != nil {
+		b.Fatal(err)
+	}
+	deep := all[len(all)*3/4].ID // about 15,000 orders back in the whole list
+	for _, c := range []struct {
+		name string
+		f    OrderFilter
+	}{
+		{"newest", OrderFilter{Limit: 20}},
+		{"deep", OrderFilter{Limit: 20, After: deep}},
+		{"payer/newest", OrderFilter{Limit: 20, Payer: payers[0]}},
+		{"payer/deep", OrderFilter{Limit: 20, Payer: payers[0], After: deep}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if page, err := f.svc.ListOrders(f.ctx, c.f); err != nil || len(page) != 20 {
+					b.Fatalf("%d orders, %v", len(page), err)
+				}
+			}
+		})
+	}
+}
+
 // tapWorld makes a merchant with a tag and payers funded with funds each.
 func tapWorld(f *fixture, payers int, funds string) (Tag, []string) {
 	shop := f.account("Tap Shop", store.AccountMerchant, "EUR")

@@ -64,10 +64,7 @@ func (db *DB) AuditEvents(ctx context.Context, f AuditFilter) ([]Event, error) {
 			return err
 		}
 		out = nil
-		return Each(tx, BucketAudit, "", true, func(_ string, e Event) error {
-			if f.After != "" && e.ID >= f.After {
-				return nil
-			}
+		return EachFrom(tx, BucketAudit, "", f.After, true, func(_ string, e Event) error {
 			out = append(out, e)
 			if f.Limit > 0 && len(out) >= f.Limit {
 				return ErrStop

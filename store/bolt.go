@@ -299,13 +299,25 @@ func (t boltTx) del(b Bucket, key string) error {
 	return t.bucket(b).Delete([]byte(key))
 }
 
-func (t boltTx) scan(b Bucket, prefix string, reverse bool, fn func(key string, value []byte) error) error {
+func (t boltTx) scan(b Bucket, prefix, from string, reverse bool, fn func(key string, value []byte) error) error {
 	c := t.bucket(b).Cursor()
 	p := []byte(prefix)
+	end := prefixEnd(p)
 	var k, v []byte
-	if !reverse {
+	switch {
+	case from != "" && !reverse && from >= prefix:
+		if k, v = c.Seek([]byte(from)); k != nil && string(k) == from {
+			k, v = c.Next()
+		}
+	case from != "" && reverse && (end == nil || from < string(end)):
+		if k, _ = c.Seek([]byte(from)); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+	case !reverse:
 		k, v = c.Seek(p)
-	} else {
+	default:
 		k, v = seekLast(c, p)
 	}
 	for ; k != nil && hasPrefix(k, p); k, v = step(c, reverse) {

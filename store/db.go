@@ -67,11 +67,11 @@ type engineTx interface {
 	get(b Bucket, key string) ([]byte, error)
 	put(b Bucket, key string, value []byte) error
 	del(b Bucket, key string) error
-	// scan calls fn in key order (reverse: descending) for the keys with prefix; fn's
-	// value is valid only during the call, and fn's error ends the scan and is returned.
-	scan(b Bucket, prefix string, reverse bool, fn func(key string, value []byte) error) error
-	// scanAfter calls fn in key order for the keys after `after`, reading only those.
-	scanAfter(b Bucket, after string, fn func(key string, value []byte) error) error
+	// scan calls fn in key order (reverse: descending) for the keys with prefix, past
+	// the key from when it is set (after it, or before it in reverse), reading only
+	// those; fn's value is valid only during the call, and fn's error ends the scan and
+	// is returned.
+	scan(b Bucket, prefix, from string, reverse bool, fn func(key string, value []byte) error) error
 	writable() bool
 	// check reports what the engine itself finds inconsistent, for VerifyLedger.
 	check() ([]Violation, error)
@@ -403,12 +403,20 @@ func (tx *Tx) Delete(b Bucket, key string) error {
 // value is only valid during the call; decode or copy it. Returning ErrStop ends the
 // walk early without error.
 func (tx *Tx) ForEach(b Bucket, prefix string, reverse bool, fn func(key string, value []byte) error) error {
+	return tx.ForEachFrom(b, prefix, "", reverse, fn)
+}
+
+// ForEachFrom is ForEach starting past the key from (the keys after it, or before it
+// when reverse is set), which it seeks to instead of walking up to it: a page that
+// starts at a cursor costs the same however deep the cursor is. An empty from starts
+// at the first key with prefix (the last, in reverse).
+func (tx *Tx) ForEachFrom(b Bucket, prefix, from string, reverse bool, fn func(key string, value []byte) error) error {
 	declared(b)
 	if tx.err != nil {
 		return tx.err
 	}
 	return tx.walk(fn, func(walk func(string, []byte) error) error {
-		return tx.etx.scan(b, prefix, reverse, walk)
+		return tx.etx.scan(b, prefix, from, reverse, walk)
 	})
 }
 
@@ -449,7 +457,12 @@ func prefixEnd(p []byte) []byte {
 
 // Each decodes every JSON record of bucket b with the given prefix into a T.
 func Each[T any](tx *Tx, b Bucket, prefix string, reverse bool, fn func(key string, v T) error) error {
-	return tx.ForEach(b, prefix, reverse, func(key string, raw []byte) error {
+	return EachFrom(tx, b, prefix, "", reverse, fn)
+}
+
+// EachFrom is Each starting past the key from, as ForEachFrom.
+func EachFrom[T any](tx *Tx, b Bucket, prefix, from string, reverse bool, fn func(key string, v T) error) error {
+	return tx.ForEachFrom(b, prefix, from, reverse, func(key string, raw []byte) error {
 		var v T
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return Wrap(KindCorrupt, "ledger_corrupt", err, "record %s/%s is damaged", b, key)

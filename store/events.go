@@ -91,43 +91,7 @@ func IDTime(id, prefix string) (time.Time, bool) {
 // only those: a follower of the events asks for the few after the last one it saw, and
 // must not walk the whole bucket each time. ErrStop ends the walk without error.
 func (tx *Tx) ForEachAfter(b Bucket, after string, fn func(key string, value []byte) error) error {
-	declared(b)
-	if tx.err != nil {
-		return tx.err
-	}
-	return tx.walk(fn, func(walk func(string, []byte) error) error {
-		return tx.etx.scanAfter(b, after, walk)
-	})
-}
-
-func (t boltTx) scanAfter(b Bucket, after string, fn func(key string, value []byte) error) error {
-	c := t.bucket(b).Cursor()
-	k, v := c.Seek([]byte(after))
-	if k != nil && string(k) == after {
-		k, v = c.Next()
-	}
-	for ; k != nil; k, v = c.Next() {
-		if err := fn(string(k), v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (t *pgTx) scanAfter(b Bucket, after string, fn func(key string, value []byte) error) error {
-	if t.write {
-		if err := t.lock(b, true); err != nil {
-			return err
-		}
-	}
-	lo := []byte(after)
-	for page := 64; ; page = 512 {
-		got, err := t.page(fmt.Sprintf("SELECT key, value FROM tagpay_kv WHERE bucket = $1 AND key > $2 ORDER BY key LIMIT %d", page), []any{string(b), lo}, fn)
-		if err != nil || len(got) < page {
-			return err
-		}
-		lo = got[len(got)-1].k
-	}
+	return tx.ForEachFrom(b, "", after, false, fn)
 }
 
 // MarshalJSON writes the event by hand (see JSONObject): one is written with every tap.

@@ -609,27 +609,40 @@ func TestForEachPrefixBothWays(t *testing.T) {
 			t.Fatal(err)
 		}
 		tests := []struct {
-			prefix  string
-			reverse bool
-			want    string
+			prefix, from string
+			reverse      bool
+			want         string
 		}{
-			{"ab", false, "ab abc abd"},
-			{"ab", true, "abd abc ab"},
-			{"", true, "\xff\xff \xff b ac abd abc ab a"},
-			{"\xff", true, "\xff\xff \xff"},
-			{"c", true, ""},
-			{"abc", false, "abc"},
+			{"ab", "", false, "ab abc abd"},
+			{"ab", "", true, "abd abc ab"},
+			{"", "", true, "\xff\xff \xff b ac abd abc ab a"},
+			{"\xff", "", true, "\xff\xff \xff"},
+			{"c", "", true, ""},
+			{"abc", "", false, "abc"},
+			// From a cursor: past it, whether or not it is a key, within the prefix.
+			{"ab", "abc", false, "abd"},
+			{"ab", "abc", true, "ab"},
+			{"ab", "abca", true, "abc ab"},
+			{"ab", "ab", true, ""},
+			{"", "b", true, "ac abd abc ab a"},
+			{"", "b", false, "\xff \xff\xff"},
+			{"", "\xff\xff", false, ""},
+			// A cursor outside the prefix: the whole prefix or none of it.
+			{"ab", "a", false, "ab abc abd"},
+			{"ab", "b", true, "abd abc ab"},
+			{"ab", "b", false, ""},
+			{"ab", "a", true, ""},
 		}
 		for _, tt := range tests {
 			var got []string
 			db.View(bg, func(tx *Tx) error {
-				return tx.ForEach(BucketTagIndex, tt.prefix, tt.reverse, func(k string, _ []byte) error {
+				return tx.ForEachFrom(BucketTagIndex, tt.prefix, tt.from, tt.reverse, func(k string, _ []byte) error {
 					got = append(got, k)
 					return nil
 				})
 			})
 			if strings.Join(got, " ") != tt.want {
-				t.Errorf("ForEach(%q, reverse %v) = %q, want %q", tt.prefix, tt.reverse, strings.Join(got, " "), tt.want)
+				t.Errorf("ForEachFrom(%q, from %q, reverse %v) = %q, want %q", tt.prefix, tt.from, tt.reverse, strings.Join(got, " "), tt.want)
 			}
 		}
 	})

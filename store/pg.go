@@ -474,7 +474,7 @@ func (t *pgTx) lock(b Bucket, exclusive bool) error {
 
 // scan reads the range page by page, so that ending early reads little and fn may use
 // the transaction between pages.
-func (t *pgTx) scan(b Bucket, prefix string, reverse bool, fn func(key string, value []byte) error) error {
+func (t *pgTx) scan(b Bucket, prefix, from string, reverse bool, fn func(key string, value []byte) error) error {
 	if t.write {
 		if err := t.lock(b, true); err != nil {
 			return err
@@ -482,6 +482,12 @@ func (t *pgTx) scan(b Bucket, prefix string, reverse bool, fn func(key string, v
 	}
 	lo, hi := []byte(prefix), prefixEnd([]byte(prefix))
 	loOpen := false // lo is exclusive once a forward walk has passed it
+	switch {
+	case from != "" && !reverse && from >= prefix:
+		lo, loOpen = []byte(from), true
+	case from != "" && reverse && (hi == nil || from < string(hi)):
+		hi = []byte(from) // exclusive, like the end of the prefix
+	}
 	for page := 64; ; page = 512 {
 		var sql strings.Builder
 		sql.WriteString("SELECT key, value FROM tagpay_kv WHERE bucket = $1 AND key ")

@@ -87,14 +87,10 @@ func (db *DB) Journal(ctx context.Context, p Page) ([]Transfer, error) {
 	}
 	var out []Transfer
 	err := db.View(ctx, func(tx *Tx) (err error) {
-		if p.After == "" {
-			out, err = tx.Journal(p.Limit)
-			return err
-		}
-		out, err = tx.Journal(0)
+		out, err = tx.Journal(p)
 		return err
 	})
-	return PageOf(out, p, true, func(t Transfer) string { return t.ID }), err
+	return out, err
 }
 
 // Page is one page of a list: at most Limit items (0: all, up to MaxLimit), the ones

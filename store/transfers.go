@@ -132,16 +132,16 @@ func (tx *Tx) TransferByID(id string) (Transfer, error) {
 	return Load[Transfer](tx, BucketTransfers, id, "transfer")
 }
 
-// Journal lists transfers newest first, at most limit (0: all), those touching an
-// account the actor owns.
-func (tx *Tx) Journal(limit int) ([]Transfer, error) {
+// Journal lists transfers newest first, those touching an account the actor owns: at
+// most p.Limit (0: all), older than p.After.
+func (tx *Tx) Journal(p Page) ([]Transfer, error) {
 	var out []Transfer
 	actor := tx.Actor()
-	err := Each(tx, BucketTransfers, "", true, func(_ string, t Transfer) error {
+	err := EachFrom(tx, BucketTransfers, "", p.After, true, func(_ string, t Transfer) error {
 		if actor.Owns(t.From) || actor.Owns(t.To) {
 			out = append(out, t)
 		}
-		if limit > 0 && len(out) >= limit {
+		if p.Limit > 0 && len(out) >= p.Limit {
 			return ErrStop
 		}
 		return nil
