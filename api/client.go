@@ -209,7 +209,35 @@ func (c *Client) CreateAccount(ctx context.Context, req store.CreateAccountReque
 
 // ListAccounts implements Backend.
 func (c *Client) ListAccounts(ctx context.Context, p store.Page) ([]store.Account, error) {
-	return get[[]store.Account](c, ctx, "/v1/accounts", pageQuery(p))
+	return everyPage(p, func(a store.Account) string { return a.ID }, func(p store.Page) ([]store.Account, error) {
+		return get[[]store.Account](c, ctx, "/v1/accounts", pageQuery(p))
+	})
+}
+
+// everyPage reads a list asked for whole (limit 0) a page at a time, as a server answers
+// at most store.MaxLimit items to one request; a list asked for by the page is one
+// request.
+func everyPage[T any](p store.Page, id func(T) string, fetch func(store.Page) ([]T, error)) ([]T, error) {
+	if p.Limit != 0 {
+		return fetch(p)
+	}
+	p.Limit = store.MaxLimit
+	var out []T
+	for {
+		page, err := fetch(p)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = page
+		} else {
+			out = append(out, page...)
+		}
+		if len(page) < store.MaxLimit {
+			return out, nil
+		}
+		p.After = id(page[len(page)-1])
+	}
 }
 
 // pageQuery is a page as query parameters; the zero page sends none.
@@ -236,19 +264,16 @@ func (c *Client) FundAccount(ctx context.Context, req store.FundRequest) (store.
 
 // Journal implements Backend.
 func (c *Client) Journal(ctx context.Context, p store.Page) ([]store.Transfer, error) {
-	return get[[]store.Transfer](c, ctx, "/v1/journal", pageQuery(p))
+	return everyPage(p, func(t store.Transfer) string { return t.ID }, func(p store.Page) ([]store.Transfer, error) {
+		return get[[]store.Transfer](c, ctx, "/v1/journal", pageQuery(p))
+	})
 }
 
 // AuditEvents implements Backend.
 func (c *Client) AuditEvents(ctx context.Context, f store.AuditFilter) ([]store.Event, error) {
-	q := url.Values{}
-	if f.Limit != 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
-	if f.After != "" {
-		q.Set("after", f.After)
-	}
-	return get[[]store.Event](c, ctx, "/v1/audit", q)
+	return everyPage(store.Page{Limit: f.Limit, After: f.After}, func(e store.Event) string { return e.ID }, func(p store.Page) ([]store.Event, error) {
+		return get[[]store.Event](c, ctx, "/v1/audit", pageQuery(p))
+	})
 }
 
 // Verify implements Backend.
@@ -333,12 +358,10 @@ func (c *Client) CancelOrder(ctx context.Context, req orders.CancelRequest) (ord
 
 // ListOrders implements Backend.
 func (c *Client) ListOrders(ctx context.Context, f orders.OrderFilter) ([]orders.Order, error) {
-	limit := ""
-	if f.Limit != 0 {
-		limit = strconv.Itoa(f.Limit)
-	}
-	return get[[]orders.Order](c, ctx, "/v1/orders", filter("payer", f.Payer, "payee", f.Payee, "tag", f.Tag,
-		"status", string(f.Status), "limit", limit, "after", f.After))
+	q := filter("payer", f.Payer, "payee", f.Payee, "tag", f.Tag, "status", string(f.Status))
+	return everyPage(store.Page{Limit: f.Limit, After: f.After}, func(o orders.Order) string { return o.ID }, func(p store.Page) ([]orders.Order, error) {
+		return get[[]orders.Order](c, ctx, "/v1/orders", withPage(q, p))
+	})
 }
 
 // GetOrder implements Backend.
@@ -368,7 +391,9 @@ func (c *Client) AddCard(ctx context.Context, req cards.AddCardRequest) (cards.C
 
 // ListCards implements Backend.
 func (c *Client) ListCards(ctx context.Context, account string, p store.Page) ([]cards.Card, error) {
-	return get[[]cards.Card](c, ctx, "/v1/cards", withPage(filter("account", account), p))
+	return everyPage(p, func(card cards.Card) string { return card.ID }, func(p store.Page) ([]cards.Card, error) {
+		return get[[]cards.Card](c, ctx, "/v1/cards", withPage(filter("account", account), p))
+	})
 }
 
 // withPage adds a page's parameters to a filter's.
@@ -404,7 +429,9 @@ func (c *Client) MigrateCard(ctx context.Context, req cards.MigrateRequest) (car
 
 // ListTokens implements Backend.
 func (c *Client) ListTokens(ctx context.Context, card string, p store.Page) ([]cards.Token, error) {
-	return get[[]cards.Token](c, ctx, "/v1/tokens", withPage(filter("card", card), p))
+	return everyPage(p, func(t cards.Token) string { return t.ID }, func(p store.Page) ([]cards.Token, error) {
+		return get[[]cards.Token](c, ctx, "/v1/tokens", withPage(filter("card", card), p))
+	})
 }
 
 // GetToken implements Backend.
@@ -430,7 +457,9 @@ func (c *Client) CreateKey(ctx context.Context, req store.CreateKeyRequest) (sto
 
 // ListKeys implements Backend.
 func (c *Client) ListKeys(ctx context.Context, p store.Page) ([]store.APIKey, error) {
-	return get[[]store.APIKey](c, ctx, "/v1/keys", pageQuery(p))
+	return everyPage(p, func(k store.APIKey) string { return k.ID }, func(p store.Page) ([]store.APIKey, error) {
+		return get[[]store.APIKey](c, ctx, "/v1/keys", pageQuery(p))
+	})
 }
 
 // RevokeKey implements Backend.

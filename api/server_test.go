@@ -529,3 +529,50 @@ func TestIDsInAnyCase(t *testing.T) {
 	}
 	f.verifyClean()
 }
+
+// TestListsWithoutALimitComeInPages: a request without a limit gets one page of
+// store.MaxLimit, so that no request walks a whole ledger; the client pages on with
+// after and hands its caller the whole list, as the local backend does.
+func TestListsWithoutALimitComeInPages(t *testing.T) {
+	f := newFixture(t)
+	ctx := store.WithActor(context.Background(), store.LocalActor)
+	acct, err := f.local.CreateAccount(ctx, store.CreateAccountRequest{Name: "Ada", Kind: store.AccountPerson, Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cent, err := store.ParseAmount("0.01", "EUR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = store.MaxLimit + 5
+	err = f.local.DB.Update(ctx, func(tx *store.Tx) error {
+		for range n {
+			if _, err := tx.Fund(acct.ID, cent); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.do("GET", "/v1/journal", f.admin, "")
+	var page []store.Transfer
+	if err := json.Unmarshal(r.body, &page); r.status != 200 || err != nil || len(page) != store.MaxLimit {
+		t.Fatalf("GET /v1/journal without a limit: status %d, %d transfers (%v); want one page of %d", r.status, len(page), err, store.MaxLimit)
+	}
+	want, err := f.local.Journal(ctx, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.client(f.admin).Journal(ctx, store.Page{})
+	if err != nil || len(got) != n || len(want) != n {
+		t.Fatalf("whole journal: %d transfers from the client (%v), %d locally; want %d", len(got), err, len(want), n)
+	}
+	for i := range got {
+		if got[i].ID != want[i].ID {
+			t.Fatalf("transfer %d: %s from the client, %s locally", i, got[i].ID, want[i].ID)
+		}
+	}
+	f.verifyClean()
+}

@@ -153,6 +153,11 @@ func (c *call) page(filters ...string) (store.Page, map[string]string, error) {
 	if err != nil {
 		return store.Page{}, nil, err
 	}
+	if limit == 0 {
+		// No request walks a whole ledger: "all" is one page of MaxLimit, and a client
+		// that wants more pages on with after (Client does).
+		limit = store.MaxLimit
+	}
 	return store.Page{Limit: limit, After: q["after"]}, q, nil
 }
 
