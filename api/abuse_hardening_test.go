@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -83,6 +84,51 @@ func TestFailedAuthenticationIsRateLimitedPerAddress(t *testing.T) {
 	// The public health check is not behind authentication and so not behind its limit.
 	if rec := serveDirect(s, "GET", "/healthz", mallory, "", ""); rec.Code != http.StatusOK {
 		t.Fatalf("healthz from a limited address: %d", rec.Code)
+	}
+}
+
+// TestTrustedProxyNamesTheClient: behind a proxy the server trusts, the limit counts
+// the client that X-Forwarded-For names (the last hop that is not a trusted proxy, so a
+// client cannot pick its own bucket by writing the header); from anyone else the header
+// means nothing.
+func TestTrustedProxyNamesTheClient(t *testing.T) {
+	local := openTempLocal(t)
+	key, err := local.CreateKey(context.Background(), store.CreateKeyRequest{Role: store.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	limits := Limits{AuthFailureRate: 0.01, AuthFailureBurst: 2}
+	s := NewServer(local, ServerOptions{Limits: limits, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	via := func(s http.Handler, peer, forwarded, token string) int {
+		req := httptest.NewRequest("GET", "/v1/accounts", nil)
+		req.RemoteAddr = peer
+		req.Header.Set("X-Forwarded-For", forwarded)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	const proxy = "10.1.2.3:4000"
+	// Mallory fails twice through the proxy, the second time claiming to be Alice.
+	via(s, proxy, "192.0.2.7", "tpk_guess1")
+	via(s, proxy, "198.51.100.1, 192.0.2.7", "tpk_guess2")
+	if c := via(s, proxy, "192.0.2.7", key.Secret); c != http.StatusTooManyRequests {
+		t.Fatalf("mallory after her burst: %d, want 429", c)
+	}
+	if c := via(s, proxy, "198.51.100.1, 10.9.9.9", key.Secret); c != http.StatusOK {
+		t.Fatalf("alice through two proxies: %d, want 200", c)
+	}
+	if !strings.Contains(logs.String(), `"client":"198.51.100.1"`) {
+		t.Fatalf("the log does not name the client behind the proxy:\n%s", logs.String())
+	}
+	// Without the proxy trusted, everyone behind it is the proxy.
+	plain := NewServer(local, ServerOptions{Limits: limits})
+	via(plain, proxy, "192.0.2.7", "tpk_guess1")
+	via(plain, proxy, "192.0.2.7", "tpk_guess2")
+	if c := via(plain, proxy, "198.51.100.1", key.Secret); c != http.StatusTooManyRequests {
+		t.Fatalf("an untrusted X-Forwarded-For picked a bucket: %d, want 429", c)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"syscall"
@@ -31,6 +32,8 @@ type ServeConfig struct {
 	// Limits bound failed authentications per client address (on by default) and
 	// requests per key (off unless set).
 	Limits Limits
+	// Proxies are the trusted reverse proxies (ServerOptions.TrustedProxies).
+	Proxies []netip.Prefix
 	// MaxConns caps the connections open at once; 0 means DefaultMaxConns, negative no
 	// cap. Connections past the cap wait in the kernel's queue until one closes.
 	MaxConns int
@@ -184,7 +187,7 @@ func Serve(ctx context.Context, be *backend.Local, cfg ServeConfig) error {
 	}
 	t := cfg.Timeouts.withDefaults()
 	go pruneIdempotency(ctx, be, log)
-	var h http.Handler = NewServer(be, ServerOptions{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits})
+	var h http.Handler = NewServer(be, ServerOptions{Logger: log, MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits, TrustedProxies: cfg.Proxies})
 	if cfg.wrap != nil {
 		h = cfg.wrap(h)
 	}

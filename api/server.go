@@ -34,6 +34,10 @@ type ServerOptions struct {
 	// Limits bound how fast one client address may fail to authenticate and how fast one
 	// key may call.
 	Limits Limits
+	// TrustedProxies are the reverse proxies in front of the server. A request from one
+	// of them is the client's that X-Forwarded-For names, for the limits and the log;
+	// from anywhere else the header is ignored, since any client can send it.
+	TrustedProxies []netip.Prefix
 }
 
 // Limits are the request rates the server allows; each rate is per second.
@@ -85,6 +89,7 @@ type Server struct {
 
 	authFailures *limiters // by client address; nil when off
 	perKey       *limiters // by key id; nil when off
+	proxies      []netip.Prefix
 }
 
 // NewServer returns the handler of every /v1 route and /healthz, serving backend.
@@ -95,6 +100,7 @@ func NewServer(be *backend.Local, opts ServerOptions) *Server {
 		maxBody:  opts.MaxBodyBytes,
 		mux:      http.NewServeMux(),
 		inFlight: map[string]struct{}{},
+		proxies:  opts.TrustedProxies,
 	}
 	lim := opts.Limits.withDefaults()
 	if lim.AuthFailureRate > 0 {
@@ -123,6 +129,7 @@ func (s *Server) Routes() []string {
 
 // requestLog is filled in while a request runs and logged when it ends.
 type requestLog struct {
+	client string // the client's address: the peer's, or the one a trusted proxy names
 	route  string
 	keyID  string
 	status int
@@ -136,7 +143,7 @@ type requestLogKey struct{}
 // connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	info := &requestLog{}
+	info := &requestLog{client: s.clientAddr(r)}
 	sw := &statusWriter{ResponseWriter: w}
 	id := requestID(r.Header.Get("X-Request-Id"))
 	sw.Header().Set("X-Request-Id", id)
@@ -157,7 +164,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		attrs := []slog.Attr{
 			slog.String("request_id", id),
-			slog.String("client", clientHost(r.RemoteAddr)),
+			slog.String("client", info.client),
 			slog.String("method", r.Method),
 			slog.String("route", info.route),
 			slog.Int("status", sw.status),
@@ -217,12 +224,51 @@ func clientHost(remoteAddr string) string {
 	return remoteAddr
 }
 
+// clientAddr is the address of the request's client: the peer's, unless the peer is a
+// trusted proxy; then the last address of X-Forwarded-For that is not a trusted proxy
+// (the one the outermost proxy saw; those before it the client may have written).
+func (s *Server) clientAddr(r *http.Request) string {
+	peer := clientHost(r.RemoteAddr)
+	if !s.trusted(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer // a hop that is not an address: nothing before it can be believed
+		}
+		if !s.trusted(a.String()) {
+			return a.Unmap().String()
+		}
+	}
+	return peer
+}
+
+// trusted reports whether addr is one of the trusted proxies.
+func (s *Server) trusted(addr string) bool {
+	if len(s.proxies) == 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // clientBucket groups client addresses that one party is likely to hold: one IPv4
 // address, or one IPv6 /64 (a single host usually gets a whole /64).
-func clientBucket(remoteAddr string) string {
-	a, err := netip.ParseAddr(clientHost(remoteAddr))
+func clientBucket(addr string) string {
+	a, err := netip.ParseAddr(addr)
 	if err != nil {
-		return remoteAddr
+		return addr
 	}
 	a = a.Unmap()
 	if a.Is6() {
@@ -429,7 +475,11 @@ func (s *Server) handlePublic(method, path string, fn handler) {
 // keys is slow and a flood of bad keys costs the ledger nothing.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (store.Actor, error) {
 	now := time.Now()
-	client := clientBucket(r.RemoteAddr)
+	addr := clientHost(r.RemoteAddr)
+	if info, ok := r.Context().Value(requestLogKey{}).(*requestLog); ok {
+		addr = info.client
+	}
+	client := clientBucket(addr)
 	if s.authFailures != nil {
 		if wait := s.authFailures.exhausted(client, now); wait > 0 {
 			return store.Actor{}, tooManyRequests(w, wait, "too_many_failed_authentications", "too many requests from this address failed to authenticate")

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,6 +29,7 @@ type ServeOptions struct {
 	AddrFile         string // hidden: where to write the base URL once listening
 	Limits           api.Limits
 	MaxConns         int
+	TrustedProxies   []netip.Prefix
 	Local            backend.LocalOptions
 	// Ready, when set, hears the base URL once the server listens (the demo serves
 	// in-process on a free port).
@@ -36,6 +39,7 @@ type ServeOptions struct {
 func newServeCmd(f *Factory) *cobra.Command {
 	opts := &ServeOptions{}
 	var idemTTL time.Duration
+	var proxies []string
 	c := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE] [--bootstrap-admin-key FILE]",
 		Short: "Serve the ledger over HTTP/JSON to tagpay clients holding API keys",
@@ -59,6 +63,9 @@ One JSON log line per request goes to stderr.`,
 			if (opts.TLSCert == "") != (opts.TLSKey == "") {
 				return Usagef("--tls-cert and --tls-key go together")
 			}
+			if opts.TrustedProxies, err = parseProxies(proxies); err != nil {
+				return err
+			}
 			opts.IO, opts.DB = f.IO, cfg.DB
 			opts.Local = localOptions(cfg)
 			opts.Local.Store.IdempotencyTTL = idemTTL
@@ -77,7 +84,27 @@ One JSON log line per request goes to stderr.`,
 	c.Flags().Float64Var(&opts.Limits.KeyRate, "key-rate", 0, "requests allowed per second per API key, after the burst (0: no limit)")
 	c.Flags().IntVar(&opts.Limits.KeyBurst, "key-burst", 0, "requests allowed at once per API key (with --key-rate; 0: one)")
 	c.Flags().IntVar(&opts.MaxConns, "max-conns", api.DefaultMaxConns, "connections open at once; more wait (negative: no cap)")
+	c.Flags().StringSliceVar(&proxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy in front of the server, whose X-Forwarded-For names the client (repeatable)")
 	return c
+}
+
+// parseProxies reads --trusted-proxy values: addresses (one host) or CIDR prefixes.
+func parseProxies(values []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, Usagef("--trusted-proxy %q is neither an IP address nor a CIDR prefix such as 10.0.0.0/8", v)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // localOptions are the domain settings of a ledger served from this configuration.
@@ -130,6 +157,7 @@ func runServe(ctx context.Context, opts *ServeOptions) error {
 		Logger:      log,
 		Limits:      opts.Limits,
 		MaxConns:    opts.MaxConns,
+		Proxies:     opts.TrustedProxies,
 		Ready: func(baseURL string) {
 			// Path, not DB: a database URL's password must not reach the log.
 			fmt.Fprintf(opts.IO.ErrOut, "tagpay: serving %s on %s\n", local.Path(), baseURL)
