@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -589,6 +590,56 @@ func TestSecretIsStableAcrossReopen(t *testing.T) {
 		db.View(bg, func(tx *Tx) (err error) { again, err = tx.Secret(SecretTagMAC); return err })
 		if !bytes.Equal(again, mac) {
 			t.Errorf("secret after reopening %x, want %x", again, mac)
+		}
+	})
+}
+
+// TestATransactionReadsItsOwnWrites: on PostgreSQL the writes of a transaction wait to
+// go in one round trip; until then its reads and scans see them as bbolt's do.
+func TestATransactionReadsItsOwnWrites(t *testing.T) {
+	onEngines(t, func(t *testing.T, e testEngine) {
+		db := e.open(t)
+		err := db.Update(bg, func(tx *Tx) error {
+			if err := tx.PutRaw(BucketTagIndex, "own/a", []byte("1")); err != nil {
+				return err
+			}
+			if err := tx.PutRaw(BucketTagIndex, "own/b", []byte("2")); err != nil {
+				return err
+			}
+			if v := tx.GetRaw(BucketTagIndex, "own/a"); string(v) != "1" {
+				return fmt.Errorf("read of a write: %q", v)
+			}
+			if err := tx.Delete(BucketTagIndex, "own/a"); err != nil {
+				return err
+			}
+			if v := tx.GetRaw(BucketTagIndex, "own/a"); v != nil {
+				return fmt.Errorf("read of a delete: %q", v)
+			}
+			if err := tx.PutRaw(BucketTagIndex, "own/b", []byte("3")); err != nil {
+				return err
+			}
+			var seen []string
+			err := tx.ForEach(BucketTagIndex, "own/", false, func(k string, v []byte) error {
+				seen = append(seen, k+"="+string(v))
+				return nil
+			})
+			if err != nil || strings.Join(seen, " ") != "own/b=3" {
+				return fmt.Errorf("scan after the writes: %v, %v", seen, err)
+			}
+			return tx.PutRaw(BucketTagIndex, "own/c", []byte("4"))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var after []string
+		db.View(bg, func(tx *Tx) error {
+			return tx.ForEach(BucketTagIndex, "own/", false, func(k string, v []byte) error {
+				after = append(after, k+"="+string(v))
+				return nil
+			})
+		})
+		if strings.Join(after, " ") != "own/b=3 own/c=4" {
+			t.Fatalf("committed: %v", after)
 		}
 	})
 }

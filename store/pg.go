@@ -30,8 +30,10 @@ import (
 // transactions that both saw it absent cannot both win (the loser gets a unique
 // violation and runs again). A scan in a write transaction takes its bucket's advisory
 // lock exclusively and every write takes it shared, so a decision made on "no such
-// record in the bucket" holds until commit. Read-only transactions see one snapshot
-// (REPEATABLE READ).
+// record in the bucket" holds until commit. Writes are queued and sent together, in
+// order, before the next read or scan and before COMMIT: a tap's transaction is its
+// reads, one round trip of writes and the commit. Read-only transactions see one
+// snapshot (REPEATABLE READ).
 type pgEngine struct {
 	pool    *pgxpool.Pool
 	url     string   // for messages: the URL without its password
@@ -203,6 +205,9 @@ func (e *pgEngine) attempt(ctx context.Context, mode txMode, fn func(engineTx) e
 	if err := fn(t); err != nil || mode == modeView {
 		return false, err
 	}
+	if err := t.flush(); err != nil {
+		return false, err
+	}
 	if err := ptx.Commit(ctx); err != nil {
 		return true, e.failure(err)
 	}
@@ -361,8 +366,16 @@ type pgTx struct {
 	// absent holds the keys this transaction read and did not find: writing one inserts,
 	// so that a concurrent insert of the same key fails one of the two.
 	absent map[kvKey]bool
-	// locks holds the buckets whose advisory lock is taken: true exclusive, false shared.
+	// locks holds the buckets whose advisory lock is taken (or queued to be, by a
+	// write): true exclusive, false shared.
 	locks map[Bucket]bool
+	// queued holds the writes not sent yet. They go in one round trip, in order, before
+	// the next read or the commit: a tap's dozen writes cost one round trip instead of a
+	// dozen. A write that fails (a unique violation) fails that read or the commit.
+	queued pgx.Batch
+	// written holds the queued writes by key, so that a read sees them without a flush
+	// (nil: a delete).
+	written map[kvKey][]byte
 }
 
 func (t *pgTx) writable() bool { return t.write }
@@ -380,6 +393,12 @@ const (
 )
 
 func (t *pgTx) get(b Bucket, key string) ([]byte, error) {
+	if v, ok := t.written[kvKey{b, key}]; ok {
+		return v, nil
+	}
+	if err := t.flush(); err != nil {
+		return nil, err
+	}
 	q := sqlGet
 	if t.write {
 		q = sqlGetForUpdate
@@ -415,25 +434,41 @@ func (t *pgTx) put(b Bucket, key string, value []byte) error {
 	k := kvKey{b, key}
 	insert := t.absent[k]
 	_, locked := t.locks[b]
-	var err error
 	switch {
 	case locked && insert:
-		_, err = t.tx.Exec(t.ctx, sqlInsert, string(b), []byte(key), value)
+		t.queued.Queue(sqlInsert, string(b), []byte(key), value)
 	case locked:
-		_, err = t.tx.Exec(t.ctx, sqlUpsert, string(b), []byte(key), value)
+		t.queued.Queue(sqlUpsert, string(b), []byte(key), value)
 	case insert:
-		_, err = t.tx.Exec(t.ctx, sqlLockedInsert, string(b), []byte(key), value, t.e.lockKey(string(b)))
+		t.queued.Queue(sqlLockedInsert, string(b), []byte(key), value, t.e.lockKey(string(b)))
 	default:
-		_, err = t.tx.Exec(t.ctx, sqlLockedUpsert, string(b), []byte(key), value, t.e.lockKey(string(b)))
-	}
-	if err != nil {
-		return t.e.failure(err)
+		t.queued.Queue(sqlLockedUpsert, string(b), []byte(key), value, t.e.lockKey(string(b)))
 	}
 	if !locked {
 		t.setLock(b, false)
 	}
 	delete(t.absent, k)
+	t.remember(k, value)
 	return nil
+}
+
+// remember keeps a queued write for reads of its key (value nil: deleted).
+func (t *pgTx) remember(k kvKey, value []byte) {
+	if t.written == nil {
+		t.written = map[kvKey][]byte{}
+	}
+	t.written[k] = value
+}
+
+// flush sends the queued writes in one round trip.
+func (t *pgTx) flush() error {
+	if t.queued.Len() == 0 {
+		return nil
+	}
+	batch := t.queued
+	t.queued = pgx.Batch{}
+	clear(t.written)
+	return t.e.failure(t.tx.SendBatch(t.ctx, &batch).Close())
 }
 
 func (t *pgTx) del(b Bucket, key string) error {
@@ -443,9 +478,8 @@ func (t *pgTx) del(b Bucket, key string) error {
 	if err := t.lock(b, false); err != nil {
 		return err
 	}
-	if _, err := t.tx.Exec(t.ctx, sqlDelete, string(b), []byte(key)); err != nil {
-		return t.e.failure(err)
-	}
+	t.queued.Queue(sqlDelete, string(b), []byte(key))
+	t.remember(kvKey{b, key}, nil)
 	return nil
 }
 
@@ -461,6 +495,9 @@ func (t *pgTx) lock(b Bucket, exclusive bool) error {
 	if held, ok := t.locks[b]; ok && (held || !exclusive) {
 		return nil
 	}
+	if err := t.flush(); err != nil {
+		return err
+	}
 	q := "SELECT pg_advisory_xact_lock_shared($1)"
 	if exclusive {
 		q = "SELECT pg_advisory_xact_lock($1)"
@@ -475,6 +512,9 @@ func (t *pgTx) lock(b Bucket, exclusive bool) error {
 // scan reads the range page by page, so that ending early reads little and fn may use
 // the transaction between pages.
 func (t *pgTx) scan(b Bucket, prefix, from string, reverse bool, fn func(key string, value []byte) error) error {
+	if err := t.flush(); err != nil {
+		return err
+	}
 	if t.write {
 		if err := t.lock(b, true); err != nil {
 			return err

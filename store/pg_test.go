@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,6 +314,58 @@ func TestPGHotMerchantLosesNoPayment(t *testing.T) {
 		t.Errorf("%d runs again: payments into one account should queue on its row lock", retries)
 	}
 	verifyClean(t, db)
+}
+
+// TestPGTwoInsertsOfOneKeyCannotBothWin: two transactions read a key as absent and
+// both write it, the second after the first committed. The writes wait for the commit
+// to go in one round trip, so the second learns of the first's insert only then: it
+// runs again, sees the first's record and keeps it.
+func TestPGTwoInsertsOfOneKeyCannotBothWin(t *testing.T) {
+	db := openAt(t, pgTarget(t))
+	read1, read2, go1, go2 := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	done1, done2 := make(chan error, 1), make(chan error, 1)
+	go func() {
+		done1 <- db.Update(bg, func(tx *Tx) error {
+			if tx.GetRaw(BucketTagIndex, "race") != nil {
+				return errors.New("first: the key exists")
+			}
+			close(read1)
+			<-go1
+			return tx.PutRaw(BucketTagIndex, "race", []byte("first"))
+		})
+	}()
+	<-read1
+	var runs atomic.Int32
+	go func() {
+		done2 <- db.Update(bg, func(tx *Tx) error {
+			if runs.Add(1) == 1 {
+				if tx.GetRaw(BucketTagIndex, "race") != nil {
+					return errors.New("second: the key exists on the first run")
+				}
+				close(read2)
+				<-go2 // the first has committed
+				return tx.PutRaw(BucketTagIndex, "race", []byte("second"))
+			}
+			if v := tx.GetRaw(BucketTagIndex, "race"); string(v) != "first" {
+				return fmt.Errorf("second, run again: the key holds %q", v)
+			}
+			return nil
+		})
+	}()
+	<-read2
+	close(go1)
+	if err := <-done1; err != nil {
+		t.Fatal(err)
+	}
+	close(go2)
+	if err := <-done2; err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	db.View(bg, func(tx *Tx) error { got = tx.GetRaw(BucketTagIndex, "race"); return nil })
+	if string(got) != "first" || runs.Load() != 2 {
+		t.Fatalf("the key holds %q after %d runs of the second; want first, 2", got, runs.Load())
+	}
 }
 
 // Replicas starting together on a ledger without keys each try to make the first admin
