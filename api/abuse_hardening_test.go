@@ -383,3 +383,41 @@ func TestTLSAsTheBestServersSetIt(t *testing.T) {
 		t.Fatal("plain HTTP was served on the TLS port")
 	}
 }
+
+// FuzzClientAddr: whatever X-Forwarded-For holds, the client is the peer or an address
+// of the header, never a proxy the server trusts, and from an untrusted peer always the
+// peer.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("10.0.0.1", "192.0.2.7")
+	f.Add("10.0.0.1", "198.51.100.1, 10.9.9.9")
+	f.Add("10.0.0.1", " ,,::ffff:10.1.1.1, 2001:db8::1%eth0")
+	f.Add("192.0.2.1", "198.51.100.1")
+	s := NewServer(openTempLocal(f), ServerOptions{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	f.Fuzz(func(t *testing.T, peer, forwarded string) {
+		if a, err := netip.ParseAddr(peer); err != nil || a.Zone() != "" {
+			return // the peer's address comes from the network stack, not the client
+		}
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		req.RemoteAddr = net.JoinHostPort(peer, "4000")
+		req.Header.Set("X-Forwarded-For", forwarded)
+		got := s.clientAddr(req)
+		if !s.trusted(peer) {
+			if got != peer {
+				t.Fatalf("untrusted peer %q: client %q", peer, got)
+			}
+			return
+		}
+		if got == peer {
+			return
+		}
+		hops := map[string]bool{}
+		for _, h := range strings.Split(forwarded, ",") {
+			if a, err := netip.ParseAddr(strings.TrimSpace(h)); err == nil {
+				hops[a.Unmap().String()] = true
+			}
+		}
+		if !hops[got] || s.trusted(got) {
+			t.Fatalf("peer %q, X-Forwarded-For %q: client %q", peer, forwarded, got)
+		}
+	})
+}

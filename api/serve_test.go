@@ -42,7 +42,7 @@ func startServe(t *testing.T, ctx context.Context, local *backend.Local, cfg Ser
 	return "", nil
 }
 
-func openTempLocal(t *testing.T) *backend.Local {
+func openTempLocal(t testing.TB) *backend.Local {
 	t.Helper()
 	l, err := backend.OpenLocal(filepath.Join(t.TempDir(), "ledger.db"), backend.LocalOptions{Store: store.Options{KeysPath: filepath.Join(t.TempDir(), "keys.json")}})
 	if err != nil {
