@@ -19,10 +19,14 @@ const (
 	tagMACDomain = "tagpay tag v1"
 )
 
+// uidSeparators are what people put between the bytes of a UID. A Replacer builds its
+// tables on first use: made once, not once per tap.
+var uidSeparators = strings.NewReplacer(":", "", "-", "", " ", "")
+
 // NormalizeUID reads a tag UID typed or reported in hex (separators ':', '-' and spaces
 // allowed) and returns it in upper-case hex. ISO 14443-3 UIDs are 4, 7 or 10 bytes.
 func NormalizeUID(s string) (string, error) {
-	clean := strings.NewReplacer(":", "", "-", "", " ", "").Replace(strings.TrimSpace(s))
+	clean := uidSeparators.Replace(strings.TrimSpace(s))
 	raw, err := hex.DecodeString(clean)
 	if err != nil || (len(raw) != 4 && len(raw) != 7 && len(raw) != 10) {
 		return "", store.Errorf(store.KindInvalid, "invalid_uid", "tag UID %q is not 4, 7 or 10 bytes of hex", truncate(s, 64)).WithParam("uid")

@@ -325,6 +325,11 @@ func (tx *Tx) Get(b Bucket, key string, v any) (bool, error) {
 	if raw == nil {
 		return false, nil
 	}
+	// An account in the layout it is written in is read without encoding/json's check
+	// of the whole text first (decodeAccountFast accepts valid JSON only).
+	if a, ok := v.(*Account); ok && decodeAccountFast(raw, a) {
+		return true, nil
+	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		return true, Wrap(KindCorrupt, "ledger_corrupt", err, "record %s/%s is damaged", b, key)
 	}

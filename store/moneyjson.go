@@ -29,6 +29,9 @@ func (a Account) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the balance as money or as bare minor units.
 func (a *Account) UnmarshalJSON(b []byte) error {
+	if decodeAccountFast(b, a) {
+		return nil
+	}
 	type plain Account
 	var v struct {
 		plain
