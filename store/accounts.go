@@ -92,14 +92,17 @@ func (tx *Tx) AccountUnchecked(id string) (Account, error) {
 	return a, nil
 }
 
-// Accounts lists the accounts the actor may see, oldest first; world accounts only for
-// admins.
-func (tx *Tx) Accounts() ([]Account, error) {
+// Accounts lists the accounts the actor may see, oldest first, at most p.Limit (0: all)
+// after p.After; world accounts only for admins.
+func (tx *Tx) Accounts(p Page) ([]Account, error) {
 	var out []Account
 	actor := tx.Actor()
-	err := Each(tx, BucketAccounts, "", false, func(_ string, a Account) error {
+	err := EachFrom(tx, BucketAccounts, "", p.After, false, func(_ string, a Account) error {
 		if actor.Owns(a.ID) {
 			out = append(out, a)
+		}
+		if p.Limit > 0 && len(out) >= p.Limit {
+			return ErrStop
 		}
 		return nil
 	})

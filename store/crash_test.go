@@ -106,7 +106,7 @@ func TestCrashLosesNothingCommitted(t *testing.T) {
 				}
 			}
 			total := int64(0)
-			accounts, err := tx.Accounts()
+			accounts, err := tx.Accounts(Page{})
 			for _, a := range accounts {
 				if a.Kind == AccountPerson {
 					total += a.Balance

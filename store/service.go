@@ -41,10 +41,10 @@ func (db *DB) ListAccounts(ctx context.Context, p Page) ([]Account, error) {
 	}
 	var out []Account
 	err := db.View(ctx, func(tx *Tx) (err error) {
-		out, err = tx.Accounts()
+		out, err = tx.Accounts(p)
 		return err
 	})
-	return PageOf(out, p, false, func(a Account) string { return a.ID }), err
+	return out, err
 }
 
 // GetAccount loads one account.
