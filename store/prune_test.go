@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -49,5 +50,46 @@ func TestIdempotencyKeysExpireAndArePruned(t *testing.T) {
 	accounts, _ := db.ListAccounts(ctx, Page{})
 	if len(accounts) != 3 {
 		t.Fatalf("%d accounts, want 3", len(accounts))
+	}
+}
+
+// TestPruningGoesABatchAtATime: more expired records than one batch, between fresh ones,
+// are all pruned, and the fresh ones all kept.
+func TestPruningGoesABatchAtATime(t *testing.T) {
+	ctx := WithActor(context.Background(), LocalActor)
+	db, err := Open(filepath.Join(t.TempDir(), "l.db"), Options{NoSync: true, IdempotencyTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const expired, fresh = 2*pruneBatch + 3, 40
+	const every = (expired + fresh) / fresh // one fresh record in every so many
+	now := time.Now()
+	err = db.Update(ctx, func(tx *Tx) error {
+		for i := range expired + fresh {
+			at := now.Add(-2 * time.Hour)
+			if i%every == 0 && i/every < fresh {
+				at = now
+			}
+			if err := tx.Put(BucketIdempotency, fmt.Sprintf("local/k%05d", i), IdempotencyRecord{Op: "x", CreatedAt: at}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before int
+	db.View(ctx, func(tx *Tx) error {
+		return tx.ForEach(BucketIdempotency, "", false, func(string, []byte) error { before++; return nil })
+	})
+	n, err := db.PruneIdempotency(ctx)
+	var left int
+	db.View(ctx, func(tx *Tx) error {
+		return tx.ForEach(BucketIdempotency, "", false, func(string, []byte) error { left++; return nil })
+	})
+	if err != nil || n != before-fresh || left != fresh {
+		t.Fatalf("pruned %d of %d (%v), %d left; want %d pruned, %d left", n, before, err, left, before-fresh, fresh)
 	}
 }
