@@ -235,7 +235,7 @@ func (s *Service) deliver(ctx context.Context, key string) error {
 		secret  string
 		claimed bool
 	)
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
+	err := s.db.Batch(ctx, func(tx *store.Tx) error {
 		claimed = false
 		now := s.opts.Now()
 		ok, err := tx.Get(store.BucketOutbox, key, &it)
@@ -266,7 +266,7 @@ func (s *Service) deliver(ctx context.Context, key string) error {
 	att := s.send(ctx, w, secret, e, body, it.Attempts+1)
 	// Record the attempt even if ctx ended meanwhile: the endpoint may have the event.
 	rctx := context.WithoutCancel(ctx)
-	return s.db.Update(rctx, func(tx *store.Tx) error {
+	return s.db.Batch(rctx, func(tx *store.Tx) error {
 		now := s.opts.Now()
 		a := att
 		var cur item

@@ -48,7 +48,7 @@ const (
 	DefaultTimeout = 10 * time.Second
 	DefaultPoll    = 500 * time.Millisecond
 	DefaultMaxAge  = 24 * time.Hour
-	DefaultWorkers = 4
+	DefaultWorkers = 8
 )
 
 func (o Options) withDefaults() Options {
