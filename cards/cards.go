@@ -127,14 +127,17 @@ func (s *Service) ListCards(ctx context.Context, account string, p store.Page) (
 			}
 		}
 		actor := tx.Actor()
-		return store.Each(tx, store.BucketCards, "", false, func(_ string, c cardRecord) error {
+		return store.EachFrom(tx, store.BucketCards, "", p.After, false, func(_ string, c cardRecord) error {
 			if (account == "" || c.Account == account) && actor.Owns(c.Account) {
 				out = append(out, c.Card)
+			}
+			if p.Limit > 0 && len(out) >= p.Limit {
+				return store.ErrStop
 			}
 			return nil
 		})
 	})
-	return store.PageOf(out, p, false, func(c Card) string { return c.ID }), err
+	return out, err
 }
 
 // GetCard loads one card.

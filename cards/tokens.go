@@ -209,9 +209,12 @@ func (s *Service) ListTokens(ctx context.Context, card string, p store.Page) ([]
 			return err
 		}
 		actor := tx.Actor()
-		return store.Each(tx, store.BucketTokens, "", false, func(_ string, t Token) error {
+		return store.EachFrom(tx, store.BucketTokens, "", p.After, false, func(_ string, t Token) error {
 			if actor.Owns(t.Account) {
 				out = append(out, t)
+			}
+			if p.Limit > 0 && len(out) >= p.Limit {
+				return store.ErrStop
 			}
 			return nil
 		})

@@ -145,12 +145,15 @@ func (db *DB) ListKeys(ctx context.Context, p Page) ([]APIKey, error) {
 		if err := tx.RequireRole(); err != nil {
 			return err
 		}
-		return Each(tx, BucketKeys, "", false, func(_ string, r keyRecord) error {
+		return EachFrom(tx, BucketKeys, "", p.After, false, func(_ string, r keyRecord) error {
 			out = append(out, r.APIKey)
+			if p.Limit > 0 && len(out) >= p.Limit {
+				return ErrStop
+			}
 			return nil
 		})
 	})
-	return PageOf(out, p, false, func(k APIKey) string { return k.ID }), err
+	return out, err
 }
 
 // RevokeKey stops a key from authenticating, from the next request on (admins only).
