@@ -73,7 +73,10 @@ func (o Options) withDefaults() Options {
 		o.MaxAge = DefaultMaxAge
 	}
 	if o.Lease <= o.Timeout {
-		o.Lease = o.Timeout + 30*time.Second
+		// Past the attempt's timeout, a few seconds to record it: a replica killed
+		// mid-delivery holds up the event that long. Should a live replica be slower
+		// still, another delivers again, which receivers must allow for anyway.
+		o.Lease = o.Timeout + 5*time.Second
 	}
 	if o.Replica == "" {
 		o.Replica = strings.TrimPrefix(store.NewID("rep"), "rep_")[16:]
