@@ -413,7 +413,7 @@ func FuzzClientAddr(f *testing.F) {
 		hops := map[string]bool{}
 		for _, h := range strings.Split(forwarded, ",") {
 			if a, err := netip.ParseAddr(strings.TrimSpace(h)); err == nil {
-				hops[a.Unmap().String()] = true
+				hops[a.Unmap().WithZone("").String()] = true
 			}
 		}
 		if !hops[got] || s.trusted(got) {

@@ -239,7 +239,7 @@ func (s *Server) clientAddr(r *http.Request) string {
 			return peer // a hop that is not an address: nothing before it can be believed
 		}
 		if !s.trusted(a.String()) {
-			return a.Unmap().String()
+			return a.Unmap().WithZone("").String() // a zone names an interface of the proxy, not the client
 		}
 	}
 	return peer
