@@ -394,14 +394,15 @@ func FuzzClientAddr(f *testing.F) {
 	f.Add("192.0.2.1", "198.51.100.1")
 	s := NewServer(openTempLocal(f), ServerOptions{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
 	f.Fuzz(func(t *testing.T, peer, forwarded string) {
-		if a, err := netip.ParseAddr(peer); err != nil || a.Zone() != "" {
+		peerAddr, err := netip.ParseAddr(peer)
+		if err != nil || peerAddr.Zone() != "" {
 			return // the peer's address comes from the network stack, not the client
 		}
 		req := httptest.NewRequest("GET", "/healthz", nil)
 		req.RemoteAddr = net.JoinHostPort(peer, "4000")
 		req.Header.Set("X-Forwarded-For", forwarded)
 		got := s.clientAddr(req)
-		if !s.trusted(peer) {
+		if !s.trusted(peerAddr) {
 			if got != peer {
 				t.Fatalf("untrusted peer %q: client %q", peer, got)
 			}
@@ -416,7 +417,7 @@ func FuzzClientAddr(f *testing.F) {
 				hops[a.Unmap().WithZone("").String()] = true
 			}
 		}
-		if !hops[got] || s.trusted(got) {
+		if !hops[got] || s.trusted(netip.MustParseAddr(got)) {
 			t.Fatalf("peer %q, X-Forwarded-For %q: client %q", peer, forwarded, got)
 		}
 	})

@@ -229,7 +229,10 @@ func clientHost(remoteAddr string) string {
 // (the one the outermost proxy saw; those before it the client may have written).
 func (s *Server) clientAddr(r *http.Request) string {
 	peer := clientHost(r.RemoteAddr)
-	if !s.trusted(peer) {
+	if len(s.proxies) == 0 {
+		return peer
+	}
+	if a, err := netip.ParseAddr(peer); err != nil || !s.trusted(a) {
 		return peer
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
@@ -238,22 +241,15 @@ func (s *Server) clientAddr(r *http.Request) string {
 		if err != nil {
 			return peer // a hop that is not an address: nothing before it can be believed
 		}
-		if !s.trusted(a.String()) {
+		if !s.trusted(a) {
 			return a.Unmap().WithZone("").String() // a zone names an interface of the proxy, not the client
 		}
 	}
 	return peer
 }
 
-// trusted reports whether addr is one of the trusted proxies.
-func (s *Server) trusted(addr string) bool {
-	if len(s.proxies) == 0 {
-		return false
-	}
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return false
-	}
+// trusted reports whether a is one of the trusted proxies.
+func (s *Server) trusted(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range s.proxies {
 		if p.Contains(a) {

@@ -56,7 +56,8 @@ func (r *jsonReader) str() (string, bool) {
 	return string(s[1 : len(s)-1]), true
 }
 
-// int consumes an integer as JSON writes it: no leading zeros, no fraction or exponent.
+// int consumes an integer as JSON writes it, without leading zeros. (A fraction or an
+// exponent after it fails the literal that must follow.)
 func (r *jsonReader) int() (int64, bool) {
 	end := 0
 	if end < len(r.b) && r.b[end] == '-' {
@@ -67,9 +68,6 @@ func (r *jsonReader) int() (int64, bool) {
 		end++
 	}
 	if end == digits || r.b[digits] == '0' && end > digits+1 {
-		return 0, false
-	}
-	if end < len(r.b) && (r.b[end] == '.' || r.b[end] == 'e' || r.b[end] == 'E') {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(string(r.b[:end]), 10, 64)
@@ -86,7 +84,6 @@ func decodeAccountFast(b []byte, a *Account) bool {
 	var (
 		v    Account
 		kind string
-		cur  string
 		ok   bool
 	)
 	if !r.lit(`{"id":`) {
@@ -107,14 +104,14 @@ func decodeAccountFast(b []byte, a *Account) bool {
 	if v.Balance, ok = r.int(); !ok || !r.lit(`,"currency":`) {
 		return false
 	}
-	if cur, ok = r.str(); !ok || !r.lit(`},"created_at":`) {
+	// The balance's currency is the account's; encoding/json does not compare them either.
+	if _, ok = r.str(); !ok || !r.lit(`},"created_at":`) {
 		return false
 	}
 	at, ok := r.quoted()
 	if !ok || !r.lit("}") || len(r.b) != 0 || v.CreatedAt.UnmarshalJSON(at) != nil {
 		return false
 	}
-	_ = cur // the balance's currency is the account's; the decoder does not compare them either
 	v.Kind = AccountKind(kind)
 	*a = v
 	return true
