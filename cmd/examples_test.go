@@ -100,6 +100,20 @@ func TestExamplesRunAsWritten(t *testing.T) {
 					t.Logf("not run (not a plain tagpay command): %s", line)
 					continue
 				}
+				// An example names the paths of a real install (/srv, /etc): run it on
+				// the same paths under the test's folder, never on the machine's.
+				wd, err := os.Getwd()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, a := range args {
+					if strings.HasPrefix(a, "/srv/") || strings.HasPrefix(a, "/etc/") {
+						args[i] = filepath.Join(wd, a)
+						if err := os.MkdirAll(filepath.Dir(args[i]), 0o700); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
 				ios, in, out, errOut := Test()
 				in.WriteString("4111 1111 1111 1111\n")
 				if code := Main(context.Background(), args[1:], ios, BuildInfo{Version: "v0.0.0-test"}); code != 0 {
