@@ -86,6 +86,10 @@ func TestExamplesRunAsWritten(t *testing.T) {
 		}
 		t.Run(strings.ReplaceAll(path, " ", "_"), func(t *testing.T) {
 			env := examplePrelude(t)
+			wd, err := os.Getwd() // the prelude's folder
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, line := range strings.Split(c.Example, "\n") {
 				line = strings.TrimSpace(line)
 				if line == "" {
@@ -102,10 +106,6 @@ func TestExamplesRunAsWritten(t *testing.T) {
 				}
 				// An example names the paths of a real install (/srv, /etc): run it on
 				// the same paths under the test's folder, never on the machine's.
-				wd, err := os.Getwd()
-				if err != nil {
-					t.Fatal(err)
-				}
 				for i, a := range args {
 					if strings.HasPrefix(a, "/srv/") || strings.HasPrefix(a, "/etc/") {
 						args[i] = filepath.Join(wd, a)
