@@ -199,6 +199,7 @@ func TestEveryTypeIsWrittenWithItsChange(t *testing.T) {
 
 // TestFailedTransactionWritesNoEvent: an event and its outbox entry are part of the
 // transaction that emits them, so a transaction that fails after emitting leaves neither.
+// The entry is written only while a webhook endpoint exists.
 func TestFailedTransactionWritesNoEvent(t *testing.T) {
 	ctx := context.Background()
 	l := open(t)
@@ -227,20 +228,34 @@ func TestFailedTransactionWritesNoEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The same emit in a transaction that commits is there, with its outbox entry.
+	// The same emit in a transaction that commits is there. Its outbox entry is there
+	// only while a webhook endpoint exists: without one, nothing would deliver it.
+	emit := func() {
+		err := l.DB.Update(ctx, func(tx *store.Tx) error {
+			return tx.Emit(events.OrderPaid, "ord_x", map[string]string{"id": "ord_x"}, "acct_a", "", "acct_a")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	emit()
 	err = l.DB.Update(ctx, func(tx *store.Tx) error {
-		return tx.Emit(events.OrderPaid, "ord_x", map[string]string{"id": "ord_x"}, "acct_a", "", "acct_a")
+		return tx.PutRaw(store.BucketWebhooks, "whk_x", []byte(`{"id":"whk_x"}`))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	emit()
 	evs := since(t, l, "")
-	if len(evs) != 1 || !slices.Equal(evs[0].Accounts, []string{"acct_a"}) {
+	if len(evs) != 2 || !slices.Equal(evs[0].Accounts, []string{"acct_a"}) {
 		t.Fatalf("events %+v", evs)
 	}
 	l.DB.View(ctx, func(tx *store.Tx) error {
-		if tx.GetRaw(store.BucketOutbox, evs[0].ID) == nil {
-			t.Error("a committed event has no outbox entry")
+		if tx.GetRaw(store.BucketOutbox, evs[0].ID) != nil {
+			t.Error("an event made while no endpoint existed is queued for webhooks")
+		}
+		if tx.GetRaw(store.BucketOutbox, evs[1].ID) == nil {
+			t.Error("a committed event has no outbox entry while an endpoint exists")
 		}
 		return nil
 	})

@@ -102,7 +102,7 @@ func newOrder(tx *store.Tx, r ParsingReply, tag *Tag, req OrderRequest) (Order, 
 		return Order{}, err
 	}
 	return Order{
-		ID: store.NewID(store.PrefixOrder), Reply: r.ID, Tag: r.Tag, Payer: payer.ID,
+		ID: tx.NewID(store.PrefixOrder), Reply: r.ID, Tag: r.Tag, Payer: payer.ID,
 		Payee: payee.ID, PayeeName: payee.Name, Amount: amount,
 		Refunded: store.Money{Currency: amount.Currency}, Memo: memo, Status: OrderCreated,
 		CreatedAt: tx.Now(),

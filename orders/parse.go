@@ -89,7 +89,7 @@ func (s *Service) parse(tx *store.Tx, req PaymentRequest) (parsed, error) {
 	}
 	now := s.now()
 	r := ParsingReply{
-		ID: store.NewID(store.PrefixReply), Tag: t.ID, TagRef: t.Ref, Payee: merchant.ID,
+		ID: tx.NewID(store.PrefixReply), Tag: t.ID, TagRef: t.Ref, Payee: merchant.ID,
 		PayeeName: merchant.Name, Amount: t.Amount, Currency: t.Currency,
 		Caller: tx.Actor().ID, ExpiresAt: now.Add(s.cfg.ReplyTTL), CreatedAt: now,
 	}

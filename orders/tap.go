@@ -87,15 +87,16 @@ func (s *Service) tap(tx *store.Tx, req TapRequest) (Receipt, error) {
 	if err := p.record(tx); err != nil {
 		return Receipt{}, err
 	}
-	// The paid order is encoded once, for its record and for its event.
+	// The paid order is encoded once, for its event and for its record, which a ledger
+	// file then keeps as a reference to the event's copy.
 	raw, err := o.MarshalJSON()
 	if err != nil {
 		return Receipt{}, err
 	}
-	if err := insertOrderJSON(tx, o, raw); err != nil {
+	if err := tx.Emit(events.OrderPaid, o.ID, json.RawMessage(raw), o.Payer, o.Payee); err != nil {
 		return Receipt{}, err
 	}
-	if err := tx.Emit(events.OrderPaid, o.ID, json.RawMessage(raw), o.Payer, o.Payee); err != nil {
+	if err := insertOrderJSON(tx, o, raw); err != nil {
 		return Receipt{}, err
 	}
 	// The order holds the amount and the instrument; the audit line links the records.

@@ -1,6 +1,7 @@
 package orders
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tagpay/tagpay/store"
@@ -21,9 +22,14 @@ func TestTapPaysInOneTransaction(t *testing.T) {
 	if r.Transfer.Amount != (store.Money{Amount: 350, Currency: "EUR"}) || r.Transfer.From != w.alice.ID || r.Transfer.To != w.shop.ID {
 		t.Fatalf("transfer %+v", r.Transfer)
 	}
-	// Every step is a record of its own, as the flow names them.
-	if got, err := w.svc.GetOrder(w.ctx, r.Order.ID); err != nil || got.Status != OrderPaid {
+	// Every step is a record of its own, as the flow names them, and the records of one
+	// tap share their ids' body: rep_X, ord_X, tr_X.
+	if got, err := w.svc.GetOrder(w.ctx, r.Order.ID); err != nil || got.Status != OrderPaid || got.Memo != "coffee" || got.Amount != r.Order.Amount {
 		t.Fatalf("order as stored: %+v, %v", got, err)
+	}
+	body := strings.TrimPrefix(r.Order.ID, "ord_")
+	if r.Reply.ID != "rep_"+body || r.Transfer.ID != "tr_"+body {
+		t.Errorf("the tap's reply %s and transfer %s do not share the body of order %s", r.Reply.ID, r.Transfer.ID, r.Order.ID)
 	}
 	if got := w.balance(w.alice.ID); got != 5000-350 {
 		t.Fatalf("payer balance %d", got)

@@ -118,9 +118,10 @@ func Copy(ctx context.Context, from, to *DB) (CopyStats, error) {
 	return stats, nil
 }
 
-// ownMeta reports whether a meta key is one every ledger writes for itself when made.
+// ownMeta reports whether a meta key is one every ledger writes for itself when made (a
+// bbolt file marks its key layout).
 func ownMeta(key string) bool {
-	return key == string(metaMagic) || key == string(metaSchema) || strings.HasPrefix(key, MetaMigrationPrefix)
+	return key == string(metaMagic) || key == string(metaSchema) || key == string(metaPackedKeys) || strings.HasPrefix(key, MetaMigrationPrefix)
 }
 
 // Bookkeeping reports whether a record is a ledger's note about itself (its schema, its

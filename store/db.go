@@ -233,6 +233,11 @@ type Tx struct {
 	// accounts are the accounts this transaction decoded and has not written since: a
 	// tap asks for its payer and payee several times, and decoding is most of a read.
 	accounts map[string]Account
+	// idBody and idPrefixes are what NewID gave out.
+	idBody     string
+	idPrefixes []string
+	// snapshots are the events emitted so far, for PutJSON.
+	snapshots []emitted
 }
 
 func newTx(ctx context.Context, etx engineTx) *Tx {
@@ -358,8 +363,45 @@ func encodeRecord(v any) ([]byte, error) {
 
 // PutJSON stores a record already encoded as the API shows it (by json.Marshal), for a
 // caller that needs the encoding for more than the record, such as its event.
+//
+// A record of a snapshotBuckets bucket that is exactly the data of an event this
+// transaction emitted about it (a paid order and its order.paid event) is, where the
+// engine can (a bbolt file), stored as a reference to that event: the ledger keeps one
+// copy, and reading the record reads it from the event.
 func (tx *Tx) PutJSON(b Bucket, key string, raw []byte) error {
-	return tx.PutRaw(b, key, stripFormatted(raw))
+	raw = stripFormatted(raw)
+	if r, ok := tx.etx.(snapshotRefs); ok && snapshotBuckets[b] {
+		for _, s := range tx.snapshots {
+			if s.subject == key && bytes.Equal(s.data, raw) {
+				declared(b)
+				if tx.err != nil {
+					return tx.err
+				}
+				tx.dirty = true
+				if err := r.putSnapshot(b, key, s.event); err != nil {
+					return tx.fail(err)
+				}
+				return nil
+			}
+		}
+	}
+	return tx.PutRaw(b, key, raw)
+}
+
+// snapshotBuckets are the buckets whose records may be stored as references to an
+// event's data (see PutJSON): their keys are the events' subjects.
+var snapshotBuckets = map[Bucket]bool{BucketOrders: true}
+
+// snapshotRefs is an engine transaction that stores a record as a reference to the data
+// of event evtID, and reads it back as that data.
+type snapshotRefs interface {
+	putSnapshot(b Bucket, key, evtID string) error
+}
+
+// emitted is an event this transaction emitted, with its data as stored.
+type emitted struct {
+	subject, event string
+	data           []byte
 }
 
 // formattedField is how Money.MarshalJSON writes its derived text. Inside a JSON string

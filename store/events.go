@@ -25,10 +25,12 @@ type DomainEvent struct {
 var outboxPending = []byte("{}")
 
 // Emit records event typ about subject, carrying object (as JSON), for the accounts it
-// concerns, in this transaction. It also queues the event in the outbox, so that the
-// server hands it to the matching webhooks even if it stops right after the commit: one
-// small record per event, written without reading anything (reading a shared record
-// here would serialise every tap on it).
+// concerns, in this transaction. While any webhook endpoint exists it also queues the
+// event in the outbox, so that the server hands it to the matching webhooks even if it
+// stops right after the commit: one small record per event, written without reading
+// any shared record that every tap would then write (that would serialise them). An
+// event made while no endpoint exists is not delivered to one created later, and a
+// ledger without endpoints keeps no outbox.
 func (tx *Tx) Emit(typ, subject string, object any, accounts ...string) error {
 	// An object already encoded (by json.Marshal, for its own record) is not encoded again.
 	data, ok := object.(json.RawMessage)
@@ -44,11 +46,29 @@ func (tx *Tx) Emit(typ, subject string, object any, accounts ...string) error {
 			acc = append(acc, a)
 		}
 	}
-	e := DomainEvent{ID: NewID(PrefixEvent), Type: typ, At: tx.now, Subject: subject, Accounts: acc, Data: data}
+	// The data is stored without its derived money text (as PutJSON stores records), so
+	// that a record written from the same encoding can refer to it (PutJSON).
+	data = stripFormatted(data)
+	e := DomainEvent{ID: tx.NewID(PrefixEvent), Type: typ, At: tx.now, Subject: subject, Accounts: acc, Data: data}
 	if err := tx.Put(BucketEvents, e.ID, e); err != nil {
 		return err
 	}
+	if snapshotBuckets[BucketOrders] && strings.HasPrefix(subject, PrefixOrder+"_") {
+		tx.snapshots = append(tx.snapshots, emitted{subject: subject, event: e.ID, data: data})
+	}
+	if !tx.anyWebhook() {
+		return tx.err
+	}
 	return tx.PutRaw(BucketOutbox, e.ID, outboxPending)
+}
+
+// anyWebhook reports whether the ledger has a webhook endpoint.
+func (tx *Tx) anyWebhook() (found bool) {
+	tx.ForEach(BucketWebhooks, "", false, func(string, []byte) error {
+		found = true
+		return ErrStop
+	})
+	return found
 }
 
 // VisibleTo reports whether actor a may see event e: admins see all, others the events

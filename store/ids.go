@@ -130,3 +130,20 @@ func CanonicalID(s string) string {
 	}
 	return string(out)
 }
+
+// NewID returns a new id for a record this transaction writes. The first id of each
+// prefix shares one body with the transaction's other first ids: a tap's reply, order,
+// transfer and event are rep_X, ord_X, tr_X and evt_X. Each of them names the others,
+// and a record that names several of them repeats 16 bytes that a packed ledger file
+// stores in three. Further ids of a prefix are new ones, so no two records of a bucket
+// share an id; bodies never repeat, since each is a NewID's.
+func (tx *Tx) NewID(prefix string) string {
+	if tx.idBody == "" {
+		tx.idBody = NewID("")[1:]
+	}
+	if slices.Contains(tx.idPrefixes, prefix) {
+		return NewID(prefix)
+	}
+	tx.idPrefixes = append(tx.idPrefixes, prefix)
+	return prefix + "_" + tx.idBody
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
@@ -112,5 +113,37 @@ func TestCanonicalIDReadsAnyCase(t *testing.T) {
 		if got := CanonicalID(s); got != s {
 			t.Errorf("CanonicalID(%q) = %q, want it unchanged", s, got)
 		}
+	}
+}
+
+// A transaction's first id of each prefix shares one body, so that a tap's records name
+// each other in a few bytes; a second id of a prefix is a new one, and the next
+// transaction's body is new and sorts after.
+func TestATransactionsFirstIDsShareOneBody(t *testing.T) {
+	db := openLedger(t)
+	var first, second []string
+	for _, ids := range []*[]string{&first, &second} {
+		err := db.Update(context.Background(), func(tx *Tx) error {
+			*ids = nil
+			for _, p := range []string{PrefixReply, PrefixOrder, PrefixTransfer, PrefixEvent, PrefixEvent} {
+				*ids = append(*ids, tx.NewID(p))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := func(id string) string { return id[strings.IndexByte(id, '_')+1:] }
+	for i, id := range first {
+		if !ValidID(id, id[:strings.IndexByte(id, '_')]) {
+			t.Errorf("%s is not a valid id", id)
+		}
+		if shared := body(id) == body(first[0]); shared != (i < 4) {
+			t.Errorf("id %d, %s, shares the body of %s: %v", i, id, first[0], shared)
+		}
+	}
+	if body(second[0]) <= body(first[4]) {
+		t.Errorf("the next transaction's body %s does not sort after %s", second[0], first[4])
 	}
 }

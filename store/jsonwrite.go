@@ -102,8 +102,6 @@ func (o *JSONObject) Bool(k string, v bool) {
 	o.b = strconv.AppendBool(o.b, v)
 }
 
-// Str writes a string field.
-
 // appendJSONString appends s as a JSON string: quotes, backslashes and control
 // characters escaped, invalid UTF-8 replaced by U+FFFD, and U+2028 and U+2029 escaped,
 // as encoding/json does.

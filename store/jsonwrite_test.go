@@ -46,6 +46,15 @@ func TestHandWrittenJSONMatchesEncodingJSON(t *testing.T) {
 		e := DomainEvent{ID: "evt_1", Type: "order.paid", At: at, Subject: text, Accounts: []string{"acct_1", text}, Data: json.RawMessage(`{"memo":"x"}`)}
 		type plain DomainEvent
 		same(t, "event", e, encode(t, plain(e)))
+
+		for _, detail := range []map[string]string{nil, {}, {"transfer": "tr_1", "reply": text, text: "x"}} {
+			line := Event{ID: "evt_2", At: at, Actor: "key_1", Action: "tap", Subject: text, Detail: detail}
+			type plainLine Event
+			same(t, "audit line", line, encode(t, plainLine(line)))
+		}
+		rec := IdempotencyRecord{Op: "tap", Hash: text, Result: json.RawMessage(`{"id":"ord_1","memo":"x"}`), CreatedAt: at}
+		type plainRecord IdempotencyRecord
+		same(t, "idempotency record", rec, encode(t, plainRecord(rec)))
 	}
 	// Data that is not JSON is refused, as encoding/json refuses it.
 	if _, err := json.Marshal(DomainEvent{ID: "evt_1", Data: json.RawMessage(`{"a":`)}); err == nil {

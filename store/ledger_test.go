@@ -3,6 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -695,6 +698,50 @@ func TestForEachPrefixBothWays(t *testing.T) {
 			if strings.Join(got, " ") != tt.want {
 				t.Errorf("ForEachFrom(%q, from %q, reverse %v) = %q, want %q", tt.prefix, tt.from, tt.reverse, strings.Join(got, " "), tt.want)
 			}
+		}
+	})
+}
+
+// A key's record holds 128 bits of the hash of its parameters; a record written before
+// holds all 256, and a retry with the same parameters still replays it, one with others
+// is still refused.
+func TestIdempotencyRecordsFromBeforeKeepTheirLongHash(t *testing.T) {
+	onEngines(t, func(t *testing.T, e testEngine) {
+		db := e.open(t)
+		params := map[string]string{"amount": "5.00"}
+		p, _ := json.Marshal(params)
+		sum := sha256.Sum256(append([]byte("test.op\x00"), p...))
+		run := func(key string, params any) (got string, replayed bool, err error) {
+			err = db.Update(bg, func(tx *Tx) error {
+				if key == "old" && tx.GetRaw(BucketIdempotency, tx.Actor().ID+"/old") == nil {
+					rec := IdempotencyRecord{Op: "test.op", Hash: hex.EncodeToString(sum[:]), Result: json.RawMessage(`"first"`), CreatedAt: tx.Now()}
+					if err := tx.Put(BucketIdempotency, tx.Actor().ID+"/old", rec); err != nil {
+						return err
+					}
+				}
+				var err error
+				got, replayed, err = Idempotent(tx, key, "test.op", params, func() (string, error) { return "ran", nil })
+				return err
+			})
+			return got, replayed, err
+		}
+		if got, replayed, err := run("old", params); err != nil || !replayed || got != "first" {
+			t.Errorf("a retry of a record from before: %q, replayed %v, %v; want the first result", got, replayed, err)
+		}
+		_, _, err := run("old", map[string]string{"amount": "6.00"})
+		wantError(t, err, KindConflict, "idempotency_key_reused")
+		if got, replayed, err := run("new", params); err != nil || replayed || got != "ran" {
+			t.Fatalf("a new key: %q, replayed %v, %v", got, replayed, err)
+		}
+		db.View(bg, func(tx *Tx) error {
+			var rec IdempotencyRecord
+			if _, err := tx.Get(BucketIdempotency, tx.Actor().ID+"/new", &rec); err != nil || rec.Hash != hex.EncodeToString(sum[:16]) {
+				t.Errorf("a new record holds hash %q (%v), want the first 128 bits %x", rec.Hash, err, sum[:16])
+			}
+			return nil
+		})
+		if got, replayed, err := run("new", params); err != nil || !replayed || got != "ran" {
+			t.Errorf("a retry of a new key: %q, replayed %v, %v", got, replayed, err)
 		}
 	})
 }

@@ -152,18 +152,18 @@ func TestOpenRefusesAnotherSchemaVersion(t *testing.T) {
 	}
 	fundedAccount(t, db, "Alice", "EUR", 100)
 	db.Close()
-	future := uint32(SchemaVersion + 1)
+	future := uint32(boltSchemaVersion + 1)
 	setSchemaVersion(t, path, future)
 
 	err = refuseUnchanged(t, path, KindConflict, "schema_version")
-	for _, want := range []string{fmt.Sprintf("schema version %d", future), fmt.Sprintf("reads version %d", SchemaVersion), path} {
+	for _, want := range []string{fmt.Sprintf("schema version %d", future), fmt.Sprintf("reads version %d", boltSchemaVersion), path} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message %q does not say %q", err, want)
 		}
 	}
 
 	// Back at our version it opens again: the refusal did not damage it.
-	setSchemaVersion(t, path, SchemaVersion)
+	setSchemaVersion(t, path, boltSchemaVersion)
 	verifyClean(t, openAt(t, path))
 }
 

@@ -55,9 +55,15 @@ var appendOnly = map[Bucket]bool{
 // bucket is only a column value, so there is nothing to add.)
 var addedBuckets = []Bucket{BucketOrderIndex, BucketEvents, BucketOutbox, BucketWebhooks, BucketDeliveries}
 
-// SchemaVersion is the layout this code reads and writes. A ledger of another version is
-// refused rather than guessed at.
+// SchemaVersion is the layout of the records this code reads and writes, on both engines.
+// A ledger of another version is refused rather than guessed at.
 const SchemaVersion = 1
+
+// boltSchemaVersion is what the schema version of a bbolt file says: the records of
+// SchemaVersion, some of them packed (pack.go) from version 2 on. A file of version 1 is
+// read as it is and marked 2 when it is first opened for writing, so that an older
+// tagpay, which cannot read packed records, refuses it instead of misreading it.
+const boltSchemaVersion = 2
 
 var (
 	metaSchema = []byte("schema_version")

@@ -83,7 +83,7 @@ func (tx *Tx) Transfer(s TransferSpec) (Transfer, error) {
 		return Transfer{}, Errorf(KindInvalid, "amount_overflow", "amount %s would overflow a balance", s.Amount).WithParam("amount")
 	}
 	t := Transfer{
-		ID: NewID(PrefixTransfer), Kind: s.Kind, From: from.ID, To: to.ID, Amount: s.Amount,
+		ID: tx.NewID(PrefixTransfer), Kind: s.Kind, From: from.ID, To: to.ID, Amount: s.Amount,
 		Ref: s.Ref, Memo: s.Memo, CreatedAt: tx.now,
 		Postings: [2]Posting{{Account: from.ID, Amount: -s.Amount.Amount}, {Account: to.ID, Amount: s.Amount.Amount}},
 	}
