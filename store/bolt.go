@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -167,6 +168,13 @@ func (e *boltEngine) checkSchema() error {
 			return Wrap(KindUnavailable, "ledger_unreadable", err, "cannot read ledger %s", e.path)
 		} else if info.Size() < tx.Size() {
 			return Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: the file holds %d bytes but its pages reach %d (truncated?)", e.path, info.Size(), tx.Size())
+		}
+		// The list of buckets and the small buckets it holds inline are a page or two:
+		// check them before any cursor follows them (see treeProblems). Every bucket's
+		// tree is walked by ledger verify only; that reads the whole file.
+		ps := e.bolt.Info().PageSize
+		if p := treeProblems(e.path, ps, uint64(tx.Size())/uint64(ps), map[string]uint64{bucketList: metaRoot(e.path, ps)}); len(p) > 0 {
+			return Errorf(KindCorrupt, "ledger_corrupt", "ledger %s is damaged: %s", e.path, p[0])
 		}
 		meta := tx.Bucket([]byte(BucketMeta))
 		if meta == nil || string(meta.Get(metaMagic)) != string(magicValue) {
@@ -444,6 +452,26 @@ func (t boltTx) check() ([]Violation, error) {
 			btx = w
 		}
 	}
+	// bbolt's cursors follow a branch's children without a bound: a damaged page that
+	// names itself or an ancestor sends them down for ever, growing their stack until
+	// the process runs out of memory. Walk each bucket's tree from the file first.
+	pageSize := db.Info().PageSize
+	hwm := uint64(btx.Size()) / uint64(pageSize)
+	roots := map[string]uint64{bucketList: metaRoot(db.Path(), pageSize)}
+	for range 2 {
+		if problems := treeProblems(db.Path(), pageSize, hwm, roots); len(problems) > 0 {
+			for _, p := range problems {
+				out = append(out, Violation{Check: "file_structure", Subject: db.Path(), Message: p})
+			}
+			return out, nil
+		}
+		// The list of buckets is sound: walk each bucket's tree next.
+		roots = map[string]uint64{}
+		btx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			roots[string(name)] = uint64(b.Root())
+			return nil
+		})
+	}
 	// bbolt checks in a goroutine of its own, where a fault on a damaged key offset would
 	// crash the process: touch every key and value here first, where a fault is a panic
 	// that view recovers as a corrupt-ledger error.
@@ -549,6 +577,133 @@ func insanePages(path string, pageSize int, hwm uint64) []string {
 		id += 1 + overflow
 	}
 	return out
+}
+
+// treeProblems walks the tree of each bucket of roots (its root page; 0: a bucket held
+// inline in its parent's leaf) in the file at path, reading each page once: a child
+// that is past the last page hwm-1, is not a tree page, or was reached before (a loop,
+// or a page in two places), or a tree deeper than any bbolt builds, is damage.
+func treeProblems(path string, pageSize int, hwm uint64, roots map[string]uint64) []string {
+	f, err := os.Open(path)
+	if err != nil || pageSize <= boltPageHeader {
+		return nil
+	}
+	defer f.Close()
+	const maxDepth = 32 // 4 KB pages hold at least 2 children: 2^32 pages is beyond any file
+	var out []string
+	seen := map[uint64]string{}
+	hdr := make([]byte, boltPageHeader)
+	var walk func(bucket string, id uint64, depth int) bool
+	walk = func(bucket string, id uint64, depth int) bool {
+		switch {
+		case id < 2 || id >= hwm:
+			out = append(out, fmt.Sprintf("bucket %s names page %d, outside the file's pages 2 to %d", bucket, id, hwm-1))
+			return false
+		case seen[id] != "":
+			out = append(out, fmt.Sprintf("bucket %s reaches page %d a second time (it is also in %s): the tree loops or shares a page", bucket, id, seen[id]))
+			return false
+		case depth > maxDepth:
+			out = append(out, fmt.Sprintf("bucket %s is deeper than %d pages", bucket, maxDepth))
+			return false
+		}
+		seen[id] = bucket
+		if _, err := f.ReadAt(hdr, int64(id)*int64(pageSize)); err != nil {
+			out = append(out, fmt.Sprintf("page %d of bucket %s cannot be read: %v", id, bucket, err))
+			return false
+		}
+		flags := binary.LittleEndian.Uint16(hdr[8:])
+		count := int(binary.LittleEndian.Uint16(hdr[10:]))
+		switch {
+		case binary.LittleEndian.Uint64(hdr) != id || flags != boltBranchPage && flags != boltLeafPage:
+			out = append(out, fmt.Sprintf("bucket %s names page %d, which is not a page of its tree", bucket, id))
+			return false
+		case flags == boltLeafPage && bucket == bucketList:
+			return inlineBucketsSound(f, id, pageSize, count, &out)
+		case flags == boltLeafPage:
+			return true
+		}
+		elems := make([]byte, count*boltElemSize)
+		if _, err := f.ReadAt(elems, int64(id)*int64(pageSize)+boltPageHeader); err != nil {
+			out = append(out, fmt.Sprintf("page %d of bucket %s cannot be read: %v", id, bucket, err))
+			return false
+		}
+		for i := range count {
+			// A branch element: position and key size (4 bytes each), then the child.
+			if !walk(bucket, binary.LittleEndian.Uint64(elems[i*boltElemSize+8:]), depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, name := range slices.Sorted(maps.Keys(roots)) {
+		if roots[name] != 0 && !walk(name, roots[name], 1) {
+			break
+		}
+	}
+	return out
+}
+
+// bucketList names the tree of the buckets themselves in treeProblems' reports.
+const bucketList = "list"
+
+// inlineBucketsSound checks the buckets that leaf page id of the bucket list holds in
+// their value (a small bucket's one page, inline). That page must be a leaf: bbolt reads
+// the children of an inline page that claims to be a branch from the same page again,
+// for ever.
+func inlineBucketsSound(f *os.File, id uint64, pageSize, count int, out *[]string) bool {
+	const bucketHeader = 16 // the bucket's root page and sequence
+	hdr := make([]byte, boltPageHeader)
+	if _, err := f.ReadAt(hdr, int64(id)*int64(pageSize)); err != nil {
+		return false
+	}
+	page := make([]byte, (int(binary.LittleEndian.Uint32(hdr[12:]))+1)*pageSize)
+	if _, err := f.ReadAt(page, int64(id)*int64(pageSize)); err != nil {
+		*out = append(*out, fmt.Sprintf("page %d of the bucket list cannot be read: %v", id, err))
+		return false
+	}
+	for i := range count {
+		// A leaf element: flags, the key's position from the element, key size, value size.
+		e := boltPageHeader + i*boltElemSize
+		flags := binary.LittleEndian.Uint32(page[e:])
+		pos, ksize, vsize := int(binary.LittleEndian.Uint32(page[e+4:])), int(binary.LittleEndian.Uint32(page[e+8:])), int(binary.LittleEndian.Uint32(page[e+12:]))
+		start := e + pos + ksize
+		if flags&0x01 == 0 || pos < 0 || start < e || start+vsize > len(page) || vsize < bucketHeader {
+			continue // not a bucket, or bounds that bbolt's own check reports
+		}
+		v := page[start : start+vsize]
+		if binary.LittleEndian.Uint64(v) != 0 || vsize < bucketHeader+boltPageHeader {
+			continue
+		}
+		if pf := binary.LittleEndian.Uint16(v[bucketHeader+8:]); pf != boltLeafPage {
+			*out = append(*out, fmt.Sprintf("bucket %q on page %d is held inline in a page marked %#x, not a leaf", page[e+pos:start], id, pf))
+			return false
+		}
+	}
+	return true
+}
+
+// metaRoot is the root page of the list of buckets, as the newer of the file's two meta
+// pages names it (0 when neither reads).
+func metaRoot(path string, pageSize int) uint64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var root, txid uint64
+	meta := make([]byte, 80)
+	for i := range 2 {
+		// After the page header: magic, version, page size and flags (4 bytes each), the
+		// root bucket (its page, its sequence), the free list's page, the page count, the
+		// transaction id.
+		if _, err := f.ReadAt(meta, int64(i*pageSize)); err != nil || binary.LittleEndian.Uint32(meta[16:]) != boltMagic {
+			continue
+		}
+		if id := binary.LittleEndian.Uint64(meta[64:]); root == 0 || id > txid {
+			root, txid = binary.LittleEndian.Uint64(meta[32:]), id
+		}
+	}
+	return root
 }
 
 // compactBoltFile rewrites the closed ledger file at path with its live records only,

@@ -1,9 +1,17 @@
 package store
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // editRecord rewrites one JSON record through the raw records of a transaction, below
@@ -163,4 +171,60 @@ func TestVerifyLedgerReportsUnreadableRecords(t *testing.T) {
 		_, err = db.GetAccount(bg, alice.ID)
 		wantError(t, err, KindCorrupt, "ledger_corrupt")
 	})
+}
+
+// A damaged branch page that names itself would send bbolt's cursors down for ever,
+// until the process ran out of memory: verify walks the trees from the file first and
+// reports the loop.
+func TestALoopInTheFileIsReportedNotFollowed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	db := openAt(t, path)
+	err := db.Update(context.Background(), func(tx *Tx) error {
+		for range 2000 {
+			if err := tx.PutRaw(BucketDevices, NewID(PrefixDevice), bytes.Repeat([]byte("x"), 100)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root uint64
+	pageSize := b.Info().PageSize
+	b.View(func(tx *bolt.Tx) error {
+		root = uint64(tx.Bucket([]byte(BucketDevices)).Root())
+		return nil
+	})
+	b.Close()
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := file[int(root)*pageSize:]
+	if binary.LittleEndian.Uint16(page[8:]) != boltBranchPage {
+		t.Fatalf("page %d of the devices bucket is not a branch page", root)
+	}
+	binary.LittleEndian.PutUint64(page[boltPageHeader+8:], root) // its first child: itself
+	if err := os.WriteFile(path, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path)
+	var found []Violation
+	err = db.View(context.Background(), func(tx *Tx) error {
+		var err error
+		found, err = VerifyLedger(tx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) == 0 || !strings.Contains(found[0].Message, "a second time") {
+		t.Errorf("verify found %+v, want the loop at page %d", found, root)
+	}
 }
