@@ -236,7 +236,7 @@ type Tx struct {
 	// idBody and idPrefixes are what NewID gave out.
 	idBody     string
 	idPrefixes []string
-	// snapshots are the events emitted so far, for PutJSON.
+	// snapshots are the events emitted so far, whose data PutJSON may refer to.
 	snapshots []emitted
 }
 
@@ -303,6 +303,11 @@ func (tx *Tx) GetRaw(b Bucket, key string) []byte {
 
 // PutRaw stores value at key.
 func (tx *Tx) PutRaw(b Bucket, key string, value []byte) error {
+	return tx.write(b, key, func() error { return tx.etx.put(b, key, value) })
+}
+
+// write runs put, which writes key of bucket b, unless the transaction failed already.
+func (tx *Tx) write(b Bucket, key string, put func() error) error {
 	declared(b)
 	if tx.err != nil {
 		return tx.err
@@ -311,7 +316,7 @@ func (tx *Tx) PutRaw(b Bucket, key string, value []byte) error {
 	if b == BucketAccounts {
 		delete(tx.accounts, key)
 	}
-	if err := tx.etx.put(b, key, value); err != nil {
+	if err := put(); err != nil {
 		return tx.fail(err)
 	}
 	return nil
@@ -373,15 +378,7 @@ func (tx *Tx) PutJSON(b Bucket, key string, raw []byte) error {
 	if r, ok := tx.etx.(snapshotRefs); ok && snapshotBuckets[b] {
 		for _, s := range tx.snapshots {
 			if s.subject == key && bytes.Equal(s.data, raw) {
-				declared(b)
-				if tx.err != nil {
-					return tx.err
-				}
-				tx.dirty = true
-				if err := r.putSnapshot(b, key, s.event); err != nil {
-					return tx.fail(err)
-				}
-				return nil
+				return tx.write(b, key, func() error { return r.putSnapshot(b, key, s.event) })
 			}
 		}
 	}

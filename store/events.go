@@ -53,9 +53,7 @@ func (tx *Tx) Emit(typ, subject string, object any, accounts ...string) error {
 	if err := tx.Put(BucketEvents, e.ID, e); err != nil {
 		return err
 	}
-	if snapshotBuckets[BucketOrders] && strings.HasPrefix(subject, PrefixOrder+"_") {
-		tx.snapshots = append(tx.snapshots, emitted{subject: subject, event: e.ID, data: data})
-	}
+	tx.snapshots = append(tx.snapshots, emitted{subject: subject, event: e.ID, data: data})
 	if !tx.anyWebhook() {
 		return tx.err
 	}

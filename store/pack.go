@@ -17,7 +17,7 @@ import (
 // A bbolt file stores the records of the buckets that grow with every tap packed: their
 // ids, times and hashes in binary, then compressed with S2 against a dictionary of
 // records of that bucket. A tap's records shrink from about 2.3 KB of JSON to about
-// 0.65 KB. PostgreSQL keeps JSON, which its views read.
+// 0.5 KB. PostgreSQL keeps JSON, which its views read.
 //
 // A packed value is packMark and an S2 block. Any other value is the record as it is:
 // records written before packing, and those packing would not shrink. The marker, the
