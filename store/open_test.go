@@ -182,16 +182,22 @@ func TestOpenRefusesLedgerWithoutSchemaOrBucket(t *testing.T) {
 				t.Fatal(err)
 			}
 			db.Close()
-			b, err := bolt.Open(path, 0o600, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Update(tt.damage); err != nil {
-				t.Fatal(err)
-			}
-			b.Close()
+			damageBolt(t, path, tt.damage)
 			refuseUnchanged(t, path, KindCorrupt, "ledger_corrupt")
 		})
+	}
+}
+
+// damageBolt changes the closed ledger file at path through bbolt, below the store.
+func damageBolt(t *testing.T, path string, damage func(*bolt.Tx) error) {
+	t.Helper()
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Update(damage); err != nil {
+		t.Fatal(err)
 	}
 }
 

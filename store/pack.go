@@ -275,9 +275,7 @@ func appendText(dst, tokens []byte) ([]byte, error) {
 			if ns < 0 {
 				return nil, errors.New("packed record holds an impossible time")
 			}
-			dst = append(dst, '"')
-			dst = time.Unix(0, ns).UTC().AppendFormat(dst, time.RFC3339Nano)
-			dst = append(dst, '"')
+			dst = appendTimeText(dst, time.Unix(0, ns))
 			i += 8
 		case c == tokTime:
 			if len(tokens)-i < 13 {
@@ -288,9 +286,7 @@ func appendText(dst, tokens []byte) ([]byte, error) {
 			if nsec >= 1e9 || sec < 0 || sec > 253402300799 { // up to 9999-12-31T23:59:59Z
 				return nil, errors.New("packed record holds an impossible time")
 			}
-			dst = append(dst, '"')
-			dst = time.Unix(sec, int64(nsec)).UTC().AppendFormat(dst, time.RFC3339Nano)
-			dst = append(dst, '"')
+			dst = appendTimeText(dst, time.Unix(sec, int64(nsec)))
 			i += 12
 		case c == tokHex16 || c == tokHex32:
 			n := 16
@@ -317,6 +313,12 @@ func appendText(dst, tokens []byte) ([]byte, error) {
 		}
 	}
 	return dst, nil
+}
+
+// appendTimeText appends t as a JSON string, as a time token stands for it.
+func appendTimeText(dst []byte, t time.Time) []byte {
+	dst = t.UTC().AppendFormat(append(dst, '"'), time.RFC3339Nano)
+	return append(dst, '"')
 }
 
 // appendIDText appends the id that token tok and its 16 bytes stand for.

@@ -104,17 +104,9 @@ func TestAReferenceToAMissingEventIsNamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	b, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = b.Update(func(tx *bolt.Tx) error {
+	damageBolt(t, path, func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(BucketEvents)).Delete(packKey(BucketEvents, evt))
 	})
-	b.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	db = openAt(t, path)
 	err = db.View(ctx, func(tx *Tx) error {
 		_, err := Load[map[string]any](tx, BucketOrders, id, "order")
