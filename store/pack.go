@@ -36,7 +36,8 @@ const (
 	packEscape = 0x05
 	// tokID+i, then 16 bytes, is the id "<packPrefixes[i]>_<26 base32>".
 	tokID = 0x06
-	// tokWord+i is the key segment keyWords[i].
+	// tokWord+i is the key segment keyWords[i]; the ids' tokens end before it (one per
+	// packPrefixes, as TestPackPrefixesSortAsIDs holds).
 	tokWord = tokID + 13
 	// tokUUID, then 16 bytes, is a key segment that is a UUID in lower case (an
 	// idempotency key as clients make them).
