@@ -369,6 +369,13 @@ func (t boltTx) put(b Bucket, key string, value []byte) error {
 	return t.bucket(b).Put(t.key(b, key), packValue(b, value))
 }
 
+func (t boltTx) putWhileAny(b Bucket, key string, value []byte, guard Bucket) error {
+	if k, _ := t.bucket(guard).Cursor().First(); k == nil {
+		return nil
+	}
+	return t.put(b, key, value)
+}
+
 // unpacked returns the record that v, read at key, holds (see packValue).
 func unpacked(b Bucket, key string, v []byte) ([]byte, error) {
 	out, err := unpackValue(b, v)

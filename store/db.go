@@ -66,6 +66,10 @@ type engineTx interface {
 	// transaction ends.
 	get(b Bucket, key string) ([]byte, error)
 	put(b Bucket, key string, value []byte) error
+	// putWhileAny is put, done only if bucket guard holds a record when it is done. It
+	// reads nothing back and takes no lock on guard, so a write on every tap may depend
+	// on a bucket that seldom changes.
+	putWhileAny(b Bucket, key string, value []byte, guard Bucket) error
 	del(b Bucket, key string) error
 	// scan calls fn in key order (reverse: descending) for the keys with prefix, past
 	// the key from when it is set (after it, or before it in reverse), reading only
@@ -304,6 +308,12 @@ func (tx *Tx) GetRaw(b Bucket, key string) []byte {
 // PutRaw stores value at key.
 func (tx *Tx) PutRaw(b Bucket, key string, value []byte) error {
 	return tx.write(b, key, func() error { return tx.etx.put(b, key, value) })
+}
+
+// PutRawWhileAny stores value at key if bucket guard holds any record.
+func (tx *Tx) PutRawWhileAny(b Bucket, key string, value []byte, guard Bucket) error {
+	declared(guard)
+	return tx.write(b, key, func() error { return tx.etx.putWhileAny(b, key, value, guard) })
 }
 
 // write runs put, which writes key of bucket b, unless the transaction failed already.

@@ -28,7 +28,7 @@ var outboxPending = []byte("{}")
 // concerns, in this transaction. While any webhook endpoint exists it also queues the
 // event in the outbox, so that the server hands it to the matching webhooks even if it
 // stops right after the commit: one small record per event, written without reading
-// any shared record that every tap would then write (that would serialise them). An
+// any shared record or locking the endpoints (that would serialise the taps). An
 // event made while no endpoint exists is not delivered to one created later, and a
 // ledger without endpoints keeps no outbox.
 func (tx *Tx) Emit(typ, subject string, object any, accounts ...string) error {
@@ -54,19 +54,7 @@ func (tx *Tx) Emit(typ, subject string, object any, accounts ...string) error {
 		return err
 	}
 	tx.snapshots = append(tx.snapshots, emitted{subject: subject, event: e.ID, data: data})
-	if !tx.anyWebhook() {
-		return tx.err
-	}
-	return tx.PutRaw(BucketOutbox, e.ID, outboxPending)
-}
-
-// anyWebhook reports whether the ledger has a webhook endpoint.
-func (tx *Tx) anyWebhook() (found bool) {
-	tx.ForEach(BucketWebhooks, "", false, func(string, []byte) error {
-		found = true
-		return ErrStop
-	})
-	return found
+	return tx.PutRawWhileAny(BucketOutbox, e.ID, outboxPending, BucketWebhooks)
 }
 
 // VisibleTo reports whether actor a may see event e: admins see all, others the events

@@ -390,6 +390,11 @@ const (
 		"INSERT INTO tagpay_kv (bucket, key, value) SELECT $1::text, $2::bytea, $3::bytea FROM l"
 	sqlLockedUpsert = sqlLockedInsert + " ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value"
 	sqlDelete       = "DELETE FROM tagpay_kv WHERE bucket = $1 AND key = $2"
+	// putWhileAny: the row goes in only while bucket $5 has one, decided in the batch.
+	sqlLockedUpsertWhileAny = "WITH l AS (SELECT pg_advisory_xact_lock_shared($4::bigint)) " +
+		"INSERT INTO tagpay_kv (bucket, key, value) SELECT $1::text, $2::bytea, $3::bytea FROM l " +
+		"WHERE EXISTS (SELECT 1 FROM tagpay_kv WHERE bucket = $5) " +
+		"ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value"
 )
 
 func (t *pgTx) get(b Bucket, key string) ([]byte, error) {
@@ -449,6 +454,26 @@ func (t *pgTx) put(b Bucket, key string, value []byte) error {
 	}
 	delete(t.absent, k)
 	t.remember(k, value)
+	return nil
+}
+
+// putWhileAny queues the write with its condition, so it costs no round trip of its own
+// and no lock on guard. Whether it happened is known only in the database: a later read
+// of the key goes there.
+func (t *pgTx) putWhileAny(b Bucket, key string, value []byte, guard Bucket) error {
+	if !t.write {
+		return t.e.failure(errors.New("put in a read-only transaction"))
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	t.queued.Queue(sqlLockedUpsertWhileAny, string(b), []byte(key), value, t.e.lockKey(string(b)), string(guard))
+	if _, locked := t.locks[b]; !locked {
+		t.setLock(b, false)
+	}
+	k := kvKey{b, key}
+	delete(t.absent, k)
+	delete(t.written, k)
 	return nil
 }
 

@@ -133,3 +133,36 @@ func rawValue(t *testing.T, path string, b Bucket, key string) []byte {
 	})
 	return v
 }
+
+// An event is queued for webhooks only while an endpoint exists, on both engines, and
+// the check reads nothing that every tap would then wait on.
+func TestAnEventIsQueuedOnlyWhileAnEndpointExists(t *testing.T) {
+	onEngines(t, func(t *testing.T, e testEngine) {
+		db := e.open(t)
+		ctx := context.Background()
+		emit := func() (queued bool) {
+			var id string
+			err := db.Update(ctx, func(tx *Tx) error {
+				if err := tx.Emit("order.paid", "ord_x", json.RawMessage(`{"id":"ord_x"}`)); err != nil {
+					return err
+				}
+				id = tx.snapshots[0].event
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.View(ctx, func(tx *Tx) error { queued = tx.GetRaw(BucketOutbox, id) != nil; return nil })
+			return queued
+		}
+		if emit() {
+			t.Error("an event made while no endpoint exists is queued")
+		}
+		if err := db.Update(ctx, func(tx *Tx) error { return tx.PutRaw(BucketWebhooks, "whk_x", []byte(`{}`)) }); err != nil {
+			t.Fatal(err)
+		}
+		if !emit() {
+			t.Error("an event made while an endpoint exists is not queued")
+		}
+	})
+}
