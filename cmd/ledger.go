@@ -11,8 +11,8 @@ import (
 )
 
 func newLedgerCmd(f *Factory) *cobra.Command {
-	c := newGroupCmd("ledger", "Check the ledger's invariants, read its journal, copy it, move its secrets out")
-	c.AddCommand(newLedgerVerifyCmd(f), newLedgerJournalCmd(f), newLedgerCopyCmd(f), newLedgerSecretsCmd(f))
+	c := newGroupCmd("ledger", "Check the ledger's invariants, read its journal, copy it, prune it, move its secrets out")
+	c.AddCommand(newLedgerVerifyCmd(f), newLedgerJournalCmd(f), newLedgerCopyCmd(f), newLedgerPruneCmd(f), newLedgerSecretsCmd(f))
 	return c
 }
 

@@ -9,8 +9,12 @@ import (
 )
 
 func TestIdempotencyKeysExpireAndArePruned(t *testing.T) {
+	onEngines(t, func(t *testing.T, e testEngine) { idempotencyKeysExpireAndArePruned(t, e) })
+}
+
+func idempotencyKeysExpireAndArePruned(t *testing.T, e testEngine) {
 	ctx := WithActor(context.Background(), LocalActor)
-	db, err := Open(filepath.Join(t.TempDir(), "l.db"), Options{NoSync: true, IdempotencyTTL: time.Hour})
+	db, err := Open(e.target(t), Options{NoSync: true, IdempotencyTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
