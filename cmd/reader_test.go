@@ -332,13 +332,13 @@ func TestProvisionVerdict(t *testing.T) {
 		stopped error
 		want    int
 	}{
-		{"all good", []*ProvisionResult{{Status: orders.ProvisionActive}}, nil, ExitOK},
-		{"a torn tag", []*ProvisionResult{{Status: orders.ProvisionActive}, {Status: orders.ProvisionFailed, err: device}}, nil, ExitDevice},
-		{"device failure wins over an earlier one", []*ProvisionResult{{Status: orders.ProvisionFailed, err: declined}, {Status: orders.ProvisionFailed, err: device}}, nil, ExitDevice},
-		{"a declined read-back", []*ProvisionResult{{Status: orders.ProvisionFailed, err: declined}}, nil, ExitDeclined},
-		{"failed and not marked", []*ProvisionResult{{Status: orders.ProvisionStuck, err: declined}}, nil, ExitError},
+		{"all good", []*ProvisionResult{{Provisioned: orders.Provisioned{Status: orders.ProvisionActive}}}, nil, ExitOK},
+		{"a torn tag", []*ProvisionResult{{Provisioned: orders.Provisioned{Status: orders.ProvisionActive}}, {Provisioned: orders.Provisioned{Status: orders.ProvisionFailed, Err: device}}}, nil, ExitDevice},
+		{"device failure wins over an earlier one", []*ProvisionResult{{Provisioned: orders.Provisioned{Status: orders.ProvisionFailed, Err: declined}}, {Provisioned: orders.Provisioned{Status: orders.ProvisionFailed, Err: device}}}, nil, ExitDevice},
+		{"a declined read-back", []*ProvisionResult{{Provisioned: orders.Provisioned{Status: orders.ProvisionFailed, Err: declined}}}, nil, ExitDeclined},
+		{"failed and not marked", []*ProvisionResult{{Provisioned: orders.Provisioned{Status: orders.ProvisionStuck, Err: declined}}}, nil, ExitError},
 		{"no tag came", nil, fmt.Errorf("stopped: %w", nfc.ErrNoTag), ExitDevice},
-		{"stopped after a good tag", []*ProvisionResult{{Status: orders.ProvisionActive}}, fmt.Errorf("stopped: %w", nfc.ErrNoTag), ExitDevice},
+		{"stopped after a good tag", []*ProvisionResult{{Provisioned: orders.Provisioned{Status: orders.ProvisionActive}}}, fmt.Errorf("stopped: %w", nfc.ErrNoTag), ExitDevice},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,20 +41,13 @@ type TagProvisionOptions struct {
 
 // ProvisionResult is one tag of `tag provision`: a line of the summary and the report.
 type ProvisionResult struct {
-	Index     int    `json:"index"`
-	PlanRow   int    `json:"plan_row,omitempty"` // 1-based row of --plan this tag made
-	UID       string `json:"uid"`
-	IC        string `json:"ic,omitempty"`
-	Tag       string `json:"tag,omitempty"` // registration id
-	Ref       string `json:"ref,omitempty"`
-	Content   string `json:"content,omitempty"`
-	Status    string `json:"status"`
-	Locked    bool   `json:"locked"`
-	Protected bool   `json:"protected,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	APDUs     int    `json:"apdus"`
-	Attempts  int    `json:"attempts"`
-	err       error  // what went wrong, for the exit code
+	Index   int `json:"index"`
+	PlanRow int `json:"plan_row,omitempty"` // 1-based row of --plan this tag made
+	// Provisioned is the domain's outcome of the last attempt at the tag.
+	orders.Provisioned
+	IC       string `json:"ic,omitempty"`
+	APDUs    int    `json:"apdus"`
+	Attempts int    `json:"attempts"`
 }
 
 func newTagProvisionCmd(f *Factory) *cobra.Command {
@@ -413,7 +406,7 @@ func (b *provisionBatch) provision(ctx context.Context, be backend.Backend, bus 
 func (b *provisionBatch) provisionOne(ctx context.Context, be backend.Backend, t *openedTag, row int, prev *ProvisionResult, opts *TagProvisionOptions, p *provisionProgress) {
 	r := prev
 	if r == nil {
-		r = &ProvisionResult{Index: len(b.results) + 1, UID: strings.ToUpper(hex.EncodeToString(t.UID))}
+		r = &ProvisionResult{Index: len(b.results) + 1, Provisioned: orders.Provisioned{UID: strings.ToUpper(hex.EncodeToString(t.UID))}}
 		b.results = append(b.results, r)
 	}
 	r.Attempts++
@@ -429,8 +422,7 @@ func (b *provisionBatch) provisionOne(ctx context.Context, be backend.Backend, t
 		Lock: spec.Lock, Protect: spec.Protect, SUN: opts.SUN, MetaKey: opts.MetaKey, FileKey: opts.FileKey,
 		IdempotencyKey: key,
 	})
-	r.PlanRow, r.IC, r.Tag, r.Ref, r.Content = row+1, t.Name, out.Tag, out.Ref, out.Content
-	r.Status, r.Locked, r.Protected, r.Reason, r.err, r.APDUs = out.Status, out.Locked, out.Protected, out.Reason, out.Err, t.apdus()
+	r.Provisioned, r.PlanRow, r.IC, r.APDUs = out, row+1, t.Name, t.apdus()
 	p.done(r, b.done())
 }
 
@@ -526,8 +518,8 @@ func provisionVerdict(results []*ProvisionResult, stopped error) error {
 			continue
 		}
 		failed = append(failed, r)
-		c := ExitCode(r.err)
-		if r.Status == orders.ProvisionStuck || r.err == nil {
+		c := ExitCode(r.Err)
+		if r.Status == orders.ProvisionStuck || r.Err == nil {
 			c = ExitError
 		}
 		// A reader or tag failure decides the code; else the first failure does.
