@@ -107,25 +107,32 @@ func runWebhookCreate(ctx context.Context, opts *WebhookCreateOptions) error {
 	})
 }
 
+// WebhookListOptions are the flags of `webhook list`.
+type WebhookListOptions struct{ Env }
+
 func newWebhookListCmd(f *Factory) *cobra.Command {
+	opts := &WebhookListOptions{}
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List endpoints, without secrets",
 		Args:  exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, _ []string) error {
-			env, err := f.Env()
-			if err != nil {
+		RunE: func(c *cobra.Command, _ []string) (err error) {
+			if opts.Env, err = f.Env(); err != nil {
 				return err
 			}
-			return withBackend(c.Context(), env.Backend, func(be backend.Backend) error {
-				ws, err := be.ListWebhooks(c.Context())
-				if err != nil {
-					return err
-				}
-				return env.Out.List(ws, webhookTable(ws))
-			})
+			return runWebhookList(c.Context(), opts)
 		},
 	}
+}
+
+func runWebhookList(ctx context.Context, opts *WebhookListOptions) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
+		ws, err := be.ListWebhooks(ctx)
+		if err != nil {
+			return err
+		}
+		return opts.Out.List(ws, webhookTable(ws))
+	})
 }
 
 // WebhookIDOptions are the arguments of the webhook verbs that name one endpoint.
@@ -135,86 +142,85 @@ type WebhookIDOptions struct {
 	Limit              int
 }
 
-func newWebhookDeleteCmd(f *Factory) *cobra.Command {
+// webhookIDCmd wires c, a verb that names one endpoint, to run.
+func webhookIDCmd(f *Factory, c *cobra.Command, run func(context.Context, *WebhookIDOptions) error) (*cobra.Command, *WebhookIDOptions) {
 	opts := &WebhookIDOptions{}
-	c := &cobra.Command{
+	c.Args = exactArgs(1, "a webhook id")
+	c.RunE = func(c *cobra.Command, args []string) (err error) {
+		if opts.Env, err = f.Env(); err != nil {
+			return err
+		}
+		opts.ID = args[0]
+		return run(c.Context(), opts)
+	}
+	return c, opts
+}
+
+func newWebhookDeleteCmd(f *Factory) *cobra.Command {
+	c, opts := webhookIDCmd(f, &cobra.Command{
 		Use:   "delete ID",
 		Short: "Remove an endpoint; its recorded attempts stay",
-		Args:  exactArgs(1, "a webhook id"),
-		RunE: func(c *cobra.Command, args []string) (err error) {
-			if opts.Env, err = f.Env(); err != nil {
-				return err
-			}
-			opts.ID = args[0]
-			ctx := withKey(c.Context(), opts.IdempotencyKey)
-			return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-				w, err := be.DeleteWebhook(ctx, opts.ID)
-				if err != nil {
-					return err
-				}
-				return opts.Out.Record(w, webhookFields(w))
-			})
-		},
-	}
+	}, runWebhookDelete)
 	idempotencyFlag(c, &opts.IdempotencyKey)
 	return c
 }
 
+func runWebhookDelete(ctx context.Context, opts *WebhookIDOptions) error {
+	ctx = withKey(ctx, opts.IdempotencyKey)
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
+		w, err := be.DeleteWebhook(ctx, opts.ID)
+		if err != nil {
+			return err
+		}
+		return opts.Out.Record(w, webhookFields(w))
+	})
+}
+
 func newWebhookTestCmd(f *Factory) *cobra.Command {
-	opts := &WebhookIDOptions{}
-	c := &cobra.Command{
+	c, opts := webhookIDCmd(f, &cobra.Command{
 		Use:   "test ID",
 		Short: "Send the endpoint a signed webhook.test event now and print the attempt",
 		Long: `Send the endpoint a signed webhook.test event now, once, record the attempt and print it.
 Exits 1 when the endpoint did not answer 2xx.`,
-		Args: exactArgs(1, "a webhook id"),
-		RunE: func(c *cobra.Command, args []string) (err error) {
-			if opts.Env, err = f.Env(); err != nil {
-				return err
-			}
-			opts.ID = args[0]
-			ctx := withKey(c.Context(), opts.IdempotencyKey)
-			return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
-				a, err := be.TestWebhook(ctx, opts.ID)
-				if err != nil {
-					return err
-				}
-				if err := opts.Out.List(a, attemptTable([]webhook.Attempt{a})); err != nil {
-					return err
-				}
-				if a.Status < 200 || a.Status > 299 {
-					return &ExitFailure{Code: ExitError, Message: "the test delivery failed: " + a.Error}
-				}
-				return nil
-			})
-		},
-	}
+	}, runWebhookTest)
 	idempotencyFlag(c, &opts.IdempotencyKey)
 	return c
 }
 
+func runWebhookTest(ctx context.Context, opts *WebhookIDOptions) error {
+	ctx = withKey(ctx, opts.IdempotencyKey)
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
+		a, err := be.TestWebhook(ctx, opts.ID)
+		if err != nil {
+			return err
+		}
+		if err := opts.Out.List(a, attemptTable([]webhook.Attempt{a})); err != nil {
+			return err
+		}
+		if a.Status < 200 || a.Status > 299 {
+			return &ExitFailure{Code: ExitError, Message: "the test delivery failed: " + a.Error}
+		}
+		return nil
+	})
+}
+
 func newWebhookDeliveriesCmd(f *Factory) *cobra.Command {
-	opts := &WebhookIDOptions{}
-	c := &cobra.Command{
+	c, opts := webhookIDCmd(f, &cobra.Command{
 		Use:   "deliveries ID [--limit N]",
 		Short: "List the attempts to deliver to an endpoint, newest first",
-		Args:  exactArgs(1, "a webhook id"),
-		RunE: func(c *cobra.Command, args []string) (err error) {
-			if opts.Env, err = f.Env(); err != nil {
-				return err
-			}
-			opts.ID = args[0]
-			return withBackend(c.Context(), opts.Backend, func(be backend.Backend) error {
-				as, err := be.ListDeliveries(c.Context(), opts.ID, opts.Limit)
-				if err != nil {
-					return err
-				}
-				return opts.Out.List(as, attemptTable(as))
-			})
-		},
-	}
+	}, runWebhookDeliveries)
 	c.Flags().IntVar(&opts.Limit, "limit", 0, "at most this many (default 50)")
 	return c
+}
+
+func runWebhookDeliveries(ctx context.Context, opts *WebhookIDOptions) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
+		as, err := be.ListDeliveries(ctx, opts.ID, opts.Limit)
+		if err != nil {
+			return err
+		}
+		return opts.Out.List(as, attemptTable(as))
+	})
 }
 
 // WebhookVerifyOptions are the flags of `webhook verify`.
