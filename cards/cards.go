@@ -127,15 +127,11 @@ func (s *Service) ListCards(ctx context.Context, account string, p store.Page) (
 			}
 		}
 		actor := tx.Actor()
-		return store.EachFrom(tx, store.BucketCards, "", p.After, false, func(_ string, c cardRecord) error {
-			if (account == "" || c.Account == account) && actor.Owns(c.Account) {
-				out = append(out, c.Card)
-			}
-			if p.Limit > 0 && len(out) >= p.Limit {
-				return store.ErrStop
-			}
-			return nil
+		var err error
+		out, err = store.ReadPage(tx, store.BucketCards, p, false, func(c cardRecord) (Card, bool) {
+			return c.Card, (account == "" || c.Account == account) && actor.Owns(c.Account)
 		})
+		return err
 	})
 	return out, err
 }

@@ -209,15 +209,9 @@ func (s *Service) ListTokens(ctx context.Context, card string, p store.Page) ([]
 			return err
 		}
 		actor := tx.Actor()
-		return store.EachFrom(tx, store.BucketTokens, "", p.After, false, func(_ string, t Token) error {
-			if actor.Owns(t.Account) {
-				out = append(out, t)
-			}
-			if p.Limit > 0 && len(out) >= p.Limit {
-				return store.ErrStop
-			}
-			return nil
-		})
+		var err error
+		out, err = store.ReadPage(tx, store.BucketTokens, p, false, func(t Token) (Token, bool) { return t, actor.Owns(t.Account) })
+		return err
 	})
 	if p != (store.Page{}) {
 		// Pages follow the ids, which are time-ordered, so that --after has one meaning.

@@ -95,18 +95,8 @@ func (tx *Tx) AccountUnchecked(id string) (Account, error) {
 // Accounts lists the accounts the actor may see, oldest first, at most p.Limit (0: all)
 // after p.After; world accounts only for admins.
 func (tx *Tx) Accounts(p Page) ([]Account, error) {
-	var out []Account
 	actor := tx.Actor()
-	err := EachFrom(tx, BucketAccounts, "", p.After, false, func(_ string, a Account) error {
-		if actor.Owns(a.ID) {
-			out = append(out, a)
-		}
-		if p.Limit > 0 && len(out) >= p.Limit {
-			return ErrStop
-		}
-		return nil
-	})
-	return out, err
+	return ReadPage(tx, BucketAccounts, p, false, func(a Account) (Account, bool) { return a, actor.Owns(a.ID) })
 }
 
 // WorldAccount returns the world account of a currency, creating it on first use.

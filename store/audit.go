@@ -91,14 +91,9 @@ func (db *DB) AuditEvents(ctx context.Context, f AuditFilter) ([]Event, error) {
 		if err := tx.RequireRole(); err != nil {
 			return err
 		}
-		out = nil
-		return EachFrom(tx, BucketAudit, "", f.After, true, func(_ string, e Event) error {
-			out = append(out, e)
-			if f.Limit > 0 && len(out) >= f.Limit {
-				return ErrStop
-			}
-			return nil
-		})
+		var err error
+		out, err = ReadPage(tx, BucketAudit, Page{Limit: f.Limit, After: f.After}, true, func(e Event) (Event, bool) { return e, true })
+		return err
 	})
 	return out, err
 }

@@ -525,6 +525,23 @@ func EachFrom[T any](tx *Tx, b Bucket, prefix, from string, reverse bool, fn fun
 	})
 }
 
+// ReadPage reads one page of bucket b: its records (each decoded into an R) past p.After,
+// newest first when reverse is set, and returns what pick makes of those it keeps, at
+// most p.Limit of them (0: all). The walk stops at the page's last record.
+func ReadPage[R, T any](tx *Tx, b Bucket, p Page, reverse bool, pick func(R) (T, bool)) ([]T, error) {
+	var out []T
+	err := EachFrom(tx, b, "", p.After, reverse, func(_ string, r R) error {
+		if v, ok := pick(r); ok {
+			out = append(out, v)
+		}
+		if p.Limit > 0 && len(out) >= p.Limit {
+			return ErrStop
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Load reads the record at key, with a not-found error naming what when it is absent.
 func Load[T any](tx *Tx, b Bucket, key, what string) (T, error) {
 	var v T

@@ -145,13 +145,9 @@ func (db *DB) ListKeys(ctx context.Context, p Page) ([]APIKey, error) {
 		if err := tx.RequireRole(); err != nil {
 			return err
 		}
-		return EachFrom(tx, BucketKeys, "", p.After, false, func(_ string, r keyRecord) error {
-			out = append(out, r.APIKey)
-			if p.Limit > 0 && len(out) >= p.Limit {
-				return ErrStop
-			}
-			return nil
-		})
+		var err error
+		out, err = ReadPage(tx, BucketKeys, p, false, func(r keyRecord) (APIKey, bool) { return r.APIKey, true })
+		return err
 	})
 	return out, err
 }

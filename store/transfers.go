@@ -135,16 +135,8 @@ func (tx *Tx) TransferByID(id string) (Transfer, error) {
 // Journal lists transfers newest first, those touching an account the actor owns: at
 // most p.Limit (0: all), older than p.After.
 func (tx *Tx) Journal(p Page) ([]Transfer, error) {
-	var out []Transfer
 	actor := tx.Actor()
-	err := EachFrom(tx, BucketTransfers, "", p.After, true, func(_ string, t Transfer) error {
-		if actor.Owns(t.From) || actor.Owns(t.To) {
-			out = append(out, t)
-		}
-		if p.Limit > 0 && len(out) >= p.Limit {
-			return ErrStop
-		}
-		return nil
+	return ReadPage(tx, BucketTransfers, p, true, func(t Transfer) (Transfer, bool) {
+		return t, actor.Owns(t.From) || actor.Owns(t.To)
 	})
-	return out, err
 }
