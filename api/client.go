@@ -467,6 +467,11 @@ func (c *Client) RevokeKey(ctx context.Context, id string) (store.APIKey, error)
 	return postSub[store.APIKey](c, ctx, "/v1/keys", "key", id, "revoke", "", struct{}{})
 }
 
+// RotateKey implements Backend.
+func (c *Client) RotateKey(ctx context.Context, req store.RotateKeyRequest) (store.RotatedKey, error) {
+	return postSub[store.RotatedKey](c, ctx, "/v1/keys", "key", req.ID, "rotate", req.IdempotencyKey, req)
+}
+
 // Health asks the server's /healthz, for readiness checks.
 func (c *Client) Health(ctx context.Context) error {
 	return c.do(ctx, http.MethodGet, "/healthz", nil, "", nil, nil)

@@ -44,3 +44,8 @@ func (s *Server) listKeys(c *call) (any, error) { return paged(c, s.be.ListKeys)
 func (s *Server) revokeKey(c *call) (any, error) {
 	return actOn(c, store.PrefixKey, "key", s.be.RevokeKey)
 }
+
+func (s *Server) rotateKey(c *call) (any, error) {
+	var req store.RotateKeyRequest
+	return change(c, &req, &req.IdempotencyKey, s.be.RotateKey, c.idInto(&req.ID, store.PrefixKey, "key"))
+}

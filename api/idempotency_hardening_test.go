@@ -125,6 +125,10 @@ var postCases = map[string]func(t *testing.T, f *fixture, w world) postCase{
 		a, b := newWebhook(t, f), newWebhook(t, f)
 		return postCase{path: "/v1/webhooks/" + a + "/test", body: `{}`, otherPath: "/v1/webhooks/" + b + "/test", otherBody: `{}`}
 	},
+	"POST /v1/keys/{id}/rotate": func(t *testing.T, f *fixture, w world) postCase {
+		a := keyID(t, f, f.key(store.RoleAdmin, ""))
+		return postCase{path: "/v1/keys/" + a + "/rotate", body: `{"grace_seconds":60}`, otherBody: `{}`}
+	},
 	"POST /v1/keys/{id}/revoke": func(t *testing.T, f *fixture, w world) postCase {
 		// A revocation's body is empty: the other request revokes another key.
 		a, b := keyID(t, f, f.key(store.RoleAdmin, "")), keyID(t, f, f.key(store.RoleAdmin, ""))

@@ -105,6 +105,11 @@ var notReached = map[string]string{
 	"GET /readyz ledger_unwritable":                  "readyz answers every failure of the store's ping as ledger_unavailable",
 	"GET /readyz ledger_write_failed":                "readyz answers every failure of the store's ping as ledger_unavailable",
 	"GET /readyz schema_version":                     "readyz answers every failure of the store's ping as ledger_unavailable",
+	"POST /v1/keys/{id}/rotate invalid_role":         "the new key takes the old key's role, checked when that was made",
+	"POST /v1/keys/{id}/rotate missing_account":      "the new key takes the old key's account, checked when that was made",
+	"POST /v1/keys/{id}/rotate invalid_account":      "the new key takes the old key's account, checked when that was made",
+	"POST /v1/keys/{id}/rotate account_not_found":    "the new key takes the old key's account, and accounts are never deleted",
+	"POST /v1/keys/{id}/rotate path_mismatch":        "the key's id is in the path only: the body has no field for it",
 }
 
 // middlewareNotReached are codes of the shared middleware that only a damaged ledger

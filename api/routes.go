@@ -90,6 +90,7 @@ func (s *Server) routeTable() []route {
 		{post, "/v1/keys", apiKey, s.createKey},
 		{get, "/v1/keys", apiKey, s.listKeys},
 		{post, "/v1/keys/{id}/revoke", apiKey, s.revokeKey},
+		{post, "/v1/keys/{id}/rotate", apiKey, s.rotateKey},
 
 		// Events and webhooks.
 		{get, "/v1/events", apiKey, s.listEvents},

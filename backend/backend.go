@@ -68,6 +68,9 @@ type Backend interface {
 	CreateKey(ctx context.Context, req store.CreateKeyRequest) (store.CreatedKey, error)
 	ListKeys(ctx context.Context, p store.Page) ([]store.APIKey, error)
 	RevokeKey(ctx context.Context, id string) (store.APIKey, error)
+	// RotateKey replaces a key by a new one of the same role; the old one works on for
+	// the request's grace.
+	RotateKey(ctx context.Context, req store.RotateKeyRequest) (store.RotatedKey, error)
 
 	// Events: what changed, each actor seeing the events of its accounts. FollowEvents
 	// calls each for every event as it is written until ctx ends (nil) or each fails.

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -256,7 +257,7 @@ func (f *Factory) completeKeys(c *cobra.Command, _ []string, _ string) ([]string
 		}
 		var out []string
 		for _, k := range ks {
-			if k.RevokedAt == nil {
+			if k.Live(time.Now()) {
 				out = append(out, described(k.ID, string(k.Role)+" "+k.Account))
 			}
 		}

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,8 +13,8 @@ import (
 
 // newKeyCmd is the `key` noun: the API keys of a server (admins only).
 func newKeyCmd(f *Factory) *cobra.Command {
-	c := newGroupCmd("key", "Create, list and revoke the API keys of a tagpay server")
-	c.AddCommand(newKeyCreateCmd(f), newKeyListCmd(f), newKeyRevokeCmd(f))
+	c := newGroupCmd("key", "Create, list, rotate and revoke the API keys of a tagpay server")
+	c.AddCommand(newKeyCreateCmd(f), newKeyListCmd(f), newKeyRotateCmd(f), newKeyRevokeCmd(f))
 	return c
 }
 
@@ -23,10 +24,23 @@ func keyFields(k store.APIKey) []Field {
 		fs = append(fs, Field{"account", k.Account})
 	}
 	fs = append(fs, Field{"prefix", k.Prefix}, Field{"created", fmtTime(k.CreatedAt)})
-	if k.RevokedAt != nil {
+	switch {
+	case k.RevokedAt == nil:
+	case k.Live(time.Now()):
+		fs = append(fs, Field{"stops", fmtTimePtr(k.RevokedAt)}) // rotated, in its grace
+	default:
 		fs = append(fs, Field{"revoked", fmtTimePtr(k.RevokedAt)})
 	}
 	return fs
+}
+
+// printSecret tells whether the secret of a key just made is shown, and how to keep it.
+func printSecret(opts Env, id, secret string) {
+	if secret == "" {
+		fmt.Fprintf(opts.IO.ErrOut, "tagpay: key %s was made by an earlier call with this idempotency key; its secret was shown then and cannot be shown again\n", id)
+	} else if !opts.Out.JSONOutput() {
+		fmt.Fprintln(opts.IO.ErrOut, "tagpay: store the secret now; it is not shown again")
+	}
 }
 
 // KeyCreateOptions are the flags of `key create`.
@@ -69,11 +83,7 @@ func runKeyCreate(ctx context.Context, opts *KeyCreateOptions) error {
 		if err != nil {
 			return err
 		}
-		if k.Secret == "" {
-			fmt.Fprintf(opts.IO.ErrOut, "tagpay: key %s was made by an earlier call with this idempotency key; its secret was shown then and cannot be shown again\n", k.ID)
-		} else if !opts.Out.JSONOutput() {
-			fmt.Fprintln(opts.IO.ErrOut, "tagpay: store the secret now; it is not shown again")
-		}
+		printSecret(opts.Env, k.ID, k.Secret)
 		fields := keyFields(k.APIKey)
 		if k.Secret != "" {
 			fields = append(fields, Field{"secret", k.Secret})
@@ -118,6 +128,57 @@ func runKeyList(ctx context.Context, opts *KeyListOptions) error {
 			t.Rows = append(t.Rows, []string{k.ID, string(k.Role), k.Account, k.Prefix, fmtTime(k.CreatedAt), fmtTimePtr(k.RevokedAt)})
 		}
 		return opts.Out.List(orEmpty(keys), t)
+	})
+}
+
+// KeyRotateOptions are the flags of `key rotate`.
+type KeyRotateOptions struct {
+	Env
+	ID             string
+	Grace          time.Duration
+	IdempotencyKey string
+}
+
+func newKeyRotateCmd(f *Factory) *cobra.Command {
+	opts := &KeyRotateOptions{}
+	c := &cobra.Command{
+		Use:   "rotate KEY [--grace DURATION]",
+		Short: "Replace an API key by a new one of the same role; print the new secret, this once",
+		Long: `Replace a live API key by a new key of the same role and account, and print the new
+key's secret, the only time it is shown. The old key keeps working for --grace (none by
+default: it stops at once; at most 168h), so that the programs using it can move to the
+new key; then it fails as a revoked key does. key revoke ends a grace early.`,
+		Example: `  tagpay key rotate $KEY --grace 24h -o json --jq .secret`,
+		Args:    exactArgs(1, "one key id"),
+		RunE: func(c *cobra.Command, args []string) (err error) {
+			if opts.Grace < 0 || opts.Grace%time.Second != 0 {
+				return Usagef("--grace must be whole seconds, 0 to %s", store.MaxKeyGrace)
+			}
+			opts.ID = args[0]
+			if opts.Env, err = f.Env(); err != nil {
+				return err
+			}
+			return runKeyRotate(c.Context(), opts)
+		},
+	}
+	c.Flags().DurationVar(&opts.Grace, "grace", 0, "how long the old key keeps working (at most 168h)")
+	idempotencyFlag(c, &opts.IdempotencyKey)
+	return c
+}
+
+func runKeyRotate(ctx context.Context, opts *KeyRotateOptions) error {
+	return withBackend(ctx, opts.Backend, func(be backend.Backend) error {
+		k, err := be.RotateKey(ctx, store.RotateKeyRequest{ID: opts.ID, GraceSeconds: int64(opts.Grace / time.Second), IdempotencyKey: opts.IdempotencyKey})
+		if err != nil {
+			return err
+		}
+		printSecret(opts.Env, k.ID, k.Secret)
+		fields := keyFields(k.APIKey)
+		if k.Secret != "" {
+			fields = append(fields, Field{"secret", k.Secret})
+		}
+		fields = append(fields, Field{"replaces", k.Replaces.ID}, Field{"old key stops", fmtTimePtr(k.Replaces.RevokedAt)})
+		return opts.Out.Record(k, fields)
 	})
 }
 

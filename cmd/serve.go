@@ -186,7 +186,7 @@ func liveKeys(ctx context.Context, local *backend.Local) (int, error) {
 	}
 	n := 0
 	for _, k := range keys {
-		if k.RevokedAt == nil {
+		if k.Live(time.Now()) {
 			n++
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"strings"
+	"time"
 )
 
 // SecretPrefix starts every API key secret, so that a leaked key is recognisable (secret
@@ -165,9 +166,10 @@ func (db *DB) RevokeKey(ctx context.Context, id string) (APIKey, error) {
 		}
 		k, _, err := Idempotent(tx, IdempotencyKeyFrom(ctx), "key.revoke", id, func() (APIKey, error) {
 			rec, err := Load[keyRecord](tx, BucketKeys, id, "key")
-			if err != nil || rec.RevokedAt != nil {
+			if err != nil || !rec.Live(tx.now) {
 				return rec.APIKey, err
 			}
+			// A rotated key in its grace stops now.
 			now := tx.now
 			rec.RevokedAt = &now
 			if err := tx.Put(BucketKeys, rec.ID, rec); err != nil {
@@ -179,6 +181,64 @@ func (db *DB) RevokeKey(ctx context.Context, id string) (APIKey, error) {
 		return err
 	})
 	return out, err
+}
+
+// RotateKey replaces a live key by a new one of the same role and account (admins only)
+// and returns the new key's secret, the only time it is seen: the old key stops working
+// once its grace is over. A replay with the same idempotency key answers with the same
+// keys and an empty secret.
+func (db *DB) RotateKey(ctx context.Context, req RotateKeyRequest) (RotatedKey, error) {
+	var out RotatedKey
+	// Update, not Batch, as for CreateKey: one run keeps the secret drawn here the one
+	// whose hash is stored.
+	err := db.Update(ctx, func(tx *Tx) error {
+		if err := tx.RequireRole(); err != nil {
+			return err
+		}
+		if !ValidID(req.ID, PrefixKey) {
+			return Errorf(KindNotFound, "key_not_found", "API key %q not found", req.ID).WithParam("id")
+		}
+		grace := time.Duration(req.GraceSeconds) * time.Second
+		if req.GraceSeconds < 0 || req.GraceSeconds > int64(MaxKeyGrace/time.Second) {
+			return Errorf(KindInvalid, "invalid_grace", "a rotated key's grace is 0 to %d seconds (%s)", int64(MaxKeyGrace/time.Second), MaxKeyGrace).WithParam("grace_seconds")
+		}
+		secret := ""
+		params := struct {
+			ID    string
+			Grace int64
+		}{req.ID, req.GraceSeconds}
+		r, _, err := Idempotent(tx, req.IdempotencyKey, "key.rotate", params, func() (RotatedKey, error) {
+			old, err := Load[keyRecord](tx, BucketKeys, req.ID, "key")
+			if err != nil {
+				return RotatedKey{}, err
+			}
+			if !old.Live(tx.now) {
+				return RotatedKey{}, Errorf(KindConflict, "key_revoked", "API key %s was revoked at %s; only a live key can be rotated", old.ID, old.RevokedAt.Format(time.RFC3339))
+			}
+			if old.RevokedAt != nil {
+				return RotatedKey{}, Errorf(KindConflict, "key_revoked", "API key %s was rotated already and stops working at %s; rotate the key that replaces it", old.ID, old.RevokedAt.Format(time.RFC3339))
+			}
+			k, s, err := tx.createKey(CreateKeyRequest{Role: old.Role, Account: old.Account})
+			if err != nil {
+				return RotatedKey{}, err
+			}
+			stops := tx.now.Add(grace)
+			old.RevokedAt = &stops
+			if err := tx.Put(BucketKeys, old.ID, old); err != nil {
+				return RotatedKey{}, err
+			}
+			secret = s
+			detail := map[string]string{"key": k.ID, "stops_at": stops.Format(time.RFC3339)}
+			return RotatedKey{CreatedKey: CreatedKey{APIKey: k}, Replaces: old.APIKey}, tx.Audit("key.rotate", old.ID, detail)
+		})
+		out = r
+		out.Secret = secret
+		return err
+	})
+	if err != nil {
+		return RotatedKey{}, err
+	}
+	return out, nil
 }
 
 // Authenticate finds the actor holding secret. Missing, malformed, unknown and revoked
@@ -201,7 +261,7 @@ func (db *DB) Authenticate(ctx context.Context, secret string) (Actor, error) {
 		if err != nil {
 			return err
 		}
-		if rec.RevokedAt != nil {
+		if !rec.Live(tx.now) {
 			return Errorf(KindUnauthorized, "revoked_api_key", "API key %s was revoked at %s", rec.ID, rec.RevokedAt.Format("2006-01-02T15:04:05Z07:00"))
 		}
 		actor = Actor{ID: rec.ID, Role: rec.Role}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func mustAccount(t *testing.T, db *DB, kind AccountKind) Account {
@@ -218,5 +219,87 @@ func TestBootstrapAdminKeyOnlyOnce(t *testing.T) {
 		if err != nil || len(keys) != 1 {
 			t.Fatalf("keys = %+v, %v; want one", keys, err)
 		}
+	})
+}
+
+// A rotated key is replaced by a new one of its role and account; the old one works on
+// through its grace, which a revocation ends, and a key revoked or rotated already is not
+// rotated again.
+func TestRotateKeyReplacesItAfterItsGrace(t *testing.T) {
+	onEngines(t, func(t *testing.T, e testEngine) {
+		db := e.open(t)
+		ctx := context.Background()
+		merchant := mustAccount(t, db, AccountMerchant)
+		old, err := db.CreateKey(ctx, CreateKeyRequest{Role: RoleMerchant, Account: merchant.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		r, err := db.RotateKey(ctx, RotateKeyRequest{ID: old.ID, GraceSeconds: 3600, IdempotencyKey: "roll-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ID == old.ID || r.Role != RoleMerchant || r.Account != merchant.ID || !strings.HasPrefix(r.Secret, SecretPrefix) {
+			t.Fatalf("new key %+v: want another merchant key of %s with a secret", r.APIKey, merchant.ID)
+		}
+		if r.Replaces.ID != old.ID || r.Replaces.RevokedAt == nil || r.Replaces.RevokedAt.Sub(r.CreatedAt).Round(time.Second) != time.Hour {
+			t.Fatalf("replaces %+v: want %s stopping an hour after the new key was made", r.Replaces, old.ID)
+		}
+		for _, secret := range []string{old.Secret, r.Secret} {
+			if a, err := db.Authenticate(ctx, secret); err != nil || a.Role != RoleMerchant {
+				t.Errorf("during the grace a key of the rotation does not authenticate: %+v, %v", a, err)
+			}
+		}
+
+		// A replay answers with the same keys, without the secret shown before.
+		again, err := db.RotateKey(ctx, RotateKeyRequest{ID: old.ID, GraceSeconds: 3600, IdempotencyKey: "roll-1"})
+		if err != nil || again.ID != r.ID || again.Secret != "" {
+			t.Fatalf("replay: %+v, %v; want key %s without its secret", again.APIKey, err, r.ID)
+		}
+		// Rotated already, it is not rotated again: the new key is.
+		if _, err := db.RotateKey(ctx, RotateKeyRequest{ID: old.ID}); CodeOf(err) != "key_revoked" || KindOf(err) != KindConflict {
+			t.Errorf("second rotation of %s: %v, want key_revoked", old.ID, err)
+		}
+
+		// Revoking ends the grace at once.
+		if _, err := db.RevokeKey(ctx, old.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Authenticate(ctx, old.Secret); CodeOf(err) != "revoked_api_key" {
+			t.Errorf("old key after its revocation: %v, want revoked_api_key", err)
+		}
+
+		// Without a grace the old key stops at once.
+		now, err := db.RotateKey(ctx, RotateKeyRequest{ID: r.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Authenticate(ctx, r.Secret); CodeOf(err) != "revoked_api_key" {
+			t.Errorf("key rotated without a grace: %v, want revoked_api_key", err)
+		}
+		if _, err := db.Authenticate(ctx, now.Secret); err != nil {
+			t.Errorf("the newest key: %v", err)
+		}
+
+		for _, tt := range []struct {
+			name string
+			ctx  context.Context
+			req  RotateKeyRequest
+			code string
+		}{
+			{"a revoked key", ctx, RotateKeyRequest{ID: old.ID}, "key_revoked"},
+			{"no such key", ctx, RotateKeyRequest{ID: NewID(PrefixKey)}, "key_not_found"},
+			{"a negative grace", ctx, RotateKeyRequest{ID: now.ID, GraceSeconds: -1}, "invalid_grace"},
+			{"a grace over a week", ctx, RotateKeyRequest{ID: now.ID, GraceSeconds: int64(MaxKeyGrace/time.Second) + 1}, "invalid_grace"},
+			{"by a merchant", asActor(RoleMerchant, merchant.ID), RotateKeyRequest{ID: now.ID}, "forbidden"},
+		} {
+			if _, err := db.RotateKey(tt.ctx, tt.req); CodeOf(err) != tt.code {
+				t.Errorf("%s: %v, want %s", tt.name, err, tt.code)
+			}
+		}
+		if _, err := db.Authenticate(ctx, now.Secret); err != nil {
+			t.Errorf("refused rotations changed the newest key: %v", err)
+		}
+		verifyClean(t, db)
 	})
 }
