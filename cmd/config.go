@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/tagpay/tagpay/cards"
 	"github.com/tagpay/tagpay/orders"
+	"github.com/tagpay/tagpay/store"
 )
 
 // Config is the effective configuration of one invocation: flag > TAGPAY_* environment >
@@ -31,6 +33,9 @@ type Config struct {
 	// Domain settings of the local ledger (a server has its own).
 	BaseURL  string `mapstructure:"base_url"`
 	TokenBIN string `mapstructure:"token_bin"`
+	// IdempotencyTTL is read from the text of idempotency_ttl.
+	IdempotencyTTL     time.Duration `mapstructure:"-"`
+	IdempotencyTTLText string        `mapstructure:"idempotency_ttl"`
 
 	// File is the config file that was (or would have been) read.
 	File string `mapstructure:"-"`
@@ -74,6 +79,7 @@ var settings = []Setting{
 	{Key: "device.id", Flag: "device", Help: "this installation's device id"},
 	{Key: "base_url", Help: "base URL of the content of newly registered tags (local ledger)"},
 	{Key: "token_bin", Help: "six-digit prefix of new payment tokens (local ledger)"},
+	{Key: "idempotency_ttl", Help: "how long an idempotency key holds its first answer (local ledger; negative: for ever); the default of serve --idempotency-ttl and ledger prune --older-than"},
 }
 
 // settingOf returns the setting of key; keys are constants of this package.
@@ -180,6 +186,7 @@ func defaults() map[string]any {
 	return map[string]any{
 		"db": defaultDBFile(), "keys": defaultKeysFile(), "output": FormatTable,
 		"base_url": orders.DefaultBaseURL, "token_bin": cards.DefaultBIN,
+		"idempotency_ttl": store.DefaultIdempotencyTTL.String(),
 	}
 }
 
@@ -228,6 +235,12 @@ func loadConfig(flags *pflag.FlagSet) (*configLoader, *Config, error) {
 		return nil, nil, Usagef("output format %q is not table or json", cfg.Output)
 	}
 	cfg.Server = strings.TrimRight(strings.TrimSpace(cfg.Server), "/")
+	ttl, err := time.ParseDuration(strings.TrimSpace(cfg.IdempotencyTTLText))
+	if err != nil {
+		s := settingOf("idempotency_ttl")
+		return nil, nil, Usagef("idempotency_ttl %q (%s) is not a duration such as 24h or 72h", cfg.IdempotencyTTLText, l.source(s))
+	}
+	cfg.IdempotencyTTL = ttl
 	return l, &cfg, nil
 }
 

@@ -32,8 +32,9 @@ func newLedgerPruneCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "prune [--older-than DURATION]",
 		Short: "Delete the idempotency records past their time from a ledger of this machine",
-		Long: `Delete the idempotency records older than --older-than (24h, how long tagpay
-holds an idempotency key by default) from the ledger (--db). A key whose record is
+		Long: `Delete the idempotency records older than --older-than (by default the config key
+idempotency_ttl, how long the local ledger holds an idempotency key: 24h unless set)
+from the ledger (--db). A key whose record is
 gone may be used again, for a new request. A server does this every hour on its own
 ledger (serve --idempotency-ttl); this command is for a ledger that no server serves,
 such as the local one of scripted test runs. It deletes in small transactions; a
@@ -46,12 +47,18 @@ record pruned sooner would let a client's retry within that time run again.`,
   tagpay ledger prune --older-than 72h -o json --jq .pruned`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
-			if opts.OlderThan <= 0 {
-				return Usagef("--older-than must be a positive duration, such as 24h")
-			}
 			cfg, err := f.Config()
 			if err != nil {
 				return err
+			}
+			if !c.Flags().Changed("older-than") {
+				opts.OlderThan = cfg.IdempotencyTTL
+				if opts.OlderThan < 0 {
+					return Usagef("idempotency keys are kept for ever here (idempotency_ttl is negative); give --older-than to prune")
+				}
+			}
+			if opts.OlderThan <= 0 {
+				return Usagef("--older-than must be a positive duration, such as 24h")
 			}
 			if cfg.Server != "" {
 				return Usagef("ledger prune works on a ledger of this machine; a server prunes its own ledger every hour (serve --idempotency-ttl)")
@@ -63,7 +70,7 @@ record pruned sooner would let a client's retry within that time run again.`,
 			return runLedgerPrune(c.Context(), opts)
 		},
 	}
-	c.Flags().DurationVar(&opts.OlderThan, "older-than", store.DefaultIdempotencyTTL, "delete the records older than this")
+	c.Flags().DurationVar(&opts.OlderThan, "older-than", store.DefaultIdempotencyTTL, "delete the records older than this (default: the config key idempotency_ttl, else 24h)")
 	return c
 }
 

@@ -68,12 +68,14 @@ One JSON log line per request goes to stderr.`,
 			}
 			opts.IO, opts.DB = f.IO, cfg.DB
 			opts.Local = localOptions(cfg)
-			opts.Local.Store.IdempotencyTTL = idemTTL
+			if c.Flags().Changed("idempotency-ttl") {
+				opts.Local.Store.IdempotencyTTL = idemTTL
+			}
 			return runServe(c.Context(), opts)
 		},
 	}
 	c.Flags().StringVar(&opts.Addr, "addr", api.DefaultAddr, "address to listen on (port 0: any free port)")
-	c.Flags().DurationVar(&idemTTL, "idempotency-ttl", store.DefaultIdempotencyTTL, "how long an idempotency key holds its first answer; older records are pruned hourly (negative: for ever)")
+	c.Flags().DurationVar(&idemTTL, "idempotency-ttl", store.DefaultIdempotencyTTL, "how long an idempotency key holds its first answer; older records are pruned hourly (negative: for ever; default: the config key idempotency_ttl, else 24h)")
 	c.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	c.Flags().StringVar(&opts.TLSKey, "tls-key", "", "private key of --tls-cert (PEM)")
 	c.Flags().StringVar(&opts.BootstrapKeyFile, "bootstrap-admin-key", "", "write a first admin key to this file when the ledger has none")
@@ -110,7 +112,7 @@ func parseProxies(values []string) ([]netip.Prefix, error) {
 // localOptions are the domain settings of a ledger served from this configuration.
 func localOptions(cfg *Config) backend.LocalOptions {
 	return backend.LocalOptions{
-		Store:  store.Options{KeysPath: cfg.Keys},
+		Store:  store.Options{KeysPath: cfg.Keys, IdempotencyTTL: cfg.IdempotencyTTL},
 		Orders: orders.Config{BaseURL: cfg.BaseURL},
 		Cards:  cards.Config{BIN: cfg.TokenBIN},
 	}
