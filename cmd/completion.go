@@ -88,7 +88,7 @@ func registerCompletions(root *cobra.Command, f *Factory) {
 		"token show": f.completeTokens, "token suspend": f.completeTokens, "token resume": f.completeTokens, "token delete": f.completeTokens,
 		"order show": f.completeOrders, "order pay": f.completeOrders, "order refund": f.completeOrders, "order cancel": f.completeOrders,
 		"tag show": f.completeTags, "tag revoke": f.completeTags,
-		"key revoke": f.completeKeys,
+		"key revoke": f.completeKeys, "key rotate": f.completeKeys,
 	}
 	_ = root.RegisterFlagCompletionFunc("output", words(FormatTable, FormatJSON))
 	_ = root.RegisterFlagCompletionFunc("reader", f.completeReaders)

@@ -32,14 +32,14 @@ func newLedgerPruneCmd(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "prune [--older-than DURATION]",
 		Short: "Delete the idempotency records past their time from a ledger of this machine",
-		Long: `Delete the idempotency records older than --older-than (by default the config key
-idempotency_ttl, how long the local ledger holds an idempotency key: 24h unless set)
-from the ledger (--db). A key whose record is
-gone may be used again, for a new request. A server does this every hour on its own
-ledger (serve --idempotency-ttl); this command is for a ledger that no server serves,
-such as the local one of scripted test runs. It deletes in small transactions; a
-ledger file is held while it runs, as by any command, and on PostgreSQL other
-commands go on between its transactions.
+		Long: `Delete the idempotency records older than --older-than from the ledger (--db). By
+default that is the config key idempotency_ttl, how long the local ledger holds an
+idempotency key: 24h unless set. A key whose record is gone may be used again, for a
+new request. A server does this every hour on its own ledger (serve
+--idempotency-ttl); this command is for a ledger that no server serves, such as the
+local one of scripted test runs. It deletes in small transactions; a ledger file is
+held while it runs, as by any command, and on PostgreSQL other commands go on between
+its transactions.
 
 If a server with a longer --idempotency-ttl also serves the ledger, give that time: a
 record pruned sooner would let a client's retry within that time run again.`,
@@ -53,6 +53,9 @@ record pruned sooner would let a client's retry within that time run again.`,
 			}
 			if !c.Flags().Changed("older-than") {
 				opts.OlderThan = cfg.IdempotencyTTL
+				if opts.OlderThan == 0 {
+					opts.OlderThan = store.DefaultIdempotencyTTL // as the store reads 0
+				}
 				if opts.OlderThan < 0 {
 					return Usagef("idempotency keys are kept for ever here (idempotency_ttl is negative); give --older-than to prune")
 				}
