@@ -34,13 +34,20 @@ func keyFields(k store.APIKey) []Field {
 	return fs
 }
 
-// printSecret tells whether the secret of a key just made is shown, and how to keep it.
-func printSecret(opts Env, id, secret string) {
-	if secret == "" {
-		fmt.Fprintf(opts.IO.ErrOut, "tagpay: key %s was made by an earlier call with this idempotency key; its secret was shown then and cannot be shown again\n", id)
-	} else if !opts.Out.JSONOutput() {
-		fmt.Fprintln(opts.IO.ErrOut, "tagpay: store the secret now; it is not shown again")
+// createdKeyFields are the fields of a key just made (by key create or key rotate), with
+// its secret unless this is a replay; it tells the user whether the secret is shown, and
+// to keep it.
+func createdKeyFields(env Env, k store.CreatedKey) []Field {
+	if k.Secret == "" {
+		fmt.Fprintf(env.IO.ErrOut, "tagpay: key %s was made by an earlier call with this idempotency key; its secret was shown then and cannot be shown again\n", k.ID)
+	} else if !env.Out.JSONOutput() {
+		fmt.Fprintln(env.IO.ErrOut, "tagpay: store the secret now; it is not shown again")
 	}
+	fields := keyFields(k.APIKey)
+	if k.Secret != "" {
+		fields = append(fields, Field{"secret", k.Secret})
+	}
+	return fields
 }
 
 // KeyCreateOptions are the flags of `key create`.
@@ -83,12 +90,7 @@ func runKeyCreate(ctx context.Context, opts *KeyCreateOptions) error {
 		if err != nil {
 			return err
 		}
-		printSecret(opts.Env, k.ID, k.Secret)
-		fields := keyFields(k.APIKey)
-		if k.Secret != "" {
-			fields = append(fields, Field{"secret", k.Secret})
-		}
-		return opts.Out.Record(k, fields)
+		return opts.Out.Record(k, createdKeyFields(opts.Env, k))
 	})
 }
 
@@ -172,12 +174,7 @@ func runKeyRotate(ctx context.Context, opts *KeyRotateOptions) error {
 		if err != nil {
 			return err
 		}
-		printSecret(opts.Env, k.ID, k.Secret)
-		fields := keyFields(k.APIKey)
-		if k.Secret != "" {
-			fields = append(fields, Field{"secret", k.Secret})
-		}
-		fields = append(fields, Field{"replaces", k.Replaces.ID}, Field{"old key stops", fmtTimePtr(k.Replaces.RevokedAt)})
+		fields := append(createdKeyFields(opts.Env, k.CreatedKey), Field{"replaces", k.Replaces.ID}, Field{"old key stops", fmtTimePtr(k.Replaces.RevokedAt)})
 		return opts.Out.Record(k, fields)
 	})
 }
