@@ -85,6 +85,56 @@ func TestARecordUnlikeItsEventIsStoredWhole(t *testing.T) {
 	}
 }
 
+// A copy into a ledger file keeps a record that is exactly its event's data once, as
+// the transaction that wrote both did, from either engine; a record that changed since
+// its event stays whole; both read back as in the source.
+func TestACopyKeepsARecordThatIsItsEventsDataOnce(t *testing.T) {
+	onEngines(t, func(t *testing.T, e testEngine) {
+		src := e.open(t)
+		ctx := context.Background()
+		paid, changed := NewID(PrefixOrder), NewID(PrefixOrder)
+		err := src.Update(ctx, func(tx *Tx) error {
+			for _, id := range []string{paid, changed} {
+				if err := tx.Emit("order.paid", id, json.RawMessage(paidOrder(id))); err != nil {
+					return err
+				}
+				if err := tx.PutJSON(BucketOrders, id, paidOrder(id)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refunded := bytes.Replace(paidOrder(changed), []byte(`"paid"`), []byte(`"refunded"`), 1)
+		if err := src.Update(ctx, func(tx *Tx) error { return tx.PutJSON(BucketOrders, changed, refunded) }); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "copy.db")
+		dst := openAt(t, path)
+		if _, err := Copy(ctx, src, dst); err != nil {
+			t.Fatal(err)
+		}
+		for id, want := range map[string][]byte{paid: stripFormatted(paidOrder(paid)), changed: stripFormatted(refunded)} {
+			dst.View(ctx, func(tx *Tx) error {
+				if got := tx.GetRaw(BucketOrders, id); !bytes.Equal(got, want) {
+					t.Errorf("order %s reads back from the copy as %s, want %s", id, got, want)
+				}
+				return nil
+			})
+		}
+		verifyClean(t, dst)
+		dst.Close()
+		if v := rawValue(t, path, BucketOrders, paid); len(v) == 0 || v[0] != snapshotMark {
+			t.Errorf("the paid order is stored in the copy as %x, want a reference to its event", v)
+		}
+		if v := rawValue(t, path, BucketOrders, changed); len(v) == 0 || v[0] == snapshotMark {
+			t.Errorf("the refunded order is stored in the copy as %x, want the whole record", v)
+		}
+	})
+}
+
 // A reference whose event is gone is a corrupt-ledger error naming the record, never
 // an empty record.
 func TestAReferenceToAMissingEventIsNamed(t *testing.T) {
