@@ -2,7 +2,11 @@ package orders
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/tagpay/tagpay/store"
 )
@@ -40,4 +44,62 @@ func TestOldOrdersAreIndexedOnce(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].ID != r.Order.ID {
 		t.Fatalf("after indexing: %v, %v", ids(list), err)
 	}
+}
+
+// A ledger made empty gets its orders indexed as they are written, but its first open
+// found no orders to mark as indexed. The open after that marks it without walking the
+// orders: a ledger file's pages grow by a few, not by a rewritten index.
+func TestAnIndexedLedgerIsOnlyMarked(t *testing.T) {
+	opts := store.Options{NoSync: true}
+	f := openFixture(t, opts)
+	ctx := store.WithActor(context.Background(), store.LocalActor)
+	if err := IndexOrders(ctx, f.db); err != nil {
+		t.Fatal(err)
+	}
+	tag, payers := tapWorld(f, 4, "1000.00")
+	var next atomic.Int64
+	if err := tapConcurrently(f, tag, payers, 2000, &next, nil); err != nil {
+		t.Fatal(err)
+	}
+	marked := func(db *store.DB) (m bool) {
+		db.View(ctx, func(tx *store.Tx) error { m = tx.GetRaw(store.BucketMeta, indexMarker) != nil; return nil })
+		return m
+	}
+	if marked(f.db) {
+		t.Fatal("the ledger is marked before its second open")
+	}
+	f.db.Close()
+	before := pagesOf(t, f.db.Path())
+	g := reopen(t, f, opts)
+	for range 2 {
+		if err := IndexOrders(ctx, g.db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !marked(g.db) {
+		t.Error("the ledger is not marked as indexed")
+	}
+	if list, err := g.svc.ListOrders(g.ctx, OrderFilter{Payer: payers[0], Limit: 5}); err != nil || len(list) != 5 {
+		t.Errorf("orders of a payer after the open: %d, %v", len(list), err)
+	}
+	g.db.Close()
+	if after := pagesOf(t, g.db.Path()); before >= 0 && after-before > 16 {
+		t.Errorf("marking the ledger took it from %d to %d pages: the index was rewritten", before, after)
+	}
+}
+
+// pagesOf is the high-water mark of a closed ledger file, or -1 on PostgreSQL.
+func pagesOf(t *testing.T, path string) int64 {
+	t.Helper()
+	if engine.Name != "bbolt" {
+		return -1
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	db.View(func(tx *bolt.Tx) error { n = tx.Size() / int64(db.Info().PageSize); return nil })
+	return n
 }
