@@ -32,8 +32,9 @@ func newLedgerVerifyCmd(f *Factory) *cobra.Command {
 		Short: "Check every invariant of the ledger; exit 1 listing the violations if any",
 		Long: `Check every invariant of the ledger: postings balance per transfer, each balance
 equals the sum of its postings, balances sum to zero per currency, no negative balance
-outside the world accounts, orders paid at most once with their transfer, tokens unique
-and bound to live cards. Exits 1 and lists the violations when any is found.`,
+outside the world accounts, orders paid at most once with their transfer, every order
+listed under its payer, payee and tag, tokens unique and bound to live cards. Exits 1
+and lists the violations when any is found.`,
 		Example: `  tagpay ledger verify
   tagpay ledger verify -o json --jq .ok`,
 		Args: exactArgs(0, "no arguments"),

@@ -12,12 +12,18 @@ import (
 // ids are time-ordered, so a reverse walk of one prefix gives the newest first and the
 // cost of a page does not grow with the ledger.
 func orderIndexKeys(o Order) [3]string {
-	return [3]string{
-		"payer:" + o.Payer + "/" + o.ID,
-		"payee:" + o.Payee + "/" + o.ID,
-		"tag:" + o.Tag + "/" + o.ID,
+	var keys [3]string
+	for i, p := range indexedBy(o) {
+		keys[i] = indexWords[i] + ":" + p + "/" + o.ID
 	}
+	return keys
 }
+
+// indexWords begin the index keys of an order, in the order of indexedBy.
+var indexWords = [3]string{"payer", "payee", "tag"}
+
+// indexedBy are the ids an order is listed under.
+func indexedBy(o Order) [3]string { return [3]string{o.Payer, o.Payee, o.Tag} }
 
 // insertOrder writes a new order and its index entries.
 func insertOrder(tx *store.Tx, o Order) error {

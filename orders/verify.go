@@ -11,8 +11,9 @@ import (
 // Verify checks the invariants of flow 1, for `ledger verify`: every order is paid at
 // most once, by a transfer that exists and matches its amount, payer and payee; refunds
 // never exceed what was paid and their transfers exist; each order uses its own reply;
-// every tag's index entries point at it; at most one live registration per UID.
-// Admins only.
+// every order has its index entries under its payer, payee and tag, and every entry
+// names an order of that party; every tag's index entries point at it; at most one live
+// registration per UID. Admins only.
 func Verify(tx *store.Tx) ([]store.Violation, error) {
 	if err := tx.RequireRole(); err != nil {
 		return nil, err
@@ -44,9 +45,22 @@ func Verify(tx *store.Tx) ([]store.Violation, error) {
 	}
 
 	orderIDs := map[string]bool{}
+	indexed := map[string]*indexEntries{}
+	parties := map[string]string{}
 	replyUse := map[string]string{}
 	err = store.Each(tx, store.BucketOrders, "", false, func(key string, o Order) error {
 		orderIDs[o.ID] = true
+		e := &indexEntries{}
+		for i, p := range indexedBy(o) {
+			// Parties recur across orders: one copy of each keeps a big ledger's check small.
+			if q, ok := parties[p]; ok {
+				p = q
+			} else {
+				parties[p] = p
+			}
+			e.by[i] = p
+		}
+		indexed[o.ID] = e
 		if key != o.ID {
 			add("order_key", key, "stored under the key of another id %s", o.ID)
 		}
@@ -77,6 +91,9 @@ func Verify(tx *store.Tx) ([]store.Violation, error) {
 		}
 	}
 
+	if err := verifyOrderIndex(tx, indexed, add); err != nil {
+		return nil, err
+	}
 	if err := verifyTags(tx, add); err != nil {
 		return nil, err
 	}
@@ -145,6 +162,47 @@ func verifyRefunds(o Order, refs []store.Transfer, transfers map[string]store.Tr
 	if (o.Status == OrderRefunded && !whole) || (o.Status == OrderPaid && whole) {
 		add("order_refunds", o.ID, "status %s does not fit %s refunded of %s", o.Status, o.Refunded, o.Amount)
 	}
+}
+
+// indexEntries are the ids an order is listed under (indexedBy), and which of its
+// entries the index holds.
+type indexEntries struct {
+	by    [3]string
+	found [3]bool
+}
+
+// verifyOrderIndex walks the order index against the orders: an order missing from it
+// is missing from the lists of its payer, payee or tag.
+func verifyOrderIndex(tx *store.Tx, orders map[string]*indexEntries, add addFunc) error {
+	err := tx.ForEach(store.BucketOrderIndex, "", false, func(key string, _ []byte) error {
+		word, rest, _ := strings.Cut(key, ":")
+		slash := strings.LastIndexByte(rest, '/')
+		party, id := rest[:max(slash, 0)], rest[slash+1:]
+		e, ok := orders[id]
+		if !ok {
+			add("order_index", key, "names order %s, which does not exist", id)
+			return nil
+		}
+		for i, w := range indexWords {
+			if w == word && e.by[i] == party {
+				e.found[i] = true
+				return nil
+			}
+		}
+		add("order_index", key, "names order %s, which is not of that party or tag", id)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range sortedKeys(orders) {
+		for i, w := range indexWords {
+			if !orders[id].found[i] {
+				add("order_index", id, "has no index entry under its %s %q: its lists leave it out", w, orders[id].by[i])
+			}
+		}
+	}
+	return nil
 }
 
 func verifyTags(tx *store.Tx, add addFunc) error {

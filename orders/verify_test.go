@@ -76,6 +76,21 @@ func TestVerifyFindsDamage(t *testing.T) {
 			o.Status, o.Transfer, o.PaidAt, o.Refunds, o.Refunded.Amount = OrderCancelled, "", nil, nil, 0
 			put(t, tx, store.BucketOrders, o.ID, o)
 		}},
+		{"order missing from its payer's list", "order_index", func(t *testing.T, s state, tx *store.Tx) {
+			if err := tx.Delete(store.BucketOrderIndex, orderIndexKeys(s.paid)[0]); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"index entry of a missing order", "order_index", func(t *testing.T, s state, tx *store.Tx) {
+			if err := tx.PutRaw(store.BucketOrderIndex, "payer:"+s.paid.Payer+"/"+store.NewID(store.PrefixOrder), []byte{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"index entry under another payer", "order_index", func(t *testing.T, s state, tx *store.Tx) {
+			if err := tx.PutRaw(store.BucketOrderIndex, "payer:"+s.w.usd.ID+"/"+s.paid.ID, []byte{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"reference index points elsewhere", "tag_index", func(t *testing.T, s state, tx *store.Tx) {
 			if err := tx.PutRaw(store.BucketTagIndex, refIndexKey(s.w.active.Ref), []byte(s.w.fixed.ID)); err != nil {
 				t.Fatal(err)
