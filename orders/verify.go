@@ -44,12 +44,10 @@ func Verify(tx *store.Tx) ([]store.Violation, error) {
 		return nil, err
 	}
 
-	orderIDs := map[string]bool{}
 	indexed := map[string]*indexEntries{}
 	parties := map[string]string{}
 	replyUse := map[string]string{}
 	err = store.Each(tx, store.BucketOrders, "", false, func(key string, o Order) error {
-		orderIDs[o.ID] = true
 		e := &indexEntries{}
 		for i, p := range indexedBy(o) {
 			// Parties recur across orders: one copy of each keeps a big ledger's check small.
@@ -85,7 +83,7 @@ func Verify(tx *store.Tx) ([]store.Violation, error) {
 	}
 	for _, m := range []map[string][]store.Transfer{payments, refunds} {
 		for _, id := range sortedKeys(m) {
-			if !orderIDs[id] {
+			if indexed[id] == nil {
 				add("transfer_order", m[id][0].ID, "%s transfer names order %s, which does not exist", m[id][0].Kind, id)
 			}
 		}
