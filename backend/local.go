@@ -73,7 +73,7 @@ func (l *Local) Close() error { return l.DB.Close() }
 // one read transaction, so the checks see one consistent state. Admins only.
 func (l *Local) Verify(ctx context.Context) ([]store.Violation, error) {
 	out := []store.Violation{}
-	err := l.DB.View(ctx, func(tx *store.Tx) error {
+	err := l.DB.ViewHeld(ctx, func(tx *store.Tx) error {
 		for _, check := range []func(*store.Tx) ([]store.Violation, error){store.VerifyLedger, orders.Verify, cards.Verify} {
 			v, err := check(tx)
 			if err != nil {

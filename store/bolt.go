@@ -63,16 +63,25 @@ func openBoltEngine(path string, opts Options) (*boltEngine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &boltEngine{bolt: b, path: path, group: &groupCommit{db: b}}
+	e := &boltEngine{bolt: b, path: path}
 	if fresh {
 		err = e.initialize()
 	} else if err = e.checkSchema(); err == nil {
 		err = e.upgrade()
 	}
+	var (
+		log     *walFile
+		pending [][]byte
+		seq     uint64
+	)
+	if err == nil {
+		log, pending, seq, err = openLog(b, path, opts.NoSync)
+	}
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
+	e.group = newGroupCommit(b, log, e.packedKeys, pending, seq)
 	return e, nil
 }
 
@@ -250,7 +259,16 @@ func (e *boltEngine) damaged(err *error) {
 
 func (e *boltEngine) target() string { return e.path }
 func (e *boltEngine) name() string   { return "bbolt" }
-func (e *boltEngine) close() error   { return e.bolt.Close() }
+
+// close checkpoints the shared transaction, so that the file alone holds the ledger.
+func (e *boltEngine) close() error {
+	e.group.close()
+	err := e.bolt.Close()
+	if cerr := e.group.log.close(); err == nil {
+		err = cerr
+	}
+	return wrapWriteErr(e.path, err)
+}
 
 func (e *boltEngine) ping(ctx context.Context) error {
 	err := e.view(func(tx *bolt.Tx) error {
@@ -266,17 +284,49 @@ func (e *boltEngine) ping(ctx context.Context) error {
 }
 
 func (e *boltEngine) run(ctx context.Context, mode txMode, fn func(engineTx) error) (err error) {
-	if mode == modeView {
-		return e.view(func(btx *bolt.Tx) error { return fn(boltTx{btx, e.packedKeys}) })
+	view := func(held bool) error {
+		return e.view(func(btx *bolt.Tx) error { return fn(boltTx{btx: btx, packedKeys: e.packedKeys, held: held}) })
+	}
+	switch mode {
+	case modeViewSettled:
+		return view(false)
+	case modeView, modeViewHeld:
+		held := mode == modeViewHeld
+		err := e.group.read(held, func(shared *bolt.Tx) (err error) {
+			if shared == nil {
+				return view(held)
+			}
+			defer guardFaults()()
+			defer e.damaged(&err)
+			return fn(boltTx{btx: shared, packedKeys: e.packedKeys, readOnly: true, held: true})
+		})
+		if errors.Is(err, errUnsettled) {
+			return e.unsettled(err)
+		}
+		return err
 	}
 	defer guardFaults()()
 	defer e.damaged(&err)
 	if mode == modeUpdate {
-		err = e.bolt.Update(func(btx *bolt.Tx) error { return fn(boltTx{btx, e.packedKeys}) })
+		err = e.group.exclusive(func() error {
+			return e.bolt.Update(func(btx *bolt.Tx) error { return fn(boltTx{btx: btx, packedKeys: e.packedKeys}) })
+		})
 	} else {
-		err = e.group.run(func(btx *bolt.Tx) error { return fn(boltTx{btx, e.packedKeys}) })
+		err = e.group.run(func(btx *bolt.Tx, log *walOps) error {
+			return fn(boltTx{btx: btx, packedKeys: e.packedKeys, log: log})
+		})
 	}
 	return wrapWriteErr(e.path, err)
+}
+
+// unsettled names a failed checkpoint before a read: the log holds the acknowledged
+// writes, which the file does not yet, so a read now could miss some.
+func (e *boltEngine) unsettled(err error) error {
+	var se *Error
+	if errors.As(err, &se) {
+		return err
+	}
+	return Wrap(KindInternal, "ledger_write_failed", err, "ledger %s cannot take in the writes of its log, so it is not read now; they are safe in %s", e.path, walPath(e.path))
 }
 
 func wrapWriteErr(path string, err error) error {
@@ -300,6 +350,12 @@ func wrapWriteErr(path string, err error) error {
 type boltTx struct {
 	btx        *bolt.Tx
 	packedKeys bool
+	// log, in a shared commit, collects the writes for the write-ahead log.
+	log *walOps
+	// held: no writer commits while this read runs (DB.ViewHeld).
+	held bool
+	// readOnly: a view that reads the shared transaction (groupCommit.read).
+	readOnly bool
 }
 
 // key returns key as bucket b holds it.
@@ -329,7 +385,7 @@ func (t boltTx) bucket(b Bucket) *bolt.Bucket {
 	return bk
 }
 
-func (t boltTx) writable() bool { return t.btx.Writable() }
+func (t boltTx) writable() bool { return t.btx.Writable() && !t.readOnly }
 
 func (t boltTx) get(b Bucket, key string) ([]byte, error) {
 	return t.record(b, key, t.bucket(b).Get(t.key(b, key)))
@@ -340,8 +396,30 @@ func (t boltTx) get(b Bucket, key string) ([]byte, error) {
 const snapshotMark = 0x02
 
 func (t boltTx) putSnapshot(b Bucket, key, evtID string) error {
-	return t.bucket(b).Put(t.key(b, key), append([]byte{snapshotMark}, t.key(BucketEvents, evtID)...))
+	return t.putRaw(b, t.key(b, key), append([]byte{snapshotMark}, t.key(BucketEvents, evtID)...))
 }
+
+// putRaw puts value at key as bucket b holds them, and logs the write in a shared commit.
+func (t boltTx) putRaw(b Bucket, key, value []byte) error {
+	if t.readOnly {
+		return bolterrors.ErrTxNotWritable
+	}
+	if t.log != nil && settledBuckets[b] {
+		return Errorf(KindInternal, "ledger_write_failed", "store: bucket %s is written only by Update, so that settled reads see it", b)
+	}
+	if err := t.bucket(b).Put(key, value); err != nil {
+		return err
+	}
+	if t.log != nil {
+		t.log.put(b, key, value)
+	}
+	return nil
+}
+
+// settledBuckets are read by views that do not wait for a checkpoint (modeViewSettled:
+// a server authenticates every request), so they are written in bbolt transactions of
+// their own only, never in a shared commit whose writes may still be only in the log.
+var settledBuckets = map[Bucket]bool{BucketKeys: true, BucketKeyIndex: true}
 
 // record returns the record that v, read at key, holds: v unpacked (see packValue), or
 // the data of the event v refers to.
@@ -366,7 +444,7 @@ func (t boltTx) record(b Bucket, key string, v []byte) ([]byte, error) {
 }
 
 func (t boltTx) put(b Bucket, key string, value []byte) error {
-	return t.bucket(b).Put(t.key(b, key), packValue(b, value))
+	return t.putRaw(b, t.key(b, key), packValue(b, value))
 }
 
 func (t boltTx) putWhileAny(b Bucket, key string, value []byte, guard Bucket) error {
@@ -386,7 +464,20 @@ func unpacked(b Bucket, key string, v []byte) ([]byte, error) {
 }
 
 func (t boltTx) del(b Bucket, key string) error {
-	return t.bucket(b).Delete(t.key(b, key))
+	if t.readOnly {
+		return bolterrors.ErrTxNotWritable
+	}
+	if t.log != nil && settledBuckets[b] {
+		return Errorf(KindInternal, "ledger_write_failed", "store: bucket %s is written only by Update, so that settled reads see it", b)
+	}
+	k := t.key(b, key)
+	if err := t.bucket(b).Delete(k); err != nil {
+		return err
+	}
+	if t.log != nil {
+		t.log.del(b, k)
+	}
+	return nil
 }
 
 func (t boltTx) scan(b Bucket, prefix, from string, reverse bool, fn func(key string, value []byte) error) error {
@@ -454,7 +545,7 @@ func (t boltTx) check() ([]Violation, error) {
 		return out, nil
 	}
 	btx := t.btx
-	if !btx.Writable() {
+	if !btx.Writable() && !t.held {
 		// A file opened read-only has no writers to keep out: check it as it is.
 		if w, err := db.Begin(true); err == nil {
 			defer w.Rollback()

@@ -149,7 +149,11 @@ func shareEventData(tx *Tx) error {
 // ownMeta reports whether a meta key is one every ledger writes for itself when made (a
 // bbolt file marks its key layout).
 func ownMeta(key string) bool {
-	return key == string(metaMagic) || key == string(metaSchema) || key == string(metaPackedKeys) || strings.HasPrefix(key, MetaMigrationPrefix)
+	switch key {
+	case string(metaMagic), string(metaSchema), string(metaPackedKeys), string(metaWALID), string(metaWALApplied):
+		return true
+	}
+	return strings.HasPrefix(key, MetaMigrationPrefix)
 }
 
 // Bookkeeping reports whether a record is a ledger's note about itself (its schema, its

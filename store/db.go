@@ -87,6 +87,11 @@ const (
 	modeView   txMode = iota
 	modeUpdate        // one read-write transaction
 	modeBatch         // read-write, possibly sharing a commit with concurrent callers
+	// modeViewSettled reads what bbolt has committed, not waiting for the writes of
+	// shared commits that the log holds: only for buckets that shared commits never
+	// write (settledBuckets).
+	modeViewSettled
+	modeViewHeld // a view during which no writer commits
 )
 
 // Open opens the ledger at target, creating it when it does not exist: a file path for
@@ -147,7 +152,11 @@ func (db *DB) Retries() int64 { return db.retries.Load() }
 
 // View runs fn in a read-only transaction, which sees one consistent state.
 func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
-	return db.eng.run(ctx, modeView, func(etx engineTx) error {
+	return db.view(ctx, modeView, fn)
+}
+
+func (db *DB) view(ctx context.Context, mode txMode, fn func(*Tx) error) error {
+	return db.eng.run(ctx, mode, func(etx engineTx) error {
 		tx := db.newTx(ctx, etx)
 		tx.idemTTL = db.idemTTL
 		err := fn(tx)
@@ -156,6 +165,12 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 		}
 		return err
 	})
+}
+
+// ViewHeld is View with every writer held off until fn returns: bbolt's check of its
+// pages (VerifyLedger) must not see a commit halfway. On PostgreSQL it is View.
+func (db *DB) ViewHeld(ctx context.Context, fn func(*Tx) error) error {
+	return db.view(ctx, modeViewHeld, fn)
 }
 
 // Update runs fn in one read-write transaction: all of it is written, or none. fn may

@@ -14,24 +14,19 @@ import (
 // While one commit runs, the calls that queue behind it share the next commit; a call
 // that fails there fails alone, and the others still commit without its writes.
 func TestGroupCommitSharesAndIsolates(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "g.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
+	db, g := sharedCommits(t)
+	put := func(tx *bolt.Tx, log *walOps, k string) error {
+		log.put("b", []byte(k), []byte("v"))
+		return tx.Bucket([]byte("b")).Put([]byte(k), []byte("v"))
 	}
-	defer db.Close()
-	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }); err != nil {
-		t.Fatal(err)
-	}
-	g := &groupCommit{db: db}
-	put := func(tx *bolt.Tx, k string) error { return tx.Bucket([]byte("b")).Put([]byte(k), []byte("v")) }
 
 	running, release := make(chan struct{}), make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- g.run(func(tx *bolt.Tx) error {
+		first <- g.run(func(tx *bolt.Tx, log *walOps) error {
 			close(running)
 			<-release
-			return put(tx, "first")
+			return put(tx, log, "first")
 		})
 	}()
 	<-running
@@ -43,11 +38,14 @@ func TestGroupCommitSharesAndIsolates(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = g.run(func(tx *bolt.Tx) error {
+			errs[i] = g.run(func(tx *bolt.Tx, log *walOps) error {
 				mu.Lock()
 				txs[tx] = true
 				mu.Unlock()
-				if err := put(tx, fmt.Sprint("k", i)); err != nil {
+				if log == nil {
+					log = &walOps{} // alone, in bbolt's own commit
+				}
+				if err := put(tx, log, fmt.Sprint("k", i)); err != nil {
 					return err
 				}
 				if i == 3 {
@@ -84,7 +82,10 @@ func TestGroupCommitSharesAndIsolates(t *testing.T) {
 	if len(txs) != 3 {
 		t.Errorf("the %d queued calls ran in %d transactions, want 3", n, len(txs))
 	}
-	err = db.View(func(tx *bolt.Tx) error {
+	if err := g.settle(); err != nil {
+		t.Fatal(err)
+	}
+	err := db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("b"))
 		for i := range n {
 			if got := b.Get([]byte(fmt.Sprint("k", i))) != nil; got != (i != 3) {
@@ -101,21 +102,48 @@ func TestGroupCommitSharesAndIsolates(t *testing.T) {
 // A call that panics in company runs again alone on its caller's goroutine, where the
 // panic reaches the caller; the calls beside it commit.
 func TestGroupCommitPanicStaysWithItsCaller(t *testing.T) {
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "g.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	g := &groupCommit{db: db}
+	_, g := sharedCommits(t)
 	var panicked any
 	func() {
 		defer func() { panicked = recover() }()
-		g.run(func(*bolt.Tx) error { panic("boom") })
+		g.run(func(*bolt.Tx, *walOps) error { panic("boom") })
 	}()
 	if panicked != "boom" {
 		t.Fatalf("recovered %v, want the call's own panic", panicked)
 	}
-	if err := g.run(func(tx *bolt.Tx) error { _, err := tx.CreateBucketIfNotExists([]byte("after")); return err }); err != nil {
+	if err := g.run(func(tx *bolt.Tx, _ *walOps) error { return tx.Bucket([]byte("b")).Put([]byte("after"), []byte("v")) }); err != nil {
 		t.Fatalf("a call after the panic: %v", err)
 	}
+}
+
+// sharedCommits opens a bbolt file with a bucket "b" and its write-ahead log.
+func sharedCommits(t *testing.T) (*bolt.DB, *groupCommit) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "g.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range []string{"b", string(BucketMeta)} {
+			if _, err := tx.CreateBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, pending, seq, err := openLog(db, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGroupCommit(db, log, false, pending, seq)
+	t.Cleanup(func() {
+		g.close()
+		db.Close()
+		log.close()
+	})
+	return db, g
 }

@@ -252,7 +252,9 @@ func (db *DB) Authenticate(ctx context.Context, secret string) (Actor, error) {
 		return Actor{}, Errorf(KindUnauthorized, "malformed_api_key", "the API key is malformed; tagpay keys start with %q", SecretPrefix)
 	}
 	var actor Actor
-	err := db.View(ctx, func(tx *Tx) error {
+	// Keys are written by Update only (settledBuckets): every request reads them, and
+	// need not wait for a checkpoint of the taps before it.
+	err := db.view(ctx, modeViewSettled, func(tx *Tx) error {
 		id := tx.GetRaw(BucketKeyIndex, hashSecret(secret))
 		if id == nil {
 			return Errorf(KindUnauthorized, "unknown_api_key", "the API key is not known to this server")

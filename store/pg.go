@@ -129,6 +129,9 @@ func (e *pgEngine) lockKey(name string) int64 {
 }
 
 func (e *pgEngine) run(ctx context.Context, mode txMode, fn func(engineTx) error) error {
+	if mode == modeViewSettled || mode == modeViewHeld {
+		mode = modeView // every commit is PostgreSQL's own: each view sees it
+	}
 	conflicts, reconnects := 0, 0
 	for {
 		if e.closed.Load() {
