@@ -59,9 +59,8 @@ type syncWait struct {
 
 const (
 	// A bbolt node splits only when its transaction commits: in a longer epoch, its
-	// leaves grow to thousands of entries and every insert moves them. Over 32,000
-	// taps from 16 payers, epochs of 1, 2, 4 and 16 MiB made 7,026-8,073,
-	// 7,742-8,844, 8,147-8,656 and 7,360-7,478 taps/s.
+	// leaves grow to thousands of entries and every insert moves them; a shorter one
+	// writes more pages. See docs/benchmarks.md, "The write-ahead log".
 	walEpochBytes = 2 << 20
 	walEpochAge   = 2 * time.Second
 	walIdle       = 20 * time.Millisecond
@@ -136,6 +135,9 @@ func (g *groupCommit) drain() {
 	}
 	g.syncMu.Unlock()
 	if failed {
+		// The records past the last durable one were reported failed: spoil the next
+		// one's header, so that a later open does not take it in from the page cache.
+		g.log.f.WriteAt(make([]byte, walHeaderSize), g.log.off)
 		g.rollback()
 		g.epoch = g.epoch[:g.seq-g.base]
 		g.bytes = 0

@@ -155,6 +155,8 @@ type walFile struct {
 	noSync bool
 	// idStored: the ledger holds id (metaWALID); records may be written.
 	idStored bool
+	// failSync, in tests, fails a sync before it is done.
+	failSync func() error
 }
 
 // openWAL opens (creating) the log of the ledger at path, whose log id is id.
@@ -188,6 +190,11 @@ func (w *walFile) write(rec []byte) error {
 // sync makes what was written durable. It runs beside the next write: the kernel makes
 // durable at least what was written before it began.
 func (w *walFile) sync() error {
+	if w.failSync != nil {
+		if err := w.failSync(); err != nil {
+			return err
+		}
+	}
 	if w.noSync {
 		return nil
 	}

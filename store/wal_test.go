@@ -3,8 +3,10 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -223,4 +225,55 @@ func FuzzWALLog(f *testing.F) {
 			})
 		}
 	})
+}
+
+// A sync of the log that fails fails the commits it was to make durable, and every
+// commit built on them: none of their writes stays, in the process or in the files, and
+// the ledger goes on taking writes.
+func TestAFailedLogSyncTakesItsWritesBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	db := openAt(t, path)
+	alice := fundedAccount(t, db, "Alice", "EUR", 100)
+	bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
+	g := db.eng.(*boltEngine).group
+	pay := func() (Transfer, error) {
+		var tr Transfer
+		err := db.Batch(bg, func(tx *Tx) (err error) {
+			tr, err = tx.Transfer(TransferSpec{Kind: TransferPayment, From: alice.ID, To: bob.ID, Amount: Money{1, "EUR"}})
+			return err
+		})
+		return tr, err
+	}
+	if _, err := pay(); err != nil {
+		t.Fatal(err)
+	}
+	g.syncMu.Lock() // the syncer reads it after taking syncMu
+	g.log.failSync = func() error { return syscall.EIO }
+	g.syncMu.Unlock()
+	failed, err := pay()
+	if !errors.Is(err, syscall.EIO) || CodeOf(err) != "ledger_write_failed" || failed.ID == "" {
+		t.Fatalf("a payment whose log sync failed: %v", err)
+	}
+	g.syncMu.Lock()
+	g.log.failSync = nil
+	g.syncMu.Unlock()
+	if _, err := pay(); err != nil {
+		t.Fatalf("a payment after the failed sync: %v", err)
+	}
+	check := func(db *DB) {
+		t.Helper()
+		verifyClean(t, db)
+		if a, b := balance(t, db, alice.ID), balance(t, db, bob.ID); a != 98 || b != 2 {
+			t.Errorf("balances %d and %d, want 98 and 2: two payments of 1 stand", a, b)
+		}
+		db.View(bg, func(tx *Tx) error {
+			if _, err := tx.TransferByID(failed.ID); KindOf(err) != KindNotFound {
+				t.Errorf("the payment that failed: %v, want it not found", err)
+			}
+			return nil
+		})
+	}
+	check(db)
+	db.Close()
+	check(openAt(t, path))
 }
