@@ -418,7 +418,8 @@ func (t boltTx) putRaw(b Bucket, key, value []byte) error {
 
 // settledBuckets are read by views that do not wait for a checkpoint (modeViewSettled:
 // a server authenticates every request), so they are written in bbolt transactions of
-// their own only, never in a shared commit whose writes may still be only in the log.
+// their own only, never in a shared commit whose writes may still be only in the log: a
+// shared call that writes one fails there and runs again alone (groupCommit.run).
 var settledBuckets = map[Bucket]bool{BucketKeys: true, BucketKeyIndex: true}
 
 // record returns the record that v, read at key, holds: v unpacked (see packValue), or

@@ -17,7 +17,7 @@ type Options struct {
 	// LockTimeout is how long to wait for another process to release the file, or on
 	// PostgreSQL at least how long to wait for another replica's schema upgrade.
 	LockTimeout time.Duration
-	// NoSync skips fsync (bbolt) or the wait for the WAL flush (PostgreSQL's
+	// NoSync skips fsync (bbolt: of its file and of its write-ahead log) or the wait for the WAL flush (PostgreSQL's
 	// synchronous_commit off); for tests and for benchmarks that compare against durable
 	// runs only.
 	NoSync bool
@@ -198,7 +198,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 }
 
 // Batch is Update for concurrent writers: on bbolt, calls from many goroutines share one
-// commit (one fsync); on PostgreSQL each is its own transaction and concurrency comes
+// commit, one record of the write-ahead log and one sync of it; on PostgreSQL each is its own transaction and concurrency comes
 // from the connection pool. fn may run more than once, so it must have no effects
 // outside tx.
 //

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -276,4 +277,57 @@ func TestAFailedLogSyncTakesItsWritesBack(t *testing.T) {
 	check(db)
 	db.Close()
 	check(openAt(t, path))
+}
+
+// Writers that pause leave the file holding everything: after walIdle without writes,
+// bbolt commits what the log holds.
+func TestAnIdleLedgerIsCheckpointed(t *testing.T) {
+	db := openAt(t, filepath.Join(t.TempDir(), "ledger.db"))
+	alice := fundedAccount(t, db, "Alice", "EUR", 100)
+	bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
+	err := db.Batch(bg, func(tx *Tx) error {
+		_, err := tx.Transfer(TransferSpec{Kind: TransferPayment, From: alice.ID, To: bob.ID, Amount: Money{1, "EUR"}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := db.eng.(*boltEngine).group
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(walIdle) {
+		g.txMu.Lock()
+		pending := len(g.epoch)
+		g.txMu.Unlock()
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d logged commits still not in the file 5 s after the last write", pending)
+		}
+	}
+	fileOnly := filepath.Join(t.TempDir(), "ledger.db")
+	if data, err := os.ReadFile(db.Path()); err != nil || os.WriteFile(fileOnly, data, 0o600) != nil {
+		t.Fatal(err)
+	}
+	if got := balance(t, openAt(t, fileOnly), bob.ID); got != 1 {
+		t.Errorf("the file alone holds %d paid to Bob, want 1", got)
+	}
+}
+
+// API keys are read on every request without waiting for a checkpoint, so a shared
+// commit, whose writes may be in the log only, never writes them: a call that does runs
+// again alone, in a bbolt commit of its own, and the file holds the key when it returns.
+func TestASharedCommitDoesNotWriteKeys(t *testing.T) {
+	db := openAt(t, filepath.Join(t.TempDir(), "ledger.db"))
+	if err := db.Batch(bg, func(tx *Tx) error { return tx.PutRaw(BucketKeys, "key_x", []byte(`{}`)) }); err != nil {
+		t.Fatal(err)
+	}
+	g := db.eng.(*boltEngine).group
+	g.txMu.Lock()
+	logged := len(g.epoch)
+	g.txMu.Unlock()
+	var got []byte
+	db.view(bg, modeViewSettled, func(tx *Tx) error { got = tx.GetRaw(BucketKeys, "key_x"); return nil })
+	if logged != 0 || string(got) != `{}` {
+		t.Errorf("after the call: %d commits in the log only, the file holds %q", logged, got)
+	}
 }
