@@ -17,9 +17,9 @@ type Options struct {
 	// LockTimeout is how long to wait for another process to release the file, or on
 	// PostgreSQL at least how long to wait for another replica's schema upgrade.
 	LockTimeout time.Duration
-	// NoSync skips fsync (bbolt: of its file and of its write-ahead log) or the wait for the WAL flush (PostgreSQL's
-	// synchronous_commit off); for tests and for benchmarks that compare against durable
-	// runs only.
+	// NoSync skips fsync (bbolt: of its file and of its write-ahead log) or the wait for
+	// the WAL flush (PostgreSQL's synchronous_commit off); for tests and for benchmarks
+	// that compare against durable runs only.
 	NoSync bool
 	// IdempotencyTTL is how long an idempotency key holds its first result (0: 24
 	// hours, as payment APIs keep them; negative: for ever). Older records are ignored
