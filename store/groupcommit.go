@@ -346,7 +346,7 @@ func (g *groupCommit) begin() error {
 	if g.broken != nil || g.tx != nil {
 		return g.broken
 	}
-	if err := g.log.storeID(g.db); err != nil {
+	if err := g.log.prepare(g.db); err != nil {
 		return err
 	}
 	tx, err := g.db.Begin(true)

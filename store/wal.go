@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -149,7 +150,8 @@ func applyWAL(tx *bolt.Tx, packedKeys bool, payload []byte) error {
 // walFile is the log file, written by the one goroutine that holds the shared
 // transaction.
 type walFile struct {
-	f      *os.File
+	path   string   // of the ledger
+	f      *os.File // nil until the first record (prepare)
 	id     []byte
 	off    int64 // where the next record goes
 	noSync bool
@@ -159,22 +161,44 @@ type walFile struct {
 	failSync func() error
 }
 
-// openWAL opens (creating) the log of the ledger at path, whose log id is id.
+// openWAL opens the log of the ledger at path, whose log id is id, if there is one: a
+// ledger only read gets none (see create).
 func openWAL(path string, id []byte, noSync bool) (*walFile, error) {
-	name := walPath(path)
-	_, statErr := os.Stat(name)
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, Wrap(KindUnavailable, "ledger_unwritable", err, "cannot open the log %s of ledger %s", name, path)
+	w := &walFile{path: path, id: id, noSync: noSync}
+	f, err := os.OpenFile(walPath(path), os.O_RDWR, 0)
+	switch {
+	case err == nil:
+		w.f = f
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, Wrap(KindUnavailable, "ledger_unwritable", err, "cannot open the log %s of ledger %s", walPath(path), path)
 	}
-	if errors.Is(statErr, os.ErrNotExist) && !noSync {
-		// The log's name must outlast a crash as its records do.
-		if d, err := os.Open(filepath.Dir(name)); err == nil {
-			d.Sync()
-			d.Close()
+	return w, nil
+}
+
+// prepare makes the log ready for records: the file exists, and the ledger holds the
+// log id that its records carry.
+func (w *walFile) prepare(b *bolt.DB) error {
+	if w.f == nil {
+		name := walPath(w.path)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return Wrap(KindUnavailable, "ledger_unwritable", err, "cannot create the log %s of ledger %s", name, w.path)
 		}
+		if !w.noSync {
+			// The log's name must outlast a crash as its records do.
+			if d, err := os.Open(filepath.Dir(name)); err == nil {
+				d.Sync()
+				d.Close()
+			}
+		}
+		w.f = f
 	}
-	return &walFile{f: f, id: id, noSync: noSync}, nil
+	if w.idStored {
+		return nil
+	}
+	err := b.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(BucketMeta)).Put(metaWALID, w.id) })
+	w.idStored = err == nil
+	return err
 }
 
 // write writes rec at the log's end; sync makes it durable. A failed write leaves the
@@ -195,7 +219,7 @@ func (w *walFile) sync() error {
 			return err
 		}
 	}
-	if w.noSync {
+	if w.noSync || w.f == nil {
 		return nil
 	}
 	return unix.Fdatasync(int(w.f.Fd()))
@@ -204,11 +228,19 @@ func (w *walFile) sync() error {
 // restart makes the next record go to the log's start: the file holds every record.
 func (w *walFile) restart() { w.off = 0 }
 
-func (w *walFile) close() error { return w.f.Close() }
+func (w *walFile) close() error {
+	if w.f == nil {
+		return nil
+	}
+	return w.f.Close()
+}
 
 // pending returns, in order, the payloads of the records that follow applied, and the
 // sequence number of the last.
 func (w *walFile) pending(applied uint64) (payloads [][]byte, last uint64, err error) {
+	if w.f == nil {
+		return nil, applied, nil
+	}
 	data, err := io.ReadAll(io.NewSectionReader(w.f, 0, 1<<62))
 	if err != nil {
 		return nil, 0, err
@@ -280,14 +312,4 @@ func openLog(b *bolt.DB, path string, noSync bool) (w *walFile, pending [][]byte
 		}
 	}
 	return w, pending, last, nil
-}
-
-// storeID writes the log id into the ledger before the first record that names it.
-func (w *walFile) storeID(b *bolt.DB) error {
-	if w.idStored {
-		return nil
-	}
-	err := b.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(BucketMeta)).Put(metaWALID, w.id) })
-	w.idStored = err == nil
-	return err
 }
