@@ -13,6 +13,23 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// aliceAndBob opens a ledger at path with Alice holding 100 and Bob nothing.
+func aliceAndBob(t *testing.T, path string) (*DB, Account, Account) {
+	t.Helper()
+	db := openAt(t, path)
+	return db, fundedAccount(t, db, "Alice", "EUR", 100), newAccount(t, db, "Bob", AccountPerson, "EUR")
+}
+
+func wantNoTransfer(t *testing.T, db *DB, id string) {
+	t.Helper()
+	db.View(bg, func(tx *Tx) error {
+		if _, err := tx.TransferByID(id); KindOf(err) != KindNotFound {
+			t.Errorf("transfer %s: %v, want it not found", id, err)
+		}
+		return nil
+	})
+}
+
 // crashCopy copies the ledger at path and its log into dir as a crash would leave them:
 // both files as they are between two checkpoints, while no checkpoint runs.
 func crashCopy(t *testing.T, db *DB, dir string) string {
@@ -69,9 +86,7 @@ func loggedPayments(t *testing.T, db *DB, alice, bob Account, n int) []string {
 }
 
 func TestLoggedWritesSurviveACrashBeforeTheCheckpoint(t *testing.T) {
-	db := openAt(t, filepath.Join(t.TempDir(), "ledger.db"))
-	alice := fundedAccount(t, db, "Alice", "EUR", 100)
-	bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
+	db, alice, bob := aliceAndBob(t, filepath.Join(t.TempDir(), "ledger.db"))
 	ids := loggedPayments(t, db, alice, bob, 3)
 
 	crashed := crashCopy(t, db, t.TempDir())
@@ -104,9 +119,7 @@ func TestLoggedWritesSurviveACrashBeforeTheCheckpoint(t *testing.T) {
 }
 
 func TestATornLogRecordIsLeftOut(t *testing.T) {
-	db := openAt(t, filepath.Join(t.TempDir(), "ledger.db"))
-	alice := fundedAccount(t, db, "Alice", "EUR", 100)
-	bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
+	db, alice, bob := aliceAndBob(t, filepath.Join(t.TempDir(), "ledger.db"))
 	ids := loggedPayments(t, db, alice, bob, 2)
 	crashed := crashCopy(t, db, t.TempDir())
 
@@ -123,12 +136,7 @@ func TestATornLogRecordIsLeftOut(t *testing.T) {
 	after := openAt(t, crashed)
 	verifyClean(t, after)
 	checkTransfersThere(t, after, ids[:1])
-	after.View(bg, func(tx *Tx) error {
-		if _, err := tx.TransferByID(ids[1]); KindOf(err) != KindNotFound {
-			t.Errorf("the torn payment: %v, want it not found", err)
-		}
-		return nil
-	})
+	wantNoTransfer(t, after, ids[1])
 	if b := balance(t, after, bob.ID); b != 1 {
 		t.Errorf("Bob holds %d, want the one whole record's 1", b)
 	}
@@ -138,9 +146,7 @@ func TestATornLogRecordIsLeftOut(t *testing.T) {
 // replaced at the same path), or beside an older copy of its own ledger that lacks the
 // records before it (a restored backup).
 func TestALogOfAnotherStateIsNotApplied(t *testing.T) {
-	db := openAt(t, filepath.Join(t.TempDir(), "ledger.db"))
-	alice := fundedAccount(t, db, "Alice", "EUR", 100)
-	bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
+	db, alice, bob := aliceAndBob(t, filepath.Join(t.TempDir(), "ledger.db"))
 	if err := db.eng.(*boltEngine).group.settle(); err != nil {
 		t.Fatal(err)
 	}
@@ -233,9 +239,7 @@ func FuzzWALLog(f *testing.F) {
 // the ledger goes on taking writes.
 func TestAFailedLogSyncTakesItsWritesBack(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	db := openAt(t, path)
-	alice := fundedAccount(t, db, "Alice", "EUR", 100)
-	bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
+	db, alice, bob := aliceAndBob(t, path)
 	g := db.eng.(*boltEngine).group
 	pay := func() (Transfer, error) {
 		var tr Transfer
@@ -267,12 +271,7 @@ func TestAFailedLogSyncTakesItsWritesBack(t *testing.T) {
 		if a, b := balance(t, db, alice.ID), balance(t, db, bob.ID); a != 98 || b != 2 {
 			t.Errorf("balances %d and %d, want 98 and 2: two payments of 1 stand", a, b)
 		}
-		db.View(bg, func(tx *Tx) error {
-			if _, err := tx.TransferByID(failed.ID); KindOf(err) != KindNotFound {
-				t.Errorf("the payment that failed: %v, want it not found", err)
-			}
-			return nil
-		})
+		wantNoTransfer(t, db, failed.ID)
 	}
 	check(db)
 	db.Close()
@@ -282,9 +281,7 @@ func TestAFailedLogSyncTakesItsWritesBack(t *testing.T) {
 // Writers that pause leave the file holding everything: after walIdle without writes,
 // bbolt commits what the log holds.
 func TestAnIdleLedgerIsCheckpointed(t *testing.T) {
-	db := openAt(t, filepath.Join(t.TempDir(), "ledger.db"))
-	alice := fundedAccount(t, db, "Alice", "EUR", 100)
-	bob := newAccount(t, db, "Bob", AccountPerson, "EUR")
+	db, alice, bob := aliceAndBob(t, filepath.Join(t.TempDir(), "ledger.db"))
 	err := db.Batch(bg, func(tx *Tx) error {
 		_, err := tx.Transfer(TransferSpec{Kind: TransferPayment, From: alice.ID, To: bob.ID, Amount: Money{1, "EUR"}})
 		return err
