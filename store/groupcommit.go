@@ -282,10 +282,10 @@ func (g *groupCommit) commit(calls []*groupCall) {
 	g.txMu.Lock()
 	defer g.txMu.Unlock()
 	g.syncMu.Lock()
-	failed := g.syncErr != nil
+	syncFailed := g.syncErr != nil
 	g.syncMu.Unlock()
-	if failed {
-		g.drain()
+	if syncFailed {
+		g.drain() // takes back what the failed sync left undurable
 	}
 	for len(calls) > 0 {
 		if err := g.begin(); err != nil {
