@@ -405,7 +405,7 @@ func (t boltTx) putRaw(b Bucket, key, value []byte) error {
 		return bolterrors.ErrTxNotWritable
 	}
 	if t.log != nil && settledBuckets[b] {
-		return Errorf(KindInternal, "ledger_write_failed", "store: bucket %s is written only by Update, so that settled reads see it", b)
+		return errSettledWrite
 	}
 	if err := t.bucket(b).Put(key, value); err != nil {
 		return err
@@ -421,6 +421,8 @@ func (t boltTx) putRaw(b Bucket, key, value []byte) error {
 // their own only, never in a shared commit whose writes may still be only in the log: a
 // shared call that writes one fails there and runs again alone (groupCommit.run).
 var settledBuckets = map[Bucket]bool{BucketKeys: true, BucketKeyIndex: true}
+
+var errSettledWrite = errors.New("store: keys are not written in a shared commit; the call runs alone")
 
 // record returns the record that v, read at key, holds: v unpacked (see packValue), or
 // the data of the event v refers to.
@@ -469,7 +471,7 @@ func (t boltTx) del(b Bucket, key string) error {
 		return bolterrors.ErrTxNotWritable
 	}
 	if t.log != nil && settledBuckets[b] {
-		return Errorf(KindInternal, "ledger_write_failed", "store: bucket %s is written only by Update, so that settled reads see it", b)
+		return errSettledWrite
 	}
 	k := t.key(b, key)
 	if err := t.bucket(b).Delete(k); err != nil {

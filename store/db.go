@@ -198,9 +198,9 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 }
 
 // Batch is Update for concurrent writers: on bbolt, calls from many goroutines share one
-// commit, one record of the write-ahead log and one sync of it; on PostgreSQL each is its own transaction and concurrency comes
-// from the connection pool. fn may run more than once, so it must have no effects
-// outside tx.
+// commit, one record of the write-ahead log and one sync of it; on PostgreSQL each is
+// its own transaction and concurrency comes from the connection pool. fn may run more
+// than once, so it must have no effects outside tx.
 //
 // A business rejection (any error with a kind other than internal) returned before fn
 // wrote anything is handed to the caller without failing the shared transaction, so one

@@ -16,8 +16,8 @@ import (
 )
 
 // The write-ahead log of a bbolt ledger. bbolt commits a transaction by writing every
-// page it dirtied and syncing twice (pages, then meta): most of a tap's cost, and one that
-// grows with the trees. Shared commits (groupcommit.go) instead append the writes they
+// page it dirtied and syncing twice (pages, then meta): half of a shared commit's time,
+// and more as the trees grow. Shared commits (groupcommit.go) instead append the writes they
 // made (each put and delete, as bytes) to the log and sync it once; bbolt commits the
 // accumulated transaction now and then (a checkpoint), and records in the file which log
 // record it holds last. Opening the ledger applies the records it does not hold yet.
@@ -264,7 +264,7 @@ func (w *walFile) pending(applied uint64) (payloads [][]byte, last uint64, err e
 // it holds that the file does not (what was acknowledged before a crash) and the sequence
 // number of the last: the shared transaction begins with them, and the first checkpoint
 // writes them into the file. A ledger that has no log id yet gets one in memory: its
-// first shared commit stores it (see groupCommit.begin), so a ledger only read is never
+// first shared commit stores it (see walFile.prepare), so a ledger only read is never
 // written.
 func openLog(b *bolt.DB, path string, noSync bool) (w *walFile, pending [][]byte, last uint64, err error) {
 	var id []byte
