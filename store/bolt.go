@@ -401,17 +401,26 @@ func (t boltTx) putSnapshot(b Bucket, key, evtID string) error {
 
 // putRaw puts value at key as bucket b holds them, and logs the write in a shared commit.
 func (t boltTx) putRaw(b Bucket, key, value []byte) error {
-	if t.readOnly {
-		return bolterrors.ErrTxNotWritable
-	}
-	if t.log != nil && settledBuckets[b] {
-		return errSettledWrite
+	if err := t.mayWrite(b); err != nil {
+		return err
 	}
 	if err := t.bucket(b).Put(key, value); err != nil {
 		return err
 	}
 	if t.log != nil {
 		t.log.put(b, key, value)
+	}
+	return nil
+}
+
+// mayWrite refuses a write to b in a view of the shared transaction, and in a shared
+// commit when b is settled.
+func (t boltTx) mayWrite(b Bucket) error {
+	if t.readOnly {
+		return bolterrors.ErrTxNotWritable
+	}
+	if t.log != nil && settledBuckets[b] {
+		return errSettledWrite
 	}
 	return nil
 }
@@ -467,11 +476,8 @@ func unpacked(b Bucket, key string, v []byte) ([]byte, error) {
 }
 
 func (t boltTx) del(b Bucket, key string) error {
-	if t.readOnly {
-		return bolterrors.ErrTxNotWritable
-	}
-	if t.log != nil && settledBuckets[b] {
-		return errSettledWrite
+	if err := t.mayWrite(b); err != nil {
+		return err
 	}
 	k := t.key(b, key)
 	if err := t.bucket(b).Delete(k); err != nil {

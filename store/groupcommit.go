@@ -208,9 +208,7 @@ func (g *groupCommit) exclusive(fn func() error) error {
 
 // settle checkpoints, so that a reader of the file sees every write acknowledged so far.
 func (g *groupCommit) settle() error {
-	g.txMu.Lock()
-	defer g.txMu.Unlock()
-	return g.checkpoint()
+	return g.exclusive(func() error { return nil })
 }
 
 // errUnsettled marks a failure to read because the logged writes could not be read.
