@@ -193,7 +193,7 @@ func (e *boltEngine) checkSchema() error {
 		if len(v) != 4 {
 			return Errorf(KindCorrupt, "ledger_corrupt", "ledger %s has no readable schema version", e.path)
 		}
-		if got := binary.BigEndian.Uint32(v); got != boltSchemaVersion && got != 1 {
+		if got := binary.BigEndian.Uint32(v); got < 1 || got > boltSchemaVersion {
 			return Errorf(KindConflict, "schema_version", "ledger %s has schema version %d; this tagpay reads version %d", e.path, got, boltSchemaVersion)
 		}
 		switch pk := meta.Get(metaPackedKeys); {
@@ -214,7 +214,7 @@ func (e *boltEngine) checkSchema() error {
 }
 
 // upgrade brings a ledger written by an earlier tagpay to this layout: it creates the
-// buckets added since, empty, and marks a file of schema version 1 as 2. A ledger that
+// buckets added since, empty, and marks a file of an earlier schema version as this one. A ledger that
 // needs neither is not written to.
 func (e *boltEngine) upgrade() error {
 	var missing []Bucket
@@ -476,10 +476,14 @@ func unpacked(b Bucket, key string, v []byte) ([]byte, error) {
 }
 
 func (t boltTx) del(b Bucket, key string) error {
+	return t.delRaw(b, t.key(b, key))
+}
+
+// delRaw deletes key as bucket b holds it, and logs the delete in a shared commit.
+func (t boltTx) delRaw(b Bucket, k []byte) error {
 	if err := t.mayWrite(b); err != nil {
 		return err
 	}
-	k := t.key(b, key)
 	if err := t.bucket(b).Delete(k); err != nil {
 		return err
 	}

@@ -68,6 +68,16 @@ func Copy(ctx context.Context, from, to *DB) (CopyStats, error) {
 					if b == BucketMeta && (ownMeta(k) || (k == metaKeysCheck && toKeys != "")) {
 						return nil
 					}
+					if b == BucketIdempotency {
+						// A record leaves its generation (idemgen.go): the target files
+						// it as it files its own. One used again past its time leaves
+						// the newer one only.
+						slot := idempotencySlot(k)
+						if at, err := tx.idempotencyKey(slot, false); err != nil || at != k {
+							return err
+						}
+						k = slot
+					}
 					// Never nil: an empty value (an index entry) must not become NULL.
 					if !yield(record{b: b, key: k, val: append([]byte{}, v...)}, nil) {
 						return errCopyStopped
@@ -150,7 +160,8 @@ func shareEventData(tx *Tx) error {
 // bbolt file marks its key layout).
 func ownMeta(key string) bool {
 	switch key {
-	case string(metaMagic), string(metaSchema), string(metaPackedKeys), string(metaWALID), string(metaWALApplied):
+	case string(metaMagic), string(metaSchema), string(metaPackedKeys), string(metaWALID), string(metaWALApplied),
+		string(metaIdemGens), string(metaIdemFilter):
 		return true
 	}
 	return strings.HasPrefix(key, MetaMigrationPrefix)

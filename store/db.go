@@ -77,6 +77,9 @@ type engineTx interface {
 	// is returned.
 	scan(b Bucket, prefix, from string, reverse bool, fn func(key string, value []byte) error) error
 	writable() bool
+	// idempotencyKey is the key of the idempotency bucket that holds slot's record
+	// (write false), or that is to hold it.
+	idempotencyKey(slot string, write bool) (string, error)
 	// check reports what the engine itself finds inconsistent, for VerifyLedger.
 	check() ([]Violation, error)
 }

@@ -55,7 +55,7 @@ func Idempotent[T any](tx *Tx, key, op string, params any, fn func() (T, error))
 	slot := tx.Actor().ID + "/" + key
 
 	var rec IdempotencyRecord
-	found, err := tx.Get(BucketIdempotency, slot, &rec)
+	found, err := tx.getIdempotency(slot, &rec)
 	if err != nil {
 		return result, false, err
 	}
@@ -85,7 +85,32 @@ func Idempotent[T any](tx *Tx, key, op string, params any, fn func() (T, error))
 		return result, false, fmt.Errorf("storing result of idempotency key: %w", err)
 	}
 	rec = IdempotencyRecord{Op: op, Hash: hash, Result: raw, CreatedAt: tx.now}
-	return result, false, tx.Put(BucketIdempotency, slot, rec)
+	k, err := tx.idempotencyKey(slot, true)
+	if err != nil {
+		return result, false, err
+	}
+	return result, false, tx.Put(BucketIdempotency, k, rec)
+}
+
+// getIdempotency reads the record of slot (actor/key) into rec.
+func (tx *Tx) getIdempotency(slot string, rec *IdempotencyRecord) (bool, error) {
+	k, err := tx.idempotencyKey(slot, false)
+	if err != nil {
+		return false, err
+	}
+	return tx.Get(BucketIdempotency, k, rec)
+}
+
+// idempotencyKey is the key that holds slot's record, or is to (engineTx.idempotencyKey).
+func (tx *Tx) idempotencyKey(slot string, write bool) (string, error) {
+	if tx.err != nil {
+		return "", tx.err
+	}
+	k, err := tx.etx.idempotencyKey(slot, write)
+	if err != nil {
+		return "", tx.fail(err)
+	}
+	return k, nil
 }
 
 // CheckIdempotencyKey refuses keys that could not be stored, sent as a header or printed

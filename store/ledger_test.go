@@ -735,7 +735,7 @@ func TestIdempotencyRecordsFromBeforeKeepTheirLongHash(t *testing.T) {
 		}
 		db.View(bg, func(tx *Tx) error {
 			var rec IdempotencyRecord
-			if _, err := tx.Get(BucketIdempotency, tx.Actor().ID+"/new", &rec); err != nil || rec.Hash != hex.EncodeToString(sum[:16]) {
+			if _, err := tx.getIdempotency(tx.Actor().ID+"/new", &rec); err != nil || rec.Hash != hex.EncodeToString(sum[:16]) {
 				t.Errorf("a new record holds hash %q (%v), want the first 128 bits %x", rec.Hash, err, sum[:16])
 			}
 			return nil

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -725,17 +726,24 @@ func fullSnapshot(t testing.TB, db *DB) []byte {
 	var buf bytes.Buffer
 	err := db.View(bg, func(tx *Tx) error {
 		for _, b := range allBuckets {
+			var lines []string
 			err := tx.ForEach(b, "", false, func(k string, v []byte) error {
 				if Bookkeeping(b, k) {
 					return nil
 				}
+				if b == BucketIdempotency {
+					k = idempotencySlot(k) // a bbolt file files them by generation
+				}
 				rec, _ := json.Marshal([]string{string(b), k, string(v)})
-				buf.Write(rec)
-				buf.WriteByte('\n')
+				lines = append(lines, string(rec))
 				return nil
 			})
 			if err != nil {
 				return err
+			}
+			slices.Sort(lines)
+			for _, l := range lines {
+				buf.WriteString(l + "\n")
 			}
 		}
 		return nil

@@ -29,11 +29,15 @@ func idempotencyKeysExpireAndArePruned(t *testing.T, e testEngine) {
 	// Age the first record past the TTL, as two hours would.
 	err = db.Update(ctx, func(tx *Tx) error {
 		var rec IdempotencyRecord
-		if _, err := tx.Get(BucketIdempotency, "local/old", &rec); err != nil {
+		k, err := tx.idempotencyKey("local/old", false)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Get(BucketIdempotency, k, &rec); err != nil {
 			return err
 		}
 		rec.CreatedAt = rec.CreatedAt.Add(-2 * time.Hour)
-		return tx.Put(BucketIdempotency, "local/old", rec)
+		return tx.Put(BucketIdempotency, k, rec)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -60,10 +60,12 @@ var addedBuckets = []Bucket{BucketOrderIndex, BucketEvents, BucketOutbox, Bucket
 const SchemaVersion = 1
 
 // boltSchemaVersion is what the schema version of a bbolt file says: the records of
-// SchemaVersion, some of them packed (pack.go) from version 2 on. A file of version 1 is
-// read as it is and marked 2 when it is first opened for writing, so that an older
-// tagpay, which cannot read packed records, refuses it instead of misreading it.
-const boltSchemaVersion = 2
+// SchemaVersion, some of them packed (pack.go) from version 2 on, idempotency records in
+// generations (idemgen.go) from version 3 on. A file of an earlier version is read as it
+// is and marked 3 when it is first opened for writing, so that an older tagpay refuses
+// it instead of misreading it: one of version 2 would not find the records of a
+// generation, and would run a retried payment again.
+const boltSchemaVersion = 3
 
 var (
 	metaSchema = []byte("schema_version")
