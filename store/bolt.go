@@ -152,7 +152,7 @@ func checkFile(path string) (fresh bool, err error) {
 
 func (e *boltEngine) initialize() error {
 	return e.bolt.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
+		for _, b := range slices.Concat(allBuckets, boltBuckets) {
 			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {
 				return err
 			}
@@ -214,13 +214,13 @@ func (e *boltEngine) checkSchema() error {
 }
 
 // upgrade brings a ledger written by an earlier tagpay to this layout: it creates the
-// buckets added since, empty, and marks a file of an earlier schema version as this one. A ledger that
-// needs neither is not written to.
+// buckets added since, empty, and marks a file of an earlier schema version as this
+// one. A ledger that needs neither is not written to.
 func (e *boltEngine) upgrade() error {
 	var missing []Bucket
 	old := false
 	err := e.view(func(tx *bolt.Tx) error {
-		for _, b := range addedBuckets {
+		for _, b := range slices.Concat(addedBuckets, boltBuckets) {
 			if tx.Bucket([]byte(b)) == nil {
 				missing = append(missing, b)
 			}

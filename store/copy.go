@@ -161,7 +161,7 @@ func shareEventData(tx *Tx) error {
 func ownMeta(key string) bool {
 	switch key {
 	case string(metaMagic), string(metaSchema), string(metaPackedKeys), string(metaWALID), string(metaWALApplied),
-		string(metaIdemGens), string(metaIdemFilter):
+		string(metaIdemGens):
 		return true
 	}
 	return strings.HasPrefix(key, MetaMigrationPrefix)

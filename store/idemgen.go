@@ -20,17 +20,31 @@ import (
 //	~<gen>:actor/key     a sealed generation (gen: idemGenDigits base32 digits)
 //	~~:actor/key         the active generation
 //
-// The meta bucket holds the active generation's number and size (metaIdemGens) and the
-// filter (metaIdemFilter), so a rolled-back transaction takes them back with the rest.
+// The meta bucket holds the active generation's number and size (metaIdemGens), a
+// bucket of its own the filter (filterKey): bbolt rewrites a leaf whole with any change
+// to it, and the meta bucket changes with every tap and every checkpoint. Both are in
+// the ledger, so a rolled-back transaction takes them back with the rest.
 const (
 	idemActive    = "~~:"
 	idemGenDigits = 6
 )
 
 var (
-	metaIdemGens   = []byte("idem_gens")
-	metaIdemFilter = []byte("idem_filter")
+	metaIdemGens = []byte("idem_gens")
+	filterKey    = []byte("filter")
 )
+
+// bucketIdemFilter holds the filter, on bbolt only; it is made with the file, or when a
+// file from before generations is first opened for writing.
+const bucketIdemFilter Bucket = "idempotency_filter"
+
+// filter is the filter as the ledger holds it, or nil.
+func (t boltTx) filter() []byte {
+	if b := t.btx.Bucket([]byte(bucketIdemFilter)); b != nil {
+		return b.Get(filterKey)
+	}
+	return nil
+}
 
 // idemGenMin is the fewest keys a generation holds before it is sealed; a ledger with
 // many records seals bigger ones (idemGenSize), so that rewriting the filter, which
@@ -92,7 +106,7 @@ func (t boltTx) idempotencyKey(slot string, write bool) (string, error) {
 		st.keys++
 		return idemActive + slot, t.putIdemState(st)
 	}
-	if st.gen > 0 && filterMayHold(t.bucket(BucketMeta).Get(metaIdemFilter), raw) {
+	if st.gen > 0 && filterMayHold(t.filter(), raw) {
 		oldest, _ := b.Cursor().Seek([]byte{'~'})
 		if low, ok := sealedGen(oldest); ok {
 			// The newest generation first: a key used again past its time is in a newer
@@ -148,7 +162,7 @@ func (t boltTx) seal(st idemState) (idemState, error) {
 		keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(v))
 	}
 	prefix := sealedPrefix(st.gen)
-	filter := t.bucket(BucketMeta).Get(metaIdemFilter)
+	filter := t.filter()
 	added, capacity := filterCounts(filter)
 	sealed := st.sealed
 	if added+uint64(len(keys)) > capacity {
@@ -181,7 +195,7 @@ func (t boltTx) seal(st idemState) (idemState, error) {
 			return st, err
 		}
 	}
-	if err := t.putRaw(BucketMeta, metaIdemFilter, filter); err != nil {
+	if err := t.putRaw(bucketIdemFilter, filterKey, filter); err != nil {
 		return st, err
 	}
 	return idemState{gen: st.gen + 1, sealed: sealed + uint64(len(keys))}, nil

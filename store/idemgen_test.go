@@ -214,13 +214,13 @@ func TestDamagedIdempotencyGenerations(t *testing.T) {
 	for i := range 20 {
 		runKeyed(t, db, fmt.Sprintf("k%d", i), "a")
 	}
-	damage := func(key []byte, v []byte) {
-		err := db.Update(bg, func(tx *Tx) error { return tx.etx.(boltTx).putRaw(BucketMeta, key, v) })
+	damage := func(b Bucket, key []byte, v []byte) {
+		err := db.Update(bg, func(tx *Tx) error { return tx.etx.(boltTx).putRaw(b, key, v) })
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	damage(metaIdemFilter, []byte("not a filter"))
+	damage(bucketIdemFilter, filterKey, []byte("not a filter"))
 	for i := range 20 {
 		if _, replayed, err := runKeyed(t, db, fmt.Sprintf("k%d", i), "a"); err != nil || !replayed {
 			t.Fatalf("k%d with a damaged filter: replayed %v, %v", i, replayed, err)
@@ -229,7 +229,7 @@ func TestDamagedIdempotencyGenerations(t *testing.T) {
 	for i := range 10 { // seals again, and builds the filter anew
 		runKeyed(t, db, fmt.Sprintf("more%d", i), "a")
 	}
-	damage(metaIdemGens, []byte{1, 2, 3})
+	damage(BucketMeta, metaIdemGens, []byte{1, 2, 3})
 	_, _, err := runKeyed(t, db, "k1", "a")
 	wantError(t, err, KindCorrupt, "ledger_corrupt")
 }
@@ -275,6 +275,8 @@ func FuzzIdempotencyFilter(f *testing.F) {
 	f.Add(sound, []byte("local/k"))
 	f.Add([]byte{1}, []byte("x"))
 	f.Fuzz(func(t *testing.T, filter, key []byte) {
+		// The fuzzer may hand over key inside filter; a seal never does.
+		filter, key = bytes.Clone(filter), bytes.Clone(key)
 		if filterSound(filter) {
 			filterAdd(filter, key)
 			if !filterMayHold(filter, key) {
@@ -317,9 +319,10 @@ func BenchmarkSeal(b *testing.B) {
 				b.StopTimer()
 				if c.rebuild {
 					db.Update(bg, func(tx *Tx) error {
-						f := bytes.Clone(tx.GetRaw(BucketMeta, string(metaIdemFilter)))
+						bt := tx.etx.(boltTx)
+						f := bytes.Clone(bt.filter())
 						copy(f[1:9], f[9:17]) // as full as it is sized for
-						return tx.etx.(boltTx).putRaw(BucketMeta, metaIdemFilter, f)
+						return bt.putRaw(bucketIdemFilter, filterKey, f)
 					})
 				}
 				b.StartTimer()

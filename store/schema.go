@@ -55,6 +55,10 @@ var appendOnly = map[Bucket]bool{
 // bucket is only a column value, so there is nothing to add.)
 var addedBuckets = []Bucket{BucketOrderIndex, BucketEvents, BucketOutbox, BucketWebhooks, BucketDeliveries}
 
+// boltBuckets are a bbolt file's own, besides allBuckets: made with the file, or when a
+// file without them is first opened for writing, and never copied (Copy).
+var boltBuckets = []Bucket{bucketIdemFilter}
+
 // SchemaVersion is the layout of the records this code reads and writes, on both engines.
 // A ledger of another version is refused rather than guessed at.
 const SchemaVersion = 1
