@@ -592,7 +592,10 @@ func (t boltTx) check() ([]Violation, error) {
 	for err := range btx.Check() {
 		out = append(out, Violation{Check: "file_structure", Subject: db.Path(), Message: err.Error()})
 	}
-	return out, nil
+	if len(out) > 0 {
+		return out, nil
+	}
+	return idempotencyProblems(boltTx{btx: btx}, db.Path()), nil
 }
 
 // touchAll reads every key and value once. The sum keeps the reads from being optimized

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math/bits"
 	"strings"
 )
@@ -20,10 +21,10 @@ import (
 //	~<gen>:actor/key     a sealed generation (gen: idemGenDigits base32 digits)
 //	~~:actor/key         the active generation
 //
-// The meta bucket holds the active generation's number and size (metaIdemGens), a
-// bucket of its own the filter (filterKey): bbolt rewrites a leaf whole with any change
-// to it, and the meta bucket changes with every tap and every checkpoint. Both are in
-// the ledger, so a rolled-back transaction takes them back with the rest.
+// The meta bucket holds the active generation's number and size (metaIdemGens). The
+// filter has a bucket of its own (bucketIdemFilter): bbolt rewrites a leaf whole at any
+// change to it, and the meta bucket changes with every tap and every checkpoint. Both
+// are in the ledger, so a rolled-back transaction takes them back with the rest.
 const (
 	idemActive    = "~~:"
 	idemGenDigits = 6
@@ -121,6 +122,34 @@ func (t boltTx) idempotencyKey(slot string, write bool) (string, error) {
 	return slot, nil // written before generations, or not at all
 }
 
+// idempotencyProblems reports what would make a retry run again, or read more than it
+// should: a damaged record of the generations, a damaged filter, a sealed key that the
+// filter does not hold.
+func idempotencyProblems(t boltTx, path string) []Violation {
+	st, err := t.idemState()
+	if err != nil {
+		return []Violation{{Check: "idempotency", Subject: path, Message: err.Error()}}
+	}
+	if st.gen == 0 {
+		return nil
+	}
+	f := t.filter()
+	if !filterSound(f) {
+		return []Violation{{Check: "idempotency", Subject: path, Message: "the filter over the sealed idempotency generations is damaged: lookups read every generation until the next seal builds it again"}}
+	}
+	missing := 0
+	c := t.bucket(BucketIdempotency).Cursor()
+	for k, _ := c.Seek([]byte{'~'}); k != nil && !bytes.HasPrefix(k, []byte(idemActive)); k, _ = c.Next() {
+		if _, ok := sealedGen(k); ok && !filterMayHold(f, k[idemGenDigits+2:]) {
+			missing++
+		}
+	}
+	if missing > 0 {
+		return []Violation{{Check: "idempotency", Subject: path, Message: fmt.Sprintf("%d sealed idempotency records are not in the filter: a retry of one of their keys would run again", missing)}}
+	}
+	return nil
+}
+
 // idempotencySlot is the actor/key of a key of the idempotency bucket, whichever
 // generation holds it.
 func idempotencySlot(key string) string {
@@ -140,7 +169,7 @@ func sealedGen(k []byte) (uint64, bool) {
 	}
 	var g uint64
 	for _, c := range k[1 : idemGenDigits+1] {
-		i := bytes.IndexByte([]byte(idAlphabet), c)
+		i := strings.IndexByte(idAlphabet, c)
 		if i < 0 {
 			return 0, false
 		}
@@ -156,7 +185,8 @@ func (t boltTx) seal(st idemState) (idemState, error) {
 	// bbolt splits the pages of this transaction at half a page by default: the sealed
 	// generation, written in order, would keep them half empty.
 	b.FillPercent = 1
-	keys, vals := make([][]byte, 0, st.keys), make([][]byte, 0, st.keys)
+	size := min(st.keys, 1<<20) // a count, not a length: the ledger may be damaged
+	keys, vals := make([][]byte, 0, size), make([][]byte, 0, size)
 	c := b.Cursor()
 	for k, v := c.Seek([]byte(idemActive)); k != nil && bytes.HasPrefix(k, []byte(idemActive)); k, v = c.Next() {
 		keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(v))

@@ -208,6 +208,7 @@ func TestACopyReplaysRecordsOfEveryGeneration(t *testing.T) {
 }
 
 // A damaged record of the generations is refused; a damaged filter only costs reads.
+// Verify reports both, and a filter that lost keys.
 func TestDamagedIdempotencyGenerations(t *testing.T) {
 	smallGenerations(t, 4)
 	db := openLedger(t)
@@ -220,7 +221,9 @@ func TestDamagedIdempotencyGenerations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	verifyClean(t, db)
 	damage(bucketIdemFilter, filterKey, []byte("not a filter"))
+	wantViolation(t, db, "the filter over the sealed idempotency generations is damaged")
 	for i := range 20 {
 		if _, replayed, err := runKeyed(t, db, fmt.Sprintf("k%d", i), "a"); err != nil || !replayed {
 			t.Fatalf("k%d with a damaged filter: replayed %v, %v", i, replayed, err)
@@ -229,9 +232,35 @@ func TestDamagedIdempotencyGenerations(t *testing.T) {
 	for i := range 10 { // seals again, and builds the filter anew
 		runKeyed(t, db, fmt.Sprintf("more%d", i), "a")
 	}
+	verifyClean(t, db)
+	// A filter that lost its bits would let a retry run again: verify says so.
+	err := db.Update(bg, func(tx *Tx) error {
+		bt := tx.etx.(boltTx)
+		f := bytes.Clone(bt.filter())
+		clear(f[filterHeader:])
+		return bt.putRaw(bucketIdemFilter, filterKey, f)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantViolation(t, db, "sealed idempotency records are not in the filter")
 	damage(BucketMeta, metaIdemGens, []byte{1, 2, 3})
-	_, _, err := runKeyed(t, db, "k1", "a")
+	_, _, err = runKeyed(t, db, "k1", "a")
 	wantError(t, err, KindCorrupt, "ledger_corrupt")
+	wantViolation(t, db, "record of its idempotency generations is damaged")
+}
+
+// wantViolation fails unless verify reports exactly one violation, which says want.
+func wantViolation(t *testing.T, db *DB, want string) {
+	t.Helper()
+	var vs []Violation
+	err := db.View(bg, func(tx *Tx) (err error) {
+		vs, err = VerifyLedger(tx)
+		return err
+	})
+	if err != nil || len(vs) != 1 || !strings.Contains(vs[0].Message, want) {
+		t.Errorf("verify: %v, %v; want one violation saying %q", vs, err, want)
+	}
 }
 
 // The filter holds every key added, and answers "maybe" for few others, even full.
