@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// smallGenerations seals a generation every n keys for the rest of the test.
+// smallGenerations seals a generation every n keys for the rest of the test (a package
+// setting: the tests of this package do not run in parallel).
 func smallGenerations(t *testing.T, n int) {
 	was := idemGenMin
 	idemGenMin = n
