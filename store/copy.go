@@ -73,7 +73,7 @@ func Copy(ctx context.Context, from, to *DB) (CopyStats, error) {
 						// it as it files its own. One used again past its time leaves
 						// the newer one only.
 						slot := idempotencySlot(k)
-						if at, err := tx.idempotencyKey(slot, false); err != nil || at != k {
+						if at, err := tx.idempotencyKey(slot); err != nil || at != k {
 							return err
 						}
 						k = slot

@@ -77,9 +77,11 @@ type engineTx interface {
 	// is returned.
 	scan(b Bucket, prefix, from string, reverse bool, fn func(key string, value []byte) error) error
 	writable() bool
-	// idempotencyKey is the key of the idempotency bucket that holds slot's record
-	// (write false), or that is to hold it.
-	idempotencyKey(slot string, write bool) (string, error)
+	// idempotencyKey is the key of the idempotency bucket that holds slot's record, or
+	// the one a record from before would be at; newIdempotencyKey is the key that slot's
+	// new record is to be written at, after idempotencyKey answered at.
+	idempotencyKey(slot string) (string, error)
+	newIdempotencyKey(slot, at string) (string, error)
 	// check reports what the engine itself finds inconsistent, for VerifyLedger.
 	check() ([]Violation, error)
 }

@@ -85,10 +85,9 @@ func sealedPrefix(gen uint64) []byte {
 	return append(p, ':')
 }
 
-// idempotencyKey is the key under which slot's record is read (write false) or is to be
-// written. A write of a new key counts it into the active generation, and seals that
-// generation first when it is full.
-func (t boltTx) idempotencyKey(slot string, write bool) (string, error) {
+// idempotencyKey is the key under which slot's record is read: in the active
+// generation, in a sealed one, or where a record from before generations is.
+func (t boltTx) idempotencyKey(slot string) (string, error) {
 	b := t.bucket(BucketIdempotency)
 	raw := t.key(BucketIdempotency, slot)
 	if b.Get(append([]byte(idemActive), raw...)) != nil {
@@ -97,15 +96,6 @@ func (t boltTx) idempotencyKey(slot string, write bool) (string, error) {
 	st, err := t.idemState()
 	if err != nil {
 		return "", err
-	}
-	if write {
-		if st.keys >= idemGenSize(st.sealed) {
-			if st, err = t.seal(st); err != nil {
-				return "", err
-			}
-		}
-		st.keys++
-		return idemActive + slot, t.putIdemState(st)
 	}
 	if st.gen > 0 && filterMayHold(t.filter(), raw) {
 		oldest, _ := b.Cursor().Seek([]byte{'~'})
@@ -120,6 +110,26 @@ func (t boltTx) idempotencyKey(slot string, write bool) (string, error) {
 		}
 	}
 	return slot, nil // written before generations, or not at all
+}
+
+// newIdempotencyKey is the key of slot's new record, in the active generation, where
+// idempotencyKey answered at. A key new to the active generation is counted into it,
+// and seals it first when it is full.
+func (t boltTx) newIdempotencyKey(slot, at string) (string, error) {
+	if strings.HasPrefix(at, idemActive) {
+		return at, nil // a record past its time, written over
+	}
+	st, err := t.idemState()
+	if err != nil {
+		return "", err
+	}
+	if st.keys >= idemGenSize(st.sealed) {
+		if st, err = t.seal(st); err != nil {
+			return "", err
+		}
+	}
+	st.keys++
+	return idemActive + slot, t.putIdemState(st)
 }
 
 // idempotencyProblems reports what would make a retry run again, or read more than it
@@ -139,7 +149,8 @@ func idempotencyProblems(t boltTx, path string) []Violation {
 	}
 	missing := 0
 	c := t.bucket(BucketIdempotency).Cursor()
-	for k, _ := c.Seek([]byte{'~'}); k != nil && !bytes.HasPrefix(k, []byte(idemActive)); k, _ = c.Next() {
+	active := []byte(idemActive)
+	for k, _ := c.Seek([]byte{'~'}); k != nil && !bytes.HasPrefix(k, active); k, _ = c.Next() {
 		if _, ok := sealedGen(k); ok && !filterMayHold(f, k[idemGenDigits+2:]) {
 			missing++
 		}
@@ -188,7 +199,8 @@ func (t boltTx) seal(st idemState) (idemState, error) {
 	size := min(st.keys, 1<<20) // a count, not a length: the ledger may be damaged
 	keys, vals := make([][]byte, 0, size), make([][]byte, 0, size)
 	c := b.Cursor()
-	for k, v := c.Seek([]byte(idemActive)); k != nil && bytes.HasPrefix(k, []byte(idemActive)); k, v = c.Next() {
+	active := []byte(idemActive)
+	for k, v := c.Seek(active); k != nil && bytes.HasPrefix(k, active); k, v = c.Next() {
 		keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(v))
 	}
 	prefix := sealedPrefix(st.gen)
@@ -199,7 +211,7 @@ func (t boltTx) seal(st idemState) (idemState, error) {
 		// Build the filter again for what is left of the sealed generations: pruned keys
 		// leave it, and its size follows the records.
 		var live [][]byte
-		for k, _ := c.Seek([]byte{'~'}); k != nil && !bytes.HasPrefix(k, []byte(idemActive)); k, _ = c.Next() {
+		for k, _ := c.Seek([]byte{'~'}); k != nil && !bytes.HasPrefix(k, active); k, _ = c.Next() {
 			if _, ok := sealedGen(k); ok {
 				live = append(live, k[idemGenDigits+2:])
 			}

@@ -3,9 +3,7 @@ package store
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -44,8 +42,7 @@ func idempotencyLayout(t *testing.T, db *DB) (legacy, sealed, active int, gens m
 
 // paramsHash is the hash that Idempotent stores for op and params.
 func paramsHash(op string, params any) string {
-	p, _ := json.Marshal(params)
-	sum := sha256.Sum256(append([]byte(op+"\x00"), p...))
+	sum, _ := paramsSum(op, params)
 	return hex.EncodeToString(sum[:16])
 }
 

@@ -45,17 +45,20 @@ func Idempotent[T any](tx *Tx, key, op string, params any, fn func() (T, error))
 	if err := CheckIdempotencyKey(key); err != nil {
 		return result, false, err
 	}
-	p, err := json.Marshal(params)
+	sum, err := paramsSum(op, params)
 	if err != nil {
-		return result, false, fmt.Errorf("hashing request parameters: %w", err)
+		return result, false, err
 	}
 	// 128 bits of the hash tell two requests apart; records written before kept 256.
-	sum := sha256.Sum256(append([]byte(op+"\x00"), p...))
 	hash, long := hex.EncodeToString(sum[:16]), hex.EncodeToString(sum[:])
 	slot := tx.Actor().ID + "/" + key
 
+	at, err := tx.idempotencyKey(slot)
+	if err != nil {
+		return result, false, err
+	}
 	var rec IdempotencyRecord
-	found, err := tx.getIdempotency(slot, &rec)
+	found, err := tx.Get(BucketIdempotency, at, &rec)
 	if err != nil {
 		return result, false, err
 	}
@@ -85,28 +88,42 @@ func Idempotent[T any](tx *Tx, key, op string, params any, fn func() (T, error))
 		return result, false, fmt.Errorf("storing result of idempotency key: %w", err)
 	}
 	rec = IdempotencyRecord{Op: op, Hash: hash, Result: raw, CreatedAt: tx.now}
-	k, err := tx.idempotencyKey(slot, true)
+	k, err := tx.engineKey(func() (string, error) { return tx.etx.newIdempotencyKey(slot, at) })
 	if err != nil {
 		return result, false, err
 	}
 	return result, false, tx.Put(BucketIdempotency, k, rec)
 }
 
+// paramsSum is the hash of an operation and its parameters that a record keeps.
+func paramsSum(op string, params any) ([32]byte, error) {
+	p, err := json.Marshal(params)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("hashing request parameters: %w", err)
+	}
+	return sha256.Sum256(append([]byte(op+"\x00"), p...)), nil
+}
+
 // getIdempotency reads the record of slot (actor/key) into rec.
 func (tx *Tx) getIdempotency(slot string, rec *IdempotencyRecord) (bool, error) {
-	k, err := tx.idempotencyKey(slot, false)
+	k, err := tx.idempotencyKey(slot)
 	if err != nil {
 		return false, err
 	}
 	return tx.Get(BucketIdempotency, k, rec)
 }
 
-// idempotencyKey is the key that holds slot's record, or is to (engineTx.idempotencyKey).
-func (tx *Tx) idempotencyKey(slot string, write bool) (string, error) {
+// idempotencyKey is the key that holds slot's record (engineTx.idempotencyKey).
+func (tx *Tx) idempotencyKey(slot string) (string, error) {
+	return tx.engineKey(func() (string, error) { return tx.etx.idempotencyKey(slot) })
+}
+
+// engineKey is the key the engine answers, failing the transaction when it cannot.
+func (tx *Tx) engineKey(answer func() (string, error)) (string, error) {
 	if tx.err != nil {
 		return "", tx.err
 	}
-	k, err := tx.etx.idempotencyKey(slot, write)
+	k, err := answer()
 	if err != nil {
 		return "", tx.fail(err)
 	}

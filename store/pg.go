@@ -400,8 +400,10 @@ const (
 		"ON CONFLICT (bucket, key) DO UPDATE SET value = EXCLUDED.value"
 )
 
-// idempotencyKey is slot: one table holds every record, indexed as PostgreSQL does.
-func (t *pgTx) idempotencyKey(slot string, _ bool) (string, error) { return slot, nil }
+// idempotencyKey and newIdempotencyKey are slot: one table holds every record, indexed
+// as PostgreSQL does.
+func (t *pgTx) idempotencyKey(slot string) (string, error)       { return slot, nil }
+func (t *pgTx) newIdempotencyKey(slot, _ string) (string, error) { return slot, nil }
 
 func (t *pgTx) get(b Bucket, key string) ([]byte, error) {
 	if v, ok := t.written[kvKey{b, key}]; ok {

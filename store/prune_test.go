@@ -29,7 +29,7 @@ func idempotencyKeysExpireAndArePruned(t *testing.T, e testEngine) {
 	// Age the first record past the TTL, as two hours would.
 	err = db.Update(ctx, func(tx *Tx) error {
 		var rec IdempotencyRecord
-		k, err := tx.idempotencyKey("local/old", false)
+		k, err := tx.idempotencyKey("local/old")
 		if err != nil {
 			return err
 		}
